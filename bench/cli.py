@@ -1,0 +1,61 @@
+"""The ``edgebench`` command: one subcommand per module in ``bench/commands``, named like the module.
+
+Bad input anywhere (``results.errors.InputError``) ends in one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from results.errors import InputError
+
+# Subcommand modules, in the order `edgebench --help` lists them.
+COMMAND_MODULES = [
+    "time",
+    "records",
+    "compare",
+    "export",
+    "devices",
+    "evaluate",
+    "dataset",
+]
+
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line, like every other bad input."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser, with every subcommand registered."""
+    parser = _Parser(prog="edgebench", description="Detectors: train, compress, evaluate, time, compare.")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(f"bench.commands.{name}")
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        # Each module registers the subcommand of its own name and runs it.
+        module = importlib.import_module(f"bench.commands.{args.command}")
+        return int(module.run(args) or 0)
+    except InputError as error:
+        print(f"edgebench: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("edgebench: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""``edgebench export``: a zoo detector through one or more compression recipes into artifacts.
+
+Until the training stage writes checkpoints, ``--checkpoint`` takes a Keras weights file (``.weights.h5``)
+or ``none`` (freshly initialised weights, seeded). The qat and pruned recipes fine-tune by
+self-distillation from the float model on the calibration images until bench's training loop provides
+``finetune``. Calibration images are the synthetic training split rendered on the fly, or the images of
+``--calibration-images DIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from results.errors import InputError
+
+_SEED = 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register ``export``."""
+    from converters.recipes import recipe_names
+
+    parser = subparsers.add_parser("export", help="compress a zoo detector into TFLite / Core ML artifacts")
+    parser.add_argument("--variant", required=True, help="zoo variant, e.g. ssdlite_mobilenet_v2")
+    parser.add_argument("--checkpoint", required=True, help="Keras weights file (.weights.h5) or 'none'")
+    parser.add_argument("--recipe", required=True, help="comma-separated: " + ", ".join(recipe_names()))
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--labels", help="comma-separated class names, or a text file with one per line")
+    parser.add_argument("--calibration-images", help="folder of training images (default: synthetic)")
+    parser.add_argument("--calibration-count", type=int, default=32, help="calibration images (default 32)")
+    parser.add_argument("--finetune-steps", type=int, help="override the qat / pruned fine-tuning steps")
+    parser.add_argument("--no-metadata", action="store_true", help="skip MediaPipe metadata in TFLite files")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert with every requested recipe; exit 1 if any conversion failed."""
+    from bench.models.registry import get_config
+    from converters import convert
+    from converters.recipes import parse_recipe_list
+    from converters.tflite import ConversionError
+
+    config = get_config(args.variant)
+    recipes = parse_recipe_list(args.recipe)
+    if args.calibration_count < 1:
+        raise InputError(f"--calibration-count: expected an integer >= 1; got {args.calibration_count}")
+    if args.finetune_steps is not None:
+        if args.finetune_steps < 1:
+            raise InputError(f"--finetune-steps: expected an integer >= 1; got {args.finetune_steps}")
+        recipes = [r.with_overrides(finetune_steps=args.finetune_steps) if r.finetune_steps else r for r in recipes]
+    labels = _labels(args.labels, config.num_classes)
+    batches = _calibration(args.calibration_images, config.input_size, args.calibration_count)
+    inputs = zoo_inputs(config, _load_model(config, args.checkpoint), labels, batches)
+    failed = 0
+    for recipe in recipes:
+        try:
+            artifact = convert(inputs, recipe, args.out, tflite_metadata=not args.no_metadata)
+        except ConversionError as error:
+            print(f"{recipe.name}: FAILED: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        note = "" if artifact.sidecar.get("metadata") else f"  (no metadata: {artifact.sidecar['metadata_error']})"
+        print(f"{recipe.name}: {artifact.path}  {artifact.info.size_bytes} B, gzip {artifact.info.gzip_bytes} B{note}")
+    return 1 if failed else 0
+
+
+def zoo_inputs(config, model, labels: list[str], batches: list[np.ndarray]):
+    """The :class:`converters.ConversionInputs` of a zoo model (what the pipeline will build too).
+
+    Args:
+        config: The variant's ``ModelConfig``.
+        model: Its float Keras model with the weights to export.
+        labels: Class names without background.
+        batches: Preprocessed calibration batches from the training split.
+    """
+    from bench.models.export import make_export_function
+    from bench.models.quantization import custom_objects, quantize_scope
+    from converters import ConversionInputs
+    from converters.tfmot_wrap import self_distillation_finetune
+
+    return ConversionInputs(
+        name=config.name,
+        keras_model=model,
+        export_fn_builder=lambda m: make_export_function(m, config),
+        anchors=config.generate_anchors(),
+        labels=labels,
+        input_size=config.input_size,
+        representative_data=batches,
+        finetune=self_distillation_finetune(model, batches[:8]),
+        custom_objects=custom_objects(),
+        quantize_scope=quantize_scope,
+        box_scales=tuple(config.matcher.box_scales),
+        iou_threshold=config.postprocess.iou_threshold,
+        max_detections=config.postprocess.max_detections,
+        model_info={"variant": config.name, "width_multiplier": config.width_multiplier},
+    )
+
+
+def _load_model(config, checkpoint: str):
+    import tf_keras as keras
+
+    from bench.models.registry import build_model
+
+    keras.utils.set_random_seed(_SEED)
+    model = build_model(config)
+    if checkpoint == "none":
+        return model
+    path = Path(checkpoint)
+    if not path.name.endswith(".weights.h5"):
+        raise InputError(f"--checkpoint: expected a .weights.h5 file or 'none'; got {checkpoint!r}")
+    if not path.is_file():
+        raise InputError(f"--checkpoint: no such file {checkpoint!r}")
+    try:
+        model.load_weights(str(path))
+    except (ValueError, OSError) as error:
+        raise InputError(f"--checkpoint: cannot load {checkpoint!r} into {config.name}: {error}") from None
+    return model
+
+
+def _labels(text: str | None, num_classes: int) -> list[str]:
+    if text is None:
+        return [f"class_{i}" for i in range(num_classes)]
+    path = Path(text)
+    names = path.read_text().split("\n") if path.is_file() else text.split(",")
+    names = [n.strip() for n in names if n.strip()]
+    if len(names) != num_classes:
+        raise InputError(f"--labels: the variant has {num_classes} classes; got {len(names)} names")
+    return names
+
+
+def _calibration(folder: str | None, size: int, count: int) -> list[np.ndarray]:
+    """Preprocessed [1, S, S, 3] batches: synthetic training-split renders, or images from a folder."""
+    from PIL import Image
+
+    if folder is None:
+        from bench.data.synth_draw import render
+
+        images = [render(np.random.default_rng([_SEED, 0, i]), size, 10)[0] for i in range(count)]
+    else:
+        files = sorted(p for p in Path(folder).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        if not files:
+            raise InputError(f"--calibration-images: no .jpg / .png images in {folder!r}")
+        images = [np.asarray(Image.open(f).convert("RGB").resize((size, size), Image.BILINEAR)) for f in files[:count]]
+    return [(image[None].astype(np.float32) - 127.5) / 127.5 for image in images]

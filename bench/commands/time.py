@@ -1,0 +1,194 @@
+"""``edgebench time MODEL [MODEL ...]``: time any .tflite file on the host, one stored record per row.
+
+Every model and option is validated before anything is timed or stored (bad input: one line, exit 2).
+Each timing runs in a child process (``device_runners.worker``); one that crashes becomes a ``crashed``
+record and the next one runs. Exit code 0 when every record is ok or unsupported, 1 when any failed or
+crashed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bench.commands import _output
+from device_runners import _exec
+from device_runners.base import TimingJob
+from device_runners.host import HostRunner, check_model
+from results.errors import InputError, choice_error
+from results.fileinfo import file_info
+from results.schema import Delegate, RunRecord, Status, TimingSettings, ToolVersions
+from results.store import Store
+
+# Timing flags -> TimingSettings fields; None leaves benchmark_model's default (schema defaults).
+_SETTING_FLAGS = {
+    "warmup": ("warmup_runs", "--warmup"),
+    "warmup_secs": ("warmup_min_secs", "--warmup-secs"),
+    "runs": ("min_runs", "--runs"),
+    "min_secs": ("min_secs", "--min-secs"),
+    "max_runs": ("max_runs", "--max-runs"),
+    "max_secs": ("max_secs", "--max-secs"),
+}
+_GIT_TIMEOUT_SECS = 10
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register the ``time`` subcommand."""
+    parser = subparsers.add_parser(
+        "time",
+        help="time .tflite models on this machine (LiteRT), one stored record per model x delegate x threads",
+        description="Time .tflite models on this machine with LiteRT, like benchmark_model: warm up, "
+        "then run until both minimums are met. Each timing runs in its own child process.",
+    )
+    parser.add_argument("models", nargs="+", metavar="MODEL", help=".tflite files (any, float or int8)")
+    parser.add_argument(
+        "--delegate",
+        default="xnnpack",
+        help="comma-separated delegates (default: xnnpack); cpu = builtin kernels without XNNPack; "
+        "delegates the host lacks (gpu, nnapi, coreml_*) give an 'unsupported' record",
+    )
+    parser.add_argument("--threads", default="1", help="comma-separated thread counts (default: 1)")
+    parser.add_argument("--warmup", type=int, help="minimum warmup runs (default 1)")
+    parser.add_argument("--warmup-secs", type=float, help="minimum warmup seconds (default 0.5)")
+    parser.add_argument("--runs", type=int, help="minimum timed runs (default 50)")
+    parser.add_argument("--min-secs", type=float, help="minimum timed seconds (default 1)")
+    parser.add_argument("--max-runs", type=int, help="at most this many timed runs (default: no cap)")
+    parser.add_argument(
+        "--max-secs", type=float, help="stop each phase after this many seconds (default 150)"
+    )
+    parser.add_argument(
+        "--store", help="store URL or SQLite path (default: $EDGEBENCH_STORE or results/edgebench.sqlite)"
+    )
+    parser.add_argument("--json", action="store_true", help="print the records as a JSON list; no progress")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate everything, then time every model x delegate x threads and store each record."""
+    delegates = parse_delegates(args.delegate)
+    threads = parse_threads(args.threads)
+    settings = parse_settings(args)
+    models = list(dict.fromkeys(args.models))
+    for model in models:
+        check_model(model)
+    store = Store(args.store)  # opened last: nothing is created for bad input
+    try:
+        records = time_models(models, delegates, threads, settings, store, quiet=args.json)
+    finally:
+        store.close()
+    if args.json:
+        _output.print_json(_output.records_json(records))
+    else:
+        _output.stdout_console().print(_output.timing_table(records, title=f"run {records[0].run_id}"))
+    broken = [r for r in records if r.status in (Status.FAILED, Status.CRASHED)]
+    return 1 if broken else 0
+
+
+def time_models(
+    models: list[str],
+    delegates: list[Delegate],
+    threads: list[int],
+    settings: TimingSettings,
+    store: Store,
+    quiet: bool = False,
+) -> list[RunRecord]:
+    """Time every combination on the host runner, storing each record as soon as it exists."""
+    runner = HostRunner()
+    run_id = new_run_id()
+    provenance = run_provenance()
+    console = _output.stderr_console(quiet)
+    jobs = [(m, d, t) for m in models for d in delegates for t in threads]
+    artifacts = {model: file_info(model) for model in models}
+    records = []
+    for index, (model, delegate, count) in enumerate(jobs, start=1):
+        label = f"[{index}/{len(jobs)}] {Path(model).name} {delegate.value} x{count}"
+        job = TimingJob(
+            artifact=artifacts[model], delegate=delegate, threads=count, settings=settings, run_id=run_id
+        )
+        with console.status(f"timing {label}"):
+            record = runner.time(job)
+        record = _with_provenance(record, provenance)
+        store.add(record)
+        records.append(record)
+        median = record.timing.median_ms if record.timing else None
+        suffix = f" median {_output.ms(median)} ms" if median is not None else ""
+        console.print(f"{label}: {_output.status_text(record)}{suffix}")
+    return records
+
+
+def parse_delegates(text: str) -> list[Delegate]:
+    """'cpu,xnnpack' -> [Delegate.CPU, Delegate.XNNPACK]; an unknown name raises InputError listing all."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise choice_error("--delegate", text, [d.value for d in Delegate])
+    delegates = []
+    for name in names:
+        try:
+            delegates.append(Delegate(name))
+        except ValueError:
+            raise choice_error("--delegate", name, [d.value for d in Delegate]) from None
+    return list(dict.fromkeys(delegates))
+
+
+def parse_threads(text: str) -> list[int]:
+    """'1,2' -> [1, 2]; anything but positive integers raises InputError."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.isdigit() and int(part) >= 1 for part in parts):
+        raise InputError(f"--threads: got {text!r}; expected positive integers separated by commas, e.g. 1,2")
+    return list(dict.fromkeys(int(part) for part in parts))
+
+
+def parse_settings(args: argparse.Namespace) -> TimingSettings:
+    """The timing flags as TimingSettings; out-of-range values raise InputError naming the flag."""
+    given = {
+        field: getattr(args, attr)
+        for attr, (field, _) in _SETTING_FLAGS.items()
+        if getattr(args, attr) is not None
+    }
+    try:
+        return TimingSettings(**given)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = first["loc"][0] if first["loc"] else ""
+        flag = next((f for name, f in _SETTING_FLAGS.values() if name == field), str(field))
+        raise InputError(f"{flag}: got {first.get('input')!r}; {first['msg'].lower()}") from None
+
+
+def new_run_id() -> str:
+    """'time-YYYYmmdd-HHMMSS-xxxx' (UTC), unique enough for concurrent invocations."""
+    return f"time-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def run_provenance() -> dict:
+    """git commit and dirty flag of the current directory's checkout (best effort), and tool versions."""
+    commit = dirty = None
+    try:
+        commit = _exec.run(["git", "rev-parse", "HEAD"], timeout=_GIT_TIMEOUT_SECS).stdout.strip() or None
+        status = _exec.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], timeout=_GIT_TIMEOUT_SECS
+        )
+        dirty = bool(status.stdout.strip())
+    except (_exec.CommandError, _exec.CommandTimeout, FileNotFoundError):
+        pass  # not a checkout, no commit yet, or no git: the record says None
+    try:
+        litert = f"ai_edge_litert {metadata.version('ai-edge-litert')}"
+    except metadata.PackageNotFoundError:
+        litert = None
+    python = ".".join(map(str, sys.version_info[:3]))
+    return {"git_commit": commit, "git_dirty": dirty, "tools": ToolVersions(litert=litert, python=python)}
+
+
+def _with_provenance(record: RunRecord, provenance: dict) -> RunRecord:
+    # The worker reports the LiteRT and Python it ran with; keep those, fill what it could not say.
+    measured = record.tools
+    tools = provenance["tools"].model_copy(
+        update={k: v for k, v in measured.model_dump().items() if v is not None}
+    )
+    return record.model_copy(
+        update={"git_commit": provenance["git_commit"], "git_dirty": provenance["git_dirty"], "tools": tools}
+    )

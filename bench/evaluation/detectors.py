@@ -1,0 +1,98 @@
+"""Detectors: anything that maps an image to boxes, classes and scores, behind one callable protocol.
+
+    detector(image: uint8 [H, W, 3] RGB, any size) -> (boxes, classes, scores)
+        boxes:   float [N, 4] normalised ymin, xmin, ymax, xmax
+        classes: int [N] contiguous 0-based class indices (background excluded)
+        scores:  float [N]
+
+Implementations: :class:`~bench.evaluation.tflite.TFLiteDetector` (an exported ``.tflite`` through LiteRT),
+:class:`CoreMLDetector` (macOS only; elsewhere :func:`coreml_support` gives the reason) and any Python
+callable with that signature (the trainer wraps its Keras model that way).
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+import numpy as np
+from PIL import Image
+
+from results.errors import InputError
+
+
+class Detections(NamedTuple):
+    """One image's detections (see the module docstring for shapes and conventions)."""
+
+    boxes: np.ndarray
+    classes: np.ndarray
+    scores: np.ndarray
+
+
+class Detector(Protocol):
+    """The detector protocol: uint8 [H, W, 3] RGB image -> (boxes, classes, scores)."""
+
+    def __call__(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
+
+
+@dataclass(frozen=True)
+class Support:
+    """Whether a detector can run here, and why not.
+
+    Attributes:
+        ok: True when it can run.
+        reason: Why it cannot (empty when ok).
+    """
+
+    ok: bool
+    reason: str = ""
+
+
+def resize_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Bilinear resize of a uint8 image (Pillow anti-aliases when shrinking, as the eval pipeline does)."""
+    if image.shape[:2] == (height, width):
+        return image
+    return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+
+
+def to_model_range(pixels: np.ndarray) -> np.ndarray:
+    """uint8 pixels -> float32 x * 2/255 - 1, the zoo's preprocessing."""
+    return pixels.astype(np.float32) * (2.0 / 255.0) - 1.0
+
+
+def coreml_support() -> Support:
+    """Core ML prediction runs only on macOS (DESIGN.md: optional platforms are detected, not assumed)."""
+    if platform.system() != "Darwin":
+        return Support(False, "Core ML prediction needs macOS")
+    return Support(True)
+
+
+class CoreMLDetector:
+    """A Core ML detector with Vision-style outputs: ``coordinates`` [N, 4] (x, y centre, w, h, normalised)
+    and ``confidence`` [N, num_classes]. Only constructible on macOS (see :func:`coreml_support`)."""
+
+    def __init__(self, path: str | Path) -> None:
+        support = coreml_support()
+        if not support.ok:
+            raise InputError(f"{path}: {support.reason}")
+        import coremltools as ct  # lazy: heavy, and only useful on macOS
+
+        self.path = Path(path)
+        self._model = ct.models.MLModel(str(self.path))
+        spec = self._model.get_spec()
+        image_input = spec.description.input[0]
+        self._input_name = image_input.name
+        self._size = (image_input.type.imageType.width, image_input.type.imageType.height)
+
+    def __call__(self, image: np.ndarray) -> Detections:
+        """Detect on one uint8 RGB image of any size."""
+        out = self._model.predict(
+            {self._input_name: Image.fromarray(image).resize(self._size, Image.BILINEAR)}
+        )
+        coords = np.asarray(out["coordinates"], np.float32).reshape(-1, 4)
+        confidence = np.asarray(out["confidence"], np.float32).reshape(len(coords), -1)
+        xc, yc, w, h = coords.T
+        boxes = np.clip(np.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1), 0.0, 1.0)
+        return Detections(boxes, confidence.argmax(axis=1), confidence.max(axis=1, initial=0.0))

@@ -1,0 +1,1 @@
+"""Detector zoo: registry, backbones, SSD heads, anchors, box coding, losses, export."""

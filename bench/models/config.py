@@ -1,0 +1,89 @@
+"""The configuration of one detector variant: a frozen dataclass, validated, cheap to copy with overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bench.models.anchors import AnchorConfig, feature_map_sizes, generate_anchors
+from bench.models.losses import LossConfig
+from bench.models.postprocess import PostprocessConfig
+from bench.models.target_assigner import MatcherConfig
+from results.errors import InputError
+
+
+class HeadKind(enum.StrEnum):
+    """Box predictor style."""
+
+    SSD = "ssd"  # regular 3x3 conv with bias per branch
+    SSDLITE = "ssdlite"  # 3x3 depthwise (BN, ReLU6) then 1x1 conv with bias per branch
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """One SSD variant. Override ``input_size``, ``width_multiplier`` and ``num_classes`` with :meth:`replace`."""
+
+    name: str  # registry key
+    backbone: str  # key of bench.models.backbones.BACKBONES
+    input_size: int = 320  # square input side in pixels
+    width_multiplier: float = 1.0  # backbone and extra-layer width multiplier
+    num_classes: int = 90  # object classes, background excluded (the model has num_classes + 1 slots)
+    head: HeadKind = HeadKind.SSDLITE  # box predictor style
+    extra_depths: tuple[int, ...] = (512, 256, 256, 128)  # output depths of the extra feature layers
+    min_depth: int = 16  # floor of the extra-layer depths under a width multiplier (OD API min_depth)
+    class_bias_init: float = 0.0  # initial class-logit bias; -4.6 (prior 0.01) with the focal loss
+    weight_decay: float = 4e-5  # L2 weight on regular conv kernels (collected in model.losses)
+    anchors: AnchorConfig = field(default_factory=AnchorConfig)  # anchor layout
+    matcher: MatcherConfig = field(default_factory=MatcherConfig)  # matching thresholds and box scales
+    loss: LossConfig = field(default_factory=LossConfig)  # training loss
+    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)  # NMS settings
+    source: str = ""  # paper table or config the layout follows
+
+    def __post_init__(self):
+        _check(self.input_size, "input_size", isinstance(self.input_size, int) and self.input_size >= 32, ">= 32")
+        _check(self.num_classes, "num_classes", isinstance(self.num_classes, int) and self.num_classes >= 1, ">= 1")
+        ok = isinstance(self.width_multiplier, int | float) and 0 < self.width_multiplier <= 4
+        _check(self.width_multiplier, "width_multiplier", ok, "in (0, 4]")
+        if len(self.extra_depths) + 2 != self.anchors.num_layers:
+            raise ValueError(f"{self.name}: 2 backbone maps + {len(self.extra_depths)} extras != anchor layers")
+
+    @property
+    def num_class_slots(self) -> int:
+        """Class logits per anchor: the classes plus the background slot 0."""
+        return self.num_classes + 1
+
+    @property
+    def feature_map_sizes(self) -> list[int]:
+        """Side of each of the six feature maps (20, 10, 5, 3, 2, 1 at 320)."""
+        return feature_map_sizes(self.input_size, self.anchors.num_layers)
+
+    @property
+    def num_anchors(self) -> int:
+        """Total anchors A (2034 at 320, 1917 at 300)."""
+        per_cell = self.anchors.boxes_per_cell()
+        return sum(s * s * n for s, n in zip(self.feature_map_sizes, per_cell, strict=True))
+
+    def generate_anchors(self) -> np.ndarray:
+        """float32 [A, 4] anchors (yc, xc, h, w), in the order of the model's outputs."""
+        return generate_anchors(self.anchors, self.feature_map_sizes)
+
+    def extra_layer_depths(self) -> list[int]:
+        """Extra-layer depths after the width multiplier: ``max(int(d * m), min_depth)`` (OD API)."""
+        return [max(int(d * self.width_multiplier), self.min_depth) for d in self.extra_depths]
+
+    def replace(self, **overrides) -> ModelConfig:
+        """A copy with some fields replaced (``None`` values are ignored), validated."""
+        known = {f.name for f in dataclasses.fields(self)}
+        for key in overrides:
+            if key not in known:
+                raise InputError(f"{key}: unknown model config field; allowed: {', '.join(sorted(known))}")
+        return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def _check(value: object, argument: str, ok: bool, allowed: str) -> None:
+    if not ok or (isinstance(value, float) and not math.isfinite(value)):
+        raise InputError(f"{argument}: got {value!r}; allowed: {allowed}")

@@ -1,0 +1,167 @@
+"""Layers and layer groups every builder shares, all quantizable by tfmot and convertible to TFLite.
+
+Hard-swish and hard-sigmoid are Keras layers here, not lambdas: Keras' own MobileNetV3 builds them from
+TFOpLambda layers, which tfmot's ``quantize_model`` rejects (reference/detectors.md, Layouts). They are
+wrapped in ``QuantizeAnnotate`` at build time (see :mod:`bench.models.quantization`).
+
+Their arithmetic is written for XNNPack. LiteRT's XNNPack delegate runs HARD_SWISH in float only, so
+an int8 HARD_SWISH op falls back to the builtin kernel and splits the graph into one delegate
+partition per activation. Hard-swish is therefore written ``(x / 6) * relu6(x + 3)``, an order the
+converter does not fuse into HARD_SWISH: it becomes ADD (fused ReLU6), MUL, MUL, which XNNPack runs in
+float and int8. (``x * relu6(x + 3) / 6`` would fuse.) In hard-sigmoid ``relu6(z + 3) / 6`` after a
+convolution, the ``+ 3`` folds into the conv bias and ReLU6 into the conv.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+import tf_keras as keras
+
+from bench.models.quantization import annotate
+
+# Activation names used in block specs.
+RELU = "relu"
+RELU6 = "relu6"
+HARD_SWISH = "hswish"
+HARD_SIGMOID = "hsigmoid"
+SIGMOID = "sigmoid"
+LINEAR = "linear"
+ACTIVATIONS = (RELU, RELU6, HARD_SWISH, HARD_SIGMOID, SIGMOID, LINEAR)
+
+
+@keras.utils.register_keras_serializable(package="edgebench")
+class HardSwish(keras.layers.Layer):
+    """Hard-swish ``x * ReLU6(x + 3) / 6`` (MobileNetV3 paper, Section 5.2)."""
+
+    def call(self, inputs):
+        # This operand order keeps the converter from fusing a HARD_SWISH op (see the module docstring).
+        return (inputs * (1.0 / 6.0)) * tf.nn.relu6(inputs + 3.0)
+
+
+@keras.utils.register_keras_serializable(package="edgebench")
+class HardSigmoid(keras.layers.Layer):
+    """Hard-sigmoid ``ReLU6(x + 3) / 6`` (MobileNetV3 paper, Section 5.2; not Keras' 0.2x + 0.5)."""
+
+    def call(self, inputs):
+        return tf.nn.relu6(inputs + 3.0) * (1.0 / 6.0)
+
+
+@dataclass(frozen=True)
+class ConvStyle:
+    """How the convolutions of one part of a network are built."""
+
+    bn_momentum: float = 0.997  # BatchNormalization momentum (the TF OD API's decay 0.97..0.997)
+    bn_epsilon: float = 1e-3  # BatchNormalization epsilon
+    weight_decay: float = 4e-5  # L2 weight of the OD API configs on regular conv kernels (0 disables)
+
+
+def activation(x: tf.Tensor, kind: str, name: str) -> tf.Tensor:
+    """Apply one of :data:`ACTIVATIONS` as its own layer (``linear`` adds nothing).
+
+    Args:
+        x: Input tensor.
+        kind: Activation name.
+        name: Layer name.
+
+    Returns:
+        The activated tensor.
+    """
+    if kind == LINEAR:
+        return x
+    if kind == RELU:
+        return keras.layers.ReLU(name=name)(x)
+    if kind == RELU6:
+        return keras.layers.ReLU(6.0, name=name)(x)
+    if kind == SIGMOID:
+        return keras.layers.Activation("sigmoid", name=name)(x)
+    if kind == HARD_SWISH:
+        return annotate(HardSwish(name=name))(x)
+    if kind == HARD_SIGMOID:
+        return annotate(HardSigmoid(name=name))(x)
+    raise ValueError(f"activation: got {kind!r}; allowed: {', '.join(ACTIVATIONS)}")
+
+
+def _kernel_args(style: ConvStyle, regularize: bool) -> dict:
+    # TF OD API configs: truncated normal (stddev 0.03) kernels, L2 on regular convs only
+    # (regularize_depthwise defaults to false). slim's l2_regularizer(w) is w * sum(v^2) / 2.
+    reg = keras.regularizers.l2(0.5 * style.weight_decay) if regularize and style.weight_decay else None
+    return {"kernel_initializer": keras.initializers.TruncatedNormal(stddev=0.03), "kernel_regularizer": reg}
+
+
+def conv_bn(
+    x: tf.Tensor, filters: int, kernel: int, stride: int, act: str, name: str, style: ConvStyle
+) -> tf.Tensor:
+    """Regular convolution without bias, BatchNormalization, activation.
+
+    Returns:
+        The output tensor.
+    """
+    x = keras.layers.Conv2D(
+        filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv", **_kernel_args(style, True)
+    )(x)
+    x = keras.layers.BatchNormalization(momentum=style.bn_momentum, epsilon=style.bn_epsilon, name=f"{name}_bn")(x)
+    return activation(x, act, f"{name}_{act}")
+
+
+def depthwise_bn(x: tf.Tensor, kernel: int, stride: int, act: str, name: str, style: ConvStyle) -> tf.Tensor:
+    """Depthwise convolution (multiplier 1) without bias, BatchNormalization, activation.
+
+    Returns:
+        The output tensor.
+    """
+    x = keras.layers.DepthwiseConv2D(
+        kernel,
+        stride,
+        padding="same",
+        use_bias=False,
+        depthwise_initializer=keras.initializers.TruncatedNormal(stddev=0.03),
+        name=f"{name}_dwconv",
+    )(x)
+    x = keras.layers.BatchNormalization(momentum=style.bn_momentum, epsilon=style.bn_epsilon, name=f"{name}_bn")(x)
+    return activation(x, act, f"{name}_{act}")
+
+
+def squeeze_excite(
+    x: tf.Tensor, hidden: int, act: str, gate: str, name: str, style: ConvStyle
+) -> tf.Tensor:
+    """Squeeze-and-excite: global pool, 1x1 conv with bias (``act``), 1x1 conv with bias (``gate``), scale.
+
+    MobileNetV3 uses ReLU and hard-sigmoid (paper, Figure 4); MobileDet-CPU the block activation and a
+    sigmoid (TF OD API ssd_mobiledet_feature_extractor.py).
+
+    Args:
+        x: Input tensor [B, H, W, C].
+        hidden: Channels of the squeeze conv.
+        act: Activation after the squeeze conv.
+        gate: Activation producing the per-channel scale.
+        name: Prefix of the layer names.
+        style: Convolution style (only the weight decay applies).
+
+    Returns:
+        ``x`` scaled per channel.
+    """
+    channels = x.shape[-1]
+    s = keras.layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_pool")(x)
+    s = keras.layers.Conv2D(hidden, 1, name=f"{name}_reduce", **_kernel_args(style, True))(s)
+    s = activation(s, act, f"{name}_reduce_{act}")
+    s = keras.layers.Conv2D(channels, 1, name=f"{name}_expand", **_kernel_args(style, True))(s)
+    s = activation(s, gate, f"{name}_expand_{gate}")
+    return annotate(keras.layers.Multiply(name=f"{name}_scale"))([x, s])
+
+
+def head_conv(x: tf.Tensor, filters: int, kernel: int, bias_init: float, name: str, style: ConvStyle) -> tf.Tensor:
+    """The final prediction convolution of a head: with bias, no BatchNormalization, no activation.
+
+    Returns:
+        The output tensor.
+    """
+    return keras.layers.Conv2D(
+        filters,
+        kernel,
+        padding="same",
+        bias_initializer=keras.initializers.Constant(bias_init),
+        name=name,
+        **_kernel_args(style, True),
+    )(x)

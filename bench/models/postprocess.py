@@ -1,0 +1,85 @@
+"""Keras-side decoding and non-maximum suppression, the same computation as TFLite_Detection_PostProcess.
+
+It mirrors the op's fast path (``use_regular_nms`` false, one class per detection): decode every box,
+take each anchor's best non-background sigmoid score and its class, keep scores >= the threshold,
+run one class-agnostic greedy NMS (suppress IoU > threshold), and return up to ``max_detections`` in
+decreasing score order. Outputs are padded with zeros after ``num_detections``; boxes are not clipped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import tensorflow as tf
+
+from bench.models.box_coder import DEFAULT_SCALES, decode
+
+
+@dataclass(frozen=True)
+class PostprocessConfig:
+    """Detection post-processing (the OD API's ``post_processing`` message, SSD configs)."""
+
+    score_threshold: float = 1e-8  # keep detections scoring at least this
+    iou_threshold: float = 0.6  # suppress boxes overlapping a kept one by more than this
+    max_detections: int = 100  # detections per image (the TF exporters default to 10, capping AR@100)
+    detections_per_class: int = 100  # per-class cap of the regular-NMS path of the TFLite op
+
+
+def _one_image(boxes: tf.Tensor, scores: tf.Tensor, config: PostprocessConfig) -> tuple[tf.Tensor, ...]:
+    """NMS of one image: boxes [A, 4] decoded, scores [A, C] without background."""
+    best = tf.reduce_max(scores, axis=-1)
+    classes = tf.argmax(scores, axis=-1, output_type=tf.int32)
+    # The op keeps scores >= threshold; tf NMS keeps scores > its threshold, so mark the rest -1.
+    best = tf.where(best >= config.score_threshold, best, -1.0)
+    keep = tf.image.non_max_suppression(
+        boxes, best, config.max_detections, iou_threshold=config.iou_threshold, score_threshold=-0.5
+    )
+    count = tf.shape(keep)[0]
+    pad = config.max_detections - count
+    out_boxes = tf.pad(tf.gather(boxes, keep), [[0, pad], [0, 0]])
+    out_classes = tf.pad(tf.cast(tf.gather(classes, keep), tf.float32), [[0, pad]])
+    out_scores = tf.pad(tf.gather(best, keep), [[0, pad]])
+    return out_boxes, out_classes, out_scores, tf.cast(count, tf.float32)
+
+
+def postprocess_scores(
+    box_encodings: tf.Tensor,
+    class_scores: tf.Tensor,
+    anchors: tf.Tensor,
+    config: PostprocessConfig = PostprocessConfig(),
+    box_scales: tuple[float, ...] = DEFAULT_SCALES,
+) -> dict[str, tf.Tensor]:
+    """Like :func:`postprocess` but from sigmoid scores [B, A, C + 1] (what the TFLite op takes)."""
+    boxes = decode(box_encodings, tf.cast(anchors, tf.float32)[None], box_scales)
+    scores = tf.cast(class_scores, tf.float32)[..., 1:]
+    signature = (
+        tf.TensorSpec([config.max_detections, 4], tf.float32),
+        tf.TensorSpec([config.max_detections], tf.float32),
+        tf.TensorSpec([config.max_detections], tf.float32),
+        tf.TensorSpec([], tf.float32),
+    )
+    out = tf.map_fn(lambda x: _one_image(x[0], x[1], config), (boxes, scores), fn_output_signature=signature)
+    return dict(zip(("boxes", "classes", "scores", "num_detections"), out, strict=True))
+
+
+def postprocess(
+    box_encodings: tf.Tensor,
+    class_logits: tf.Tensor,
+    anchors: tf.Tensor,
+    config: PostprocessConfig = PostprocessConfig(),
+    box_scales: tuple[float, ...] = DEFAULT_SCALES,
+) -> dict[str, tf.Tensor]:
+    """Decode a batch of raw model outputs into detections.
+
+    Args:
+        box_encodings: [B, A, 4] the model's first output.
+        class_logits: [B, A, C + 1] the model's second output (slot 0 background).
+        anchors: [A, 4] (yc, xc, h, w).
+        config: Thresholds and the number of detections N.
+        box_scales: Box coder scales.
+
+    Returns:
+        ``boxes`` [B, N, 4] (ymin, xmin, ymax, xmax, normalised), ``classes`` [B, N] (0-based, float32),
+        ``scores`` [B, N], ``num_detections`` [B] (float32), as the TFLite op's four outputs.
+    """
+    return postprocess_scores(box_encodings, tf.sigmoid(tf.cast(class_logits, tf.float32)), anchors, config, box_scales)

@@ -1,0 +1,100 @@
+"""What tfmot needs to quantize the zoo: quantize configs, annotation, custom objects and scope.
+
+tfmot's ``quantize_model`` only knows Keras' built-in layers. The zoo's own parameter-free layers
+(:class:`~bench.models.layers.HardSwish`, :class:`~bench.models.layers.HardSigmoid`) and Keras'
+``Multiply`` (the squeeze-excite gate) are not in its registry, so the builders wrap each of them in a
+``QuantizeAnnotate`` carrying :class:`OutputQuantizeConfig` when the float model is built. The wrapper
+is a pass-through in float, and ``tfmot.quantization.keras.quantize_model(model)`` keeps annotations it
+finds, so the float model goes through ``quantize_model`` as is::
+
+    with quantize_scope():
+        qat_model = tfmot.quantization.keras.quantize_model(model)
+
+Every class here is registered with Keras under the ``edgebench`` package, so cloning and loading also
+work outside the scope; the scope is the documented, explicit way.
+"""
+
+from __future__ import annotations
+
+import tensorflow_model_optimization as tfmot
+import tf_keras as keras
+
+_PACKAGE = "edgebench"
+
+
+@keras.utils.register_keras_serializable(package=_PACKAGE)
+class OutputQuantizeConfig(tfmot.quantization.keras.QuantizeConfig):
+    """Quantize only a layer's output: for weight-free layers (hard-swish, hard-sigmoid, multiply).
+
+    Uses the same 8-bit asymmetric moving-average quantizer tfmot's default scheme puts on ``Add`` and
+    ``ReLU`` outputs, so the TFLite converter sees one range per tensor, as on built-in layers.
+    """
+
+    def get_weights_and_quantizers(self, layer):
+        return []
+
+    def get_activations_and_quantizers(self, layer):
+        return []
+
+    def set_quantize_weights(self, layer, quantize_weights):
+        del layer, quantize_weights  # No weights to replace.
+
+    def set_quantize_activations(self, layer, quantize_activations):
+        del layer, quantize_activations  # No activation attributes to replace.
+
+    def get_output_quantizers(self, layer):
+        return [
+            tfmot.quantization.keras.quantizers.MovingAverageQuantizer(
+                num_bits=8, per_axis=False, symmetric=False, narrow_range=False
+            )
+        ]
+
+    def get_config(self):
+        return {}
+
+
+def annotate(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """Wrap a weight-free layer tfmot does not know so that ``quantize_model`` accepts it.
+
+    Args:
+        layer: A layer without weights (its output alone is quantized).
+
+    Returns:
+        The layer inside a ``QuantizeAnnotate`` named like the layer plus ``_qa``.
+    """
+    return tfmot.quantization.keras.quantize_annotate_layer(layer, OutputQuantizeConfig())
+
+
+def unwrap(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """Return the layer inside tfmot's annotate / quantize wrappers (or the layer itself)."""
+    while hasattr(layer, "layer") and isinstance(layer, keras.layers.Wrapper):
+        layer = layer.layer
+    return layer
+
+
+def custom_objects() -> dict[str, object]:
+    """Every custom class a zoo model (float or QAT) may contain, by its registered and plain names.
+
+    Returns:
+        A dict for ``keras.models.load_model(..., custom_objects=...)``, ``keras.utils.custom_object_scope``
+        or ``tfmot.quantization.keras.quantize_scope``.
+    """
+    # Imported here because layers imports this module (annotation helpers).
+    from bench.models.layers import HardSigmoid, HardSwish
+
+    objects: dict[str, object] = {}
+    for cls in (HardSwish, HardSigmoid, OutputQuantizeConfig):
+        objects[cls.__name__] = cls
+        objects[keras.utils.get_registered_name(cls)] = cls
+    return objects
+
+
+def quantize_scope():
+    """tfmot's ``quantize_scope`` extended with :func:`custom_objects`.
+
+    Use it around ``quantize_model`` / ``quantize_apply`` and when loading a saved QAT model.
+
+    Returns:
+        A context manager (a Keras ``CustomObjectScope``).
+    """
+    return tfmot.quantization.keras.quantize_scope(custom_objects())

@@ -1,0 +1,1 @@
+"""Scripts run with ``python -m bench.scripts.<name>``: perf checks and maintenance helpers."""

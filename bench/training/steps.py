@@ -1,0 +1,131 @@
+"""The pieces of one training step: target encoding, the input stream, the optimizer, the step function.
+
+The step is a ``tf.function`` without ``jit_compile``: XLA compiled the SSD step 14x slower on this CPU
+(calibration, see the package docstring). The learning rate is an argument of the step, computed in
+Python by :func:`bench.training.schedule.warmup_cosine`, so that a wall-clock budget can drive it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tensorflow as tf
+import tf_keras as keras
+
+from bench.data.augment import AugmentConfig
+from bench.data.coco import CocoDataset
+from bench.data.input_pipeline import PipelineConfig, train_dataset
+from bench.models.config import ModelConfig
+from bench.models.losses import detection_loss
+from bench.models.quantization import unwrap
+from bench.models.target_assigner import assign_targets
+from results.errors import InputError
+
+StepFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]
+
+
+def check_classes(model_config: ModelConfig, split: CocoDataset) -> None:
+    """The model must have one class slot per dataset class (besides background).
+
+    Raises:
+        InputError: They differ (the message gives both numbers).
+    """
+    if model_config.num_classes != split.num_classes:
+        raise InputError(
+            f"num_classes: the model {model_config.name} has {model_config.num_classes} classes but the "
+            f"dataset {split.dataset_id} has {split.num_classes}; build it with num_classes={split.num_classes}"
+        )
+
+
+def encode_fn(model_config: ModelConfig) -> Callable:
+    """The pipeline's ``encode_fn``: image, boxes, classes -> (image, box targets [A, 4], class targets [A])."""
+    anchors = tf.constant(model_config.generate_anchors())
+    matcher = model_config.matcher
+
+    def encode(image, boxes, classes):
+        box_targets, class_targets = assign_targets(boxes, classes, anchors, matcher)
+        return image, box_targets, class_targets
+
+    return encode
+
+
+def input_stream(
+    model_config: ModelConfig, split: CocoDataset, batch_size: int, seed: int, augment: AugmentConfig
+) -> tf.data.Dataset:
+    """The endless, augmented, target-encoded training batches ``(images, box targets, class targets)``.
+
+    ``deterministic=False``: the order of parallel map results then need not wait for the slowest
+    element; reproducibility of the exact batches is not worth the stall on two cores.
+    """
+    config = PipelineConfig(
+        image_size=model_config.input_size,
+        batch_size=batch_size,
+        seed=seed,
+        augment=augment,
+        deterministic=False,
+    )
+    return train_dataset(split, config, encode_fn(model_config))
+
+
+def set_bn_momentum(model: keras.Model, momentum: float | None) -> int:
+    """Set the momentum of every BatchNormalization layer (also inside tfmot wrappers).
+
+    The zoo builds its backbones with the reference momentum (0.99 / 0.999); with those, the moving
+    statistics of a from-scratch run still lag far behind the weights after a few thousand steps, and an
+    exported model evaluates much worse than it trains. 0.97 settles within a few hundred steps.
+
+    Returns:
+        The number of layers changed (0 when ``momentum`` is None).
+    """
+    if momentum is None:
+        return 0
+    count = 0
+    for layer in model.submodules:
+        if isinstance(unwrap(layer), keras.layers.BatchNormalization):
+            unwrap(layer).momentum = float(momentum)
+            count += 1
+    return count
+
+
+def make_optimizer(name: str, weight_decay: float = 0.0) -> keras.optimizers.Optimizer:
+    """A tf_keras optimizer whose learning rate the step function sets (initial value irrelevant)."""
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate=0.0)
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate=0.0, weight_decay=weight_decay)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate=0.0, momentum=0.9, nesterov=True)
+    raise InputError(f"optimizer: got {name!r}; allowed: adam, adamw, sgd")
+
+
+def make_train_step(
+    model: keras.Model, model_config: ModelConfig, optimizer: keras.optimizers.Optimizer, clip_norm: float | None
+) -> StepFn:
+    """The compiled training step ``step(images, box_targets, class_targets, lr) -> losses``.
+
+    The total loss is the SSD detection loss plus the model's own regularization losses (the zoo's L2
+    kernel terms). Returns a dict with ``loss`` (total), ``localization``, ``classification``.
+    """
+    loss_config = model_config.loss
+    variables = model.trainable_variables
+
+    @tf.function
+    def step(images, box_targets, class_targets, lr):
+        optimizer.learning_rate.assign(lr)
+        with tf.GradientTape() as tape:
+            box_encodings, class_logits = model(images, training=True)
+            losses = detection_loss(box_targets, class_targets, box_encodings, class_logits, loss_config)
+            total = losses["loss"]
+            if model.losses:
+                total = total + tf.add_n(model.losses)
+        gradients = tape.gradient(total, variables)
+        if clip_norm is not None:
+            gradients, _ = tf.clip_by_global_norm(gradients, clip_norm)
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        return {
+            "loss": total,
+            "localization": losses["localization"],
+            "classification": losses["classification"],
+        }
+
+    return step

@@ -1,0 +1,172 @@
+"""The artifact on disk: the model file plus ``<name>.artifact.json``, written atomically, sidecar last.
+
+A model file without its sidecar is an incomplete artifact (a crash between the two writes): readers
+treat only a sidecar whose sha256 matches the model file as a finished artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import sys
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import Any
+
+from results.errors import InputError
+from results.fileinfo import file_info
+from results.schema import ArtifactInfo, ToolVersions
+
+SIDECAR_SUFFIX = ".artifact.json"
+SIDECAR_VERSION = 1
+_DISTRIBUTIONS = {
+    "tensorflow": "tensorflow",
+    "tf_keras": "tf_keras",
+    "tfmot": "tensorflow-model-optimization",
+    "coremltools": "coremltools",
+    "litert": "ai-edge-litert",
+}
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """A finished artifact: where it is and what its sidecar says.
+
+    Attributes:
+        name: ``<model name>.<recipe>``, the stem of both files.
+        path: The model file (.tflite) or package directory (.mlpackage).
+        sidecar_path: ``<name>.artifact.json`` beside it.
+        info: Hash and sizes, as every RunRecord carries them.
+        sidecar: The sidecar's content.
+    """
+
+    name: str
+    path: Path
+    sidecar_path: Path
+    info: ArtifactInfo
+    sidecar: dict[str, Any]
+
+    @property
+    def recipe(self) -> str:
+        """The recipe name."""
+        return self.sidecar["recipe"]["name"]
+
+
+def tool_versions() -> ToolVersions:
+    """Installed versions of the converting toolchain (None where a package is absent)."""
+    found: dict[str, str | None] = {}
+    for field, dist in _DISTRIBUTIONS.items():
+        try:
+            found[field] = importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            found[field] = None
+    return ToolVersions(**found, python=platform.python_version())
+
+
+def temp_sibling(path: Path) -> Path:
+    """A unique hidden temporary path in the same folder, same suffix (coremltools insists on .mlpackage)."""
+    return path.with_name(f".tmp-{uuid.uuid4().hex[:8]}-{path.name}")
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a file via temp + rename."""
+    tmp = temp_sibling(path)
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def move_into_place(tmp: Path, path: Path) -> None:
+    """Rename a finished temp file or directory onto ``path``, replacing what is there."""
+    if tmp.is_dir():
+        old = temp_sibling(path)
+        if path.exists():
+            os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
+
+
+def start(out_dir: str | Path, name: str, suffix: str) -> tuple[Path, Path]:
+    """Prepare ``out_dir`` for an artifact: returns (model path, sidecar path).
+
+    An existing sidecar of the same name is removed first, so until the new one is written the
+    artifact reads as incomplete rather than as the old sidecar describing a new file.
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InputError(f"--out: cannot create {str(out)!r}: {error.strerror}") from None
+    sidecar = out / f"{name}{SIDECAR_SUFFIX}"
+    sidecar.unlink(missing_ok=True)
+    return out / f"{name}{suffix}", sidecar
+
+
+def finish(path: Path, sidecar_path: Path, name: str, fields: dict[str, Any]) -> Artifact:
+    """Hash the finished model file and write its sidecar (the last write of an artifact).
+
+    Args:
+        path: The model file, already in place.
+        sidecar_path: Where the sidecar goes.
+        name: The artifact name.
+        fields: Recipe, params, signature, labels, metadata, ... (merged into the sidecar).
+
+    Returns:
+        The artifact.
+    """
+    recipe = fields["recipe"]["name"]
+    info = file_info(path, recipe=recipe)
+    sidecar = {
+        "sidecar_version": SIDECAR_VERSION,
+        "name": name,
+        "file": path.name,
+        "format": info.format.value,
+        "sha256": info.sha256,
+        "size_bytes": info.size_bytes,
+        "gzip_bytes": info.gzip_bytes,
+        "created_at": datetime.now(UTC).isoformat(),
+        "tools": tool_versions().model_dump(),
+        "platform": f"{sys.platform} {platform.machine()}",
+        **fields,
+    }
+    text = json.dumps(sidecar, indent=2, sort_keys=False, default=_jsonable)
+    write_bytes_atomic(sidecar_path, (text + "\n").encode())
+    return Artifact(name=name, path=path, sidecar_path=sidecar_path, info=info, sidecar=json.loads(text))
+
+
+def load_artifact(sidecar_path: str | Path) -> Artifact:
+    """Read a finished artifact from its sidecar, checking the model file still matches.
+
+    Raises:
+        InputError: the sidecar is unreadable, or the model file is missing or has changed.
+    """
+    sidecar_path = Path(sidecar_path)
+    try:
+        sidecar = json.loads(sidecar_path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputError(f"artifact sidecar {str(sidecar_path)!r}: cannot read it ({error})") from None
+    path = sidecar_path.with_name(sidecar["file"])
+    if not path.exists():
+        raise InputError(f"artifact {str(path)!r}: the model file named by its sidecar is missing")
+    info = file_info(path, recipe=sidecar["recipe"]["name"])
+    if info.sha256 != sidecar["sha256"]:
+        raise InputError(f"artifact {str(path)!r}: sha256 differs from its sidecar (file changed or incomplete)")
+    return Artifact(sidecar["name"], path, sidecar_path, info, sidecar)
+
+
+def _jsonable(value: Any) -> Any:
+    """numpy scalars and arrays, enums and paths in sidecar fields."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "value"):
+        return value.value
+    return str(value)

@@ -1,0 +1,151 @@
+"""What each recipe promises, as checks on finished artifacts: sizes, accuracy, weight and tensor types.
+
+Accuracy budgets (mAP measured on the artifact files by bench's evaluation; converters do not evaluate):
+``tflite_int8`` keeps >= 98% of the fp32 mAP, ``tflite_int8_qat`` >= 99% (MLPerf Mobile accepts 95%),
+``tflite_fp16`` and ``tflite_dynamic_int8`` lose at most 0.3 mAP points (0.003 as a fraction).
+Size budgets: int8 <= 0.28x the fp32 bytes, fp16 <= 0.52x, pruned int8 gzip <= 0.6x the int8 gzip.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from converters.artifact import Artifact
+
+# recipe -> (kind, limit): "relative" = map / fp32 map >= limit; "absolute" = fp32 map - map <= limit.
+ACCURACY_BUDGETS: dict[str, tuple[str, float]] = {
+    "tflite_int8": ("relative", 0.98),
+    "tflite_int8_qat": ("relative", 0.99),
+    "tflite_fp16": ("absolute", 0.003),
+    "tflite_dynamic_int8": ("absolute", 0.003),
+}
+ACCURACY_REFERENCE = "tflite_fp32"
+# (recipe, reference recipe, size field) -> maximum ratio.
+SIZE_BUDGETS: dict[tuple[str, str, str], float] = {
+    ("tflite_int8", "tflite_fp32", "size_bytes"): 0.28,
+    ("tflite_fp16", "tflite_fp32", "size_bytes"): 0.52,
+    ("tflite_int8_pruned", "tflite_int8", "gzip_bytes"): 0.6,
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One promise checked: what was measured against which limit."""
+
+    name: str  # e.g. "size tflite_int8 / tflite_fp32"
+    passed: bool
+    measured: float
+    limit: float
+    detail: str  # one line for reports
+
+
+def check_sizes(artifacts: dict[str, Artifact]) -> list[Check]:
+    """Size ratios of the recipes present (pairs with a missing recipe are skipped).
+
+    Args:
+        artifacts: recipe name -> artifact, all made from the same model.
+    """
+    checks = []
+    for (recipe, reference, field), limit in SIZE_BUDGETS.items():
+        if recipe not in artifacts or reference not in artifacts:
+            continue
+        size = getattr(artifacts[recipe].info, field)
+        base = getattr(artifacts[reference].info, field)
+        ratio = size / base
+        detail = f"{field} {recipe} {size} / {reference} {base} = {ratio:.3f} (limit {limit})"
+        checks.append(Check(f"size {recipe} / {reference}", ratio <= limit, ratio, limit, detail))
+    return checks
+
+
+def check_accuracy(maps: dict[str, float]) -> list[Check]:
+    """Accuracy budgets of the recipes present, against ``tflite_fp32``.
+
+    Args:
+        maps: recipe name -> COCO mAP (fraction in [0, 1]) measured on that recipe's artifact.
+
+    Returns:
+        One check per budgeted recipe present; none without the fp32 reference.
+    """
+    if ACCURACY_REFERENCE not in maps:
+        return []
+    base = maps[ACCURACY_REFERENCE]
+    checks = []
+    for recipe, (kind, limit) in ACCURACY_BUDGETS.items():
+        if recipe not in maps:
+            continue
+        value = maps[recipe]
+        if kind == "relative":
+            measured = value / base if base > 0 else 0.0
+            passed = measured >= limit
+            detail = f"mAP {recipe} {value:.4f} / fp32 {base:.4f} = {measured:.4f} (>= {limit})"
+        else:
+            measured = base - value
+            passed = measured <= limit
+            detail = f"mAP fp32 {base:.4f} - {recipe} {value:.4f} = {measured:.4f} (<= {limit})"
+        checks.append(Check(f"accuracy {recipe}", passed, measured, limit, detail))
+    return checks
+
+
+def tflite_conv_types(path: str | Path) -> Counter:
+    """Counts of (op, input dtype, weight dtype) over the convolutions of a .tflite file."""
+    from converters.tflite import op_tensor_types
+
+    counts: Counter = Counter()
+    for op in op_tensor_types(str(path)):
+        if op["op"] in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
+            counts[(op["op"], op["inputs"][0], op["inputs"][1])] += 1
+    return counts
+
+
+def coreml_weight_ops(path: str | Path) -> list[dict[str, Any]]:
+    """The weight-carrying ops of the ML Program inside a Core ML artifact.
+
+    Returns:
+        ``[{"op": "const" | "constexpr_...", "dtypes": {input: dtype}, "output": dtype, "shape": [...],
+        "lut_size": n}]``
+        for ``const`` ops of rank >= 2 (weights, not scalars) and every ``constexpr_*`` op.
+    """
+    from converters.coreml import _ct
+
+    ct = _ct()
+    spec = ct.models.MLModel(str(path), skip_model_load=True).get_spec()
+    programs = [m for m in spec.pipeline.models if m.WhichOneof("Type") == "mlProgram"] or [spec]
+    names = ct.proto.MIL_pb2.DataType.Name
+    found = []
+    for model in programs:
+        for function in model.mlProgram.functions.values():
+            for block in function.block_specializations.values():
+                for op in block.operations:
+                    entry = _weight_op(op, names)
+                    if entry is not None:
+                        found.append(entry)
+    return found
+
+
+def _weight_op(op: Any, names: Any) -> dict[str, Any] | None:
+    out_type = op.outputs[0].type.tensorType if op.outputs else None
+    if out_type is None:
+        return None
+    if op.type == "const" and out_type.rank < 2:
+        return None
+    if op.type != "const" and not op.type.startswith("constexpr_"):
+        return None
+    dtypes = {}
+    lut_size = None
+    for key, value in op.attributes.items():
+        if value.type.WhichOneof("type") == "tensorType":
+            dtypes[key] = names(value.type.tensorType.dataType).lower()
+            if key == "lut":
+                # iOS16: lut [2^bits]; iOS18: lut [..., 2^bits, vector size].
+                dims = value.type.tensorType.dimensions
+                lut_size = int(dims[0 if len(dims) == 1 else -2].constant.size)
+    for key, argument in op.inputs.items():
+        for binding in argument.arguments:
+            if binding.WhichOneof("binding") == "value" and binding.value.type.WhichOneof("type") == "tensorType":
+                dtypes[key] = names(binding.value.type.tensorType.dataType).lower()
+    shape = [int(d.constant.size) for d in out_type.dimensions]
+    output = names(out_type.dataType).lower()
+    return {"op": op.type, "dtypes": dtypes, "output": output, "shape": shape, "lut_size": lut_size}

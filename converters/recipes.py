@@ -1,0 +1,217 @@
+"""Named compression recipes: validated configs in a registry keyed by name.
+
+Naming grammar (every registered name must parse, and its parts must agree with the config)::
+
+    <format>_<precision>[_<training>]
+
+    format     tflite | coreml
+    precision  fp32 | fp16 | dynamic_int8 | int8              (tflite)
+               fp16 | w8 | palettized<bits>                   (coreml; bits 1, 2, 3, 4, 6 or 8)
+    training   qat | pruned                                   (tflite int8 only; absent = post-training)
+
+``tflite_int8`` is full-integer post-training quantization (uint8 input, float outputs), ``tflite_int8_qat``
+fine-tunes with quantization-aware training first, ``tflite_int8_pruned`` prunes by magnitude while
+fine-tuning, then quantizes as ``tflite_int8``. Core ML recipes produce an ML Program whose weights are fp16,
+8-bit linear (``w8``) or k-means palettized.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from results.errors import InputError, choice_error
+from results.schema import ArtifactFormat
+
+NAME_PATTERN = re.compile(r"^(tflite|coreml)_(fp32|fp16|dynamic_int8|int8|w8|palettized[1-8])(?:_(qat|pruned))?$")
+
+
+class Precision(StrEnum):
+    """What the weights (and, for int8, activations) are stored and computed in."""
+
+    FP32 = "fp32"
+    FP16 = "fp16"  # TFLite: fp16 weights dequantized at load; Core ML: fp16 compute precision
+    DYNAMIC_INT8 = "dynamic_int8"  # TFLite: int8 weights, float activations (no calibration data)
+    INT8 = "int8"  # TFLite: int8 weights and activations, uint8 input, float outputs
+    W8 = "w8"  # Core ML: 8-bit linear weight quantization
+    PALETTIZED = "palettized"  # Core ML: k-means lookup-table weights of `palette_bits` bits
+
+
+class Training(StrEnum):
+    """Fine-tuning applied to the float model before conversion."""
+
+    NONE = "none"
+    QAT = "qat"  # tfmot quantization-aware training
+    PRUNED = "pruned"  # tfmot magnitude pruning
+
+
+_ALLOWED_PRECISIONS = {
+    ArtifactFormat.TFLITE: (Precision.FP32, Precision.FP16, Precision.DYNAMIC_INT8, Precision.INT8),
+    ArtifactFormat.COREML: (Precision.FP16, Precision.W8, Precision.PALETTIZED),
+}
+_PALETTE_BITS = (1, 2, 3, 4, 6, 8)  # what coremltools' OpPalettizerConfig accepts
+_COREML_TARGETS = ("iOS16", "iOS17", "iOS18")
+
+
+class Recipe(BaseModel):
+    """One compression recipe. Immutable; unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str  # registry key, following the naming grammar of this module
+    format: ArtifactFormat  # tflite or coreml
+    precision: Precision
+    training: Training = Training.NONE
+    description: str = ""  # one line for `edgebench export --help` and the sidecar
+    representative_samples: int = Field(default=100, ge=1)  # int8 calibration batches (TFLite int8 only)
+    finetune_steps: int = Field(default=0, ge=0)  # steps of `finetune` for qat / pruned
+    target_sparsity: float | None = Field(default=None, gt=0.0, lt=1.0)  # pruned: fraction of zero weights
+    pruning_frequency: int = Field(default=100, ge=1)  # pruned: steps between mask updates (tfmot default)
+    palette_bits: int | None = None  # palettized: bits per weight index
+    minimum_deployment_target: str = "iOS16"  # Core ML: oldest OS the ML Program must load on
+    weight_threshold: int = Field(default=2048, ge=0)  # Core ML: smaller weights stay fp16 (coremltools default)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Recipe:
+        problems = _problems(self)
+        if problems:
+            raise ValueError(f"recipe {self.name!r}: " + "; ".join(problems))
+        return self
+
+    @property
+    def file_suffix(self) -> str:
+        """The artifact's file extension."""
+        return ".tflite" if self.format is ArtifactFormat.TFLITE else ".mlpackage"
+
+    def with_overrides(self, **changes: object) -> Recipe:
+        """A validated copy with some fields changed (e.g. fewer fine-tuning steps in tests)."""
+        return parse_recipe({**self.model_dump(), **changes})
+
+
+def _problems(recipe: Recipe) -> list[str]:
+    """Everything that makes a recipe inconsistent with its name or with itself."""
+    problems = []
+    match = NAME_PATTERN.match(recipe.name)
+    if not match:
+        return [f"name does not follow <format>_<precision>[_<training>] ({NAME_PATTERN.pattern})"]
+    fmt, precision, training = match.group(1), match.group(2), match.group(3) or "none"
+    bits = None
+    if precision.startswith("palettized"):
+        precision, bits = "palettized", int(precision.removeprefix("palettized"))
+    if fmt != recipe.format.value:
+        problems.append(f"name says format {fmt!r}, config says {recipe.format.value!r}")
+    if precision != recipe.precision.value:
+        problems.append(f"name says precision {precision!r}, config says {recipe.precision.value!r}")
+    if training != recipe.training.value:
+        problems.append(f"name says training {training!r}, config says {recipe.training.value!r}")
+    if bits != recipe.palette_bits:
+        problems.append(f"palette_bits must be {bits} for this name; got {recipe.palette_bits}")
+    if recipe.palette_bits is not None and recipe.palette_bits not in _PALETTE_BITS:
+        problems.append(f"palette_bits: allowed {_PALETTE_BITS}; got {recipe.palette_bits}")
+    if recipe.precision not in _ALLOWED_PRECISIONS[recipe.format]:
+        allowed = [p.value for p in _ALLOWED_PRECISIONS[recipe.format]]
+        problems.append(f"precision {recipe.precision.value!r} is not one of {allowed} for {recipe.format.value}")
+    if recipe.training is not Training.NONE and recipe.precision is not Precision.INT8:
+        problems.append("qat and pruned fine-tuning only make sense before int8 conversion")
+    if recipe.training is not Training.NONE and recipe.finetune_steps < 1:
+        problems.append("finetune_steps must be >= 1 for qat and pruned recipes (ranges and masks are learnt)")
+    if (recipe.training is Training.PRUNED) != (recipe.target_sparsity is not None):
+        problems.append("target_sparsity is required for pruned recipes and only for them")
+    if recipe.minimum_deployment_target not in _COREML_TARGETS:
+        problems.append(f"minimum_deployment_target: allowed {_COREML_TARGETS}; got {recipe.minimum_deployment_target!r}")
+    return problems
+
+
+def parse_recipe(config: dict) -> Recipe:
+    """Validate a recipe config (e.g. from a plan file).
+
+    Args:
+        config: The recipe's fields; unknown keys are rejected.
+
+    Returns:
+        The recipe.
+
+    Raises:
+        InputError: a key is unknown, a value is out of range, or the name disagrees with the fields.
+    """
+    try:
+        return Recipe.model_validate(config)
+    except ValidationError as error:
+        lines = [f"{'.'.join(map(str, e['loc'])) or 'recipe'}: {e['msg']}" for e in error.errors()]
+        raise InputError(f"recipe {config.get('name', '?')!r}: " + "; ".join(lines)) from None
+
+
+_REGISTRY: dict[str, Recipe] = {}
+
+
+def register(recipe: Recipe) -> Recipe:
+    """Add a recipe to the registry.
+
+    Raises:
+        ValueError: a recipe of that name is already registered (a programming error, not user input).
+    """
+    if recipe.name in _REGISTRY:
+        raise ValueError(f"recipe {recipe.name!r} is already registered")
+    _REGISTRY[recipe.name] = recipe
+    return recipe
+
+
+def recipe_names() -> list[str]:
+    """Every registered recipe name, in registration order."""
+    return list(_REGISTRY)
+
+
+def get_recipe(name: str) -> Recipe:
+    """The registered recipe of that name.
+
+    Raises:
+        InputError: no such recipe (the message lists the allowed names).
+    """
+    if name not in _REGISTRY:
+        raise choice_error("--recipe", name, recipe_names())
+    return _REGISTRY[name]
+
+
+def parse_recipe_list(text: str) -> list[Recipe]:
+    """``"tflite_fp32,tflite_int8"`` -> recipes, in order, without duplicates.
+
+    Raises:
+        InputError: empty list or an unknown name.
+    """
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise InputError(f"--recipe: expected one or more names separated by commas; got {text!r}")
+    return [get_recipe(name) for name in dict.fromkeys(names)]
+
+
+def _builtin(name: str, description: str, **fields: object) -> None:
+    fmt, _, rest = name.partition("_")
+    precision = rest.removesuffix("_qat").removesuffix("_pruned")
+    training = "qat" if rest.endswith("_qat") else "pruned" if rest.endswith("_pruned") else "none"
+    if precision.startswith("palettized"):
+        fields["palette_bits"] = int(precision.removeprefix("palettized"))
+        precision = "palettized"
+    register(
+        parse_recipe(
+            {"name": name, "format": fmt, "precision": precision, "training": training}
+            | {"description": description, **fields}
+        )
+    )
+
+
+_builtin("tflite_fp32", "TFLite float32, the reference every other recipe is compared to")
+_builtin("tflite_fp16", "TFLite with float16 weights (dequantized to float32 at load)")
+_builtin("tflite_dynamic_int8", "TFLite with int8 weights and float activations (dynamic range)")
+_builtin("tflite_int8", "TFLite full-integer post-training quantization: uint8 input, float outputs")
+_builtin("tflite_int8_qat", "tfmot quantization-aware fine-tuning, then full-integer TFLite", finetune_steps=2000)
+_builtin(
+    "tflite_int8_pruned",
+    "tfmot magnitude pruning to 50% sparsity with fine-tuning, then full-integer TFLite",
+    finetune_steps=2000,
+    target_sparsity=0.5,
+)
+_builtin("coreml_fp16", "Core ML ML Program, fp16 weights and compute, decoding and NMS in the model")
+_builtin("coreml_w8", "Core ML ML Program with 8-bit linear (symmetric, per-channel) weights")
+_builtin("coreml_palettized4", "Core ML ML Program with 4-bit k-means palettized weights")

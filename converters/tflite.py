@@ -1,0 +1,150 @@
+"""TFLite recipes: the export signature (ending in ``TFLite_Detection_PostProcess``) through TFLiteConverter.
+
+Full-int8 conversion keeps the custom op in float: the converter dequantizes its inputs, so the model
+takes uint8 pixels and returns float boxes / classes / scores / num_detections (DESIGN.md). The four outputs
+come out in an order of the converter's choosing: read them through the signature, by name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from converters.inputs import ConversionInputs
+from converters.recipes import Precision, Recipe
+
+OUTPUT_NAMES = ("boxes", "classes", "scores", "num_detections")
+
+
+class ConversionError(Exception):
+    """A converter (TFLite or Core ML) refused the model; the message says which recipe and why."""
+
+
+def _concrete_function(inputs: ConversionInputs, model: Any) -> Any:
+    """The export function for ``model`` as a concrete function with a fixed [1, H, W, 3] input."""
+    fn = inputs.export_fn_builder(model)
+    if getattr(fn, "input_signature", None):
+        return fn.get_concrete_function()
+    size = inputs.input_size
+    return fn.get_concrete_function(tf.TensorSpec([1, size, size, 3], tf.float32))
+
+
+def convert_tflite(inputs: ConversionInputs, recipe: Recipe, model: Any = None) -> bytes:
+    """Convert a detector's export signature with the recipe's precision.
+
+    Args:
+        inputs: The detector.
+        recipe: A TFLite recipe.
+        model: The Keras model to export (a QAT or pruned copy); default the float model.
+
+    Returns:
+        The .tflite flatbuffer.
+
+    Raises:
+        ConversionError: the TFLite converter failed or the outputs are not the four named ones.
+    """
+    model = inputs.keras_model if model is None else model
+    concrete = _concrete_function(inputs, model)
+    missing = set(OUTPUT_NAMES) - set(concrete.structured_outputs)
+    if missing:
+        raise ConversionError(f"{recipe.name}: the export function lacks outputs {sorted(missing)}")
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    converter.allow_custom_ops = True  # TFLite_Detection_PostProcess is a custom op built into LiteRT
+    if recipe.precision is Precision.FP16:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif recipe.precision is Precision.DYNAMIC_INT8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif recipe.precision is Precision.INT8:
+        batches = inputs.calibration_batches(recipe.representative_samples)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([batch] for batch in batches)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.float32
+    try:
+        return converter.convert()
+    except (tf.errors.OpError, ValueError, RuntimeError) as error:
+        # The converter raises ConverterError (a subclass of Exception defined deep in TF) as well.
+        raise ConversionError(f"{recipe.name}: TFLite conversion failed: {str(error).splitlines()[0]}") from error
+    except Exception as error:
+        if type(error).__name__ != "ConverterError":
+            raise
+        raise ConversionError(f"{recipe.name}: TFLite conversion failed: {str(error).splitlines()[0]}") from error
+
+
+def _interpreter(model: bytes | str) -> Any:
+    from ai_edge_litert.interpreter import Interpreter
+
+    if isinstance(model, bytes | bytearray):
+        return Interpreter(model_content=bytes(model))
+    return Interpreter(model_path=str(model))
+
+
+def _tensor(detail: dict[str, Any]) -> dict[str, Any]:
+    scale, zero_point = detail.get("quantization", (0.0, 0))
+    described = {
+        "shape": [int(d) for d in detail["shape"]],
+        "dtype": np.dtype(detail["dtype"]).name,
+    }
+    if scale:
+        described["quantization"] = {"scale": float(scale), "zero_point": int(zero_point)}
+    return described
+
+
+def tflite_signature(model: bytes | str) -> dict[str, Any]:
+    """Inputs and outputs of the default signature: ``[{name, shape, dtype, quantization?}]`` each."""
+    interpreter = _interpreter(model)
+    runner = interpreter.get_signature_runner()
+    return {
+        "inputs": [{"name": name, **_tensor(d)} for name, d in sorted(runner.get_input_details().items())],
+        "outputs": [{"name": name, **_tensor(d)} for name, d in sorted(runner.get_output_details().items())],
+    }
+
+
+def op_tensor_types(model: bytes | str) -> list[dict[str, Any]]:
+    """Each operator with the dtypes of its input and output tensors (what int8 structure tests check).
+
+    Returns:
+        ``[{"op": "CONV_2D", "inputs": ["int8", "int8", "int32"], "outputs": ["int8"]}, ...]``
+    """
+    interpreter = _interpreter(model)
+    dtypes = {d["index"]: np.dtype(d["dtype"]).name for d in interpreter.get_tensor_details()}
+    ops = []
+    for op in interpreter._get_ops_details():  # the only LiteRT API listing operators and their tensors
+        ops.append(
+            {
+                "op": op["op_name"],
+                "inputs": [dtypes.get(i, "none") for i in op["inputs"] if i >= 0],
+                "outputs": [dtypes.get(i, "none") for i in op["outputs"]],
+            }
+        )
+    return ops
+
+
+def run_detector(
+    model: bytes | str, image: np.ndarray, mean: float = 127.5, std: float = 127.5
+) -> dict[str, np.ndarray]:
+    """Run a TFLite detector on one image, returning its outputs by name.
+
+    Args:
+        model: The .tflite file or its bytes.
+        image: ``[H, W, 3]`` uint8 pixels. uint8 models take them as they are; float models get
+            ``(x - mean) / std`` (default ``x * 2/255 - 1``, the zoo's preprocessing).
+        mean: Preprocessing mean.
+        std: Preprocessing standard deviation.
+
+    Returns:
+        ``boxes`` [N, 4], ``classes`` [N], ``scores`` [N] for the first ``num_detections`` detections.
+    """
+    interpreter = _interpreter(model)
+    runner = interpreter.get_signature_runner()
+    ((name, detail),) = runner.get_input_details().items()
+    batch = image[None]
+    if np.dtype(detail["dtype"]) == np.float32:
+        batch = (batch.astype(np.float32) - mean) / std
+    out = runner(**{name: batch.astype(detail["dtype"])})
+    count = int(out["num_detections"][0])
+    return {key: out[key][0][:count] for key in ("boxes", "classes", "scores")}

@@ -1,0 +1,140 @@
+"""tfmot wrapping for the qat and pruned recipes; fine-tuning itself runs in bench's training loop.
+
+Both start from a copy of the float model and leave the caller's model untouched. The caller's
+``finetune(model, steps)`` only has to call the model with ``training=True``: tfmot 0.8.1's pruning
+wrapper counts its own steps once the step variable is started (what ``UpdatePruningStep.on_train_begin``
+does, done here), so no callback has to be threaded through bench's loop.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import tensorflow_model_optimization as tfmot
+from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
+
+from converters.inputs import ConversionInputs
+from converters.recipes import Recipe
+from results.errors import InputError
+
+
+def float_copy(inputs: ConversionInputs) -> Any:
+    """A fresh copy of the float model: tfmot's wrappers share the layers (and so the weights) they wrap,
+    and fine-tuning must not change the caller's model."""
+    import tf_keras as keras
+
+    with inputs.scope():
+        clone = keras.models.clone_model(inputs.keras_model)
+    clone.set_weights(inputs.keras_model.get_weights())
+    return clone
+
+
+def _finetune(inputs: ConversionInputs, model: Any, recipe: Recipe) -> Any:
+    if inputs.finetune is None:
+        raise InputError(f"recipe {recipe.name!r}: needs ConversionInputs.finetune (a training loop); got None")
+    tuned = inputs.finetune(model, recipe.finetune_steps)
+    return model if tuned is None else tuned
+
+
+def quantization_aware(inputs: ConversionInputs, recipe: Recipe) -> Any:
+    """tfmot quantize_model on the float model, then ``recipe.finetune_steps`` of fine-tuning.
+
+    Returns:
+        The fine-tuned QAT model (fake-quant ranges learnt); export it like the float model.
+    """
+    with inputs.scope():
+        qat = tfmot.quantization.keras.quantize_model(float_copy(inputs))
+    return _finetune(inputs, qat, recipe)
+
+
+def _prunable(model: Any) -> list[Any]:
+    return [
+        layer
+        for layer in model.submodules
+        if isinstance(layer, pruning_wrapper.PruneLowMagnitude)
+    ]
+
+
+def magnitude_pruned(inputs: ConversionInputs, recipe: Recipe) -> tuple[Any, float]:
+    """Prune every prunable layer to ``recipe.target_sparsity`` by magnitude while fine-tuning.
+
+    Returns:
+        (the stripped float model with sparse weights, the measured sparsity of its pruned kernels).
+    """
+    schedule = tfmot.sparsity.keras.ConstantSparsity(
+        recipe.target_sparsity, begin_step=0, frequency=recipe.pruning_frequency
+    )
+    with inputs.scope():
+        wrapped = tfmot.sparsity.keras.prune_low_magnitude(float_copy(inputs), pruning_schedule=schedule)
+    layers = _prunable(wrapped)
+    for layer in layers:
+        layer.pruning_step.assign(0)  # as UpdatePruningStep.on_train_begin: masks update from step 0
+    wrapped = _finetune(inputs, wrapped, recipe)
+    for layer in _prunable(wrapped):
+        # A last mask update at a multiple of the frequency, then weights *= mask: the final gradient
+        # step may have moved masked weights (UpdatePruningStep.on_epoch_end does the second half).
+        layer.pruning_step.assign(0)
+        layer.pruning_obj.conditional_mask_update()
+        layer.pruning_obj.weight_mask_op()
+    with inputs.scope():
+        stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
+    return stripped, kernel_sparsity(stripped, [layer.layer.name for layer in layers])
+
+
+def kernel_sparsity(model: Any, layer_names: list[str] | None = None) -> float:
+    """Fraction of exactly-zero entries over the kernels of the named layers (default: all conv / dense).
+
+    Args:
+        model: A Keras model.
+        layer_names: Layers whose kernels count.
+
+    Returns:
+        Zeros / total over those kernels (0.0 when there are none).
+    """
+    zeros = total = 0
+    for layer in model.submodules:
+        if layer_names is not None and getattr(layer, "name", None) not in layer_names:
+            continue
+        for attribute in ("kernel", "depthwise_kernel"):
+            weight = getattr(layer, attribute, None)
+            if weight is None or not hasattr(weight, "numpy"):
+                continue
+            values = weight.numpy()
+            zeros += int(np.count_nonzero(values == 0))
+            total += values.size
+    return zeros / total if total else 0.0
+
+
+def self_distillation_finetune(teacher: Any, batches: list[np.ndarray], learning_rate: float = 1e-4):
+    """A stand-in ``finetune``: fit the wrapped model to the float teacher's raw outputs (plain SGD).
+
+    For callers without a training loop (``edgebench export`` until bench's training stage exists, and
+    tests): it keeps a QAT / pruned copy close to the float model it started from, which is what
+    quantization-aware fine-tuning and pruning recovery aim at, without labels.
+
+    Args:
+        teacher: The float Keras model (its outputs on ``batches`` are computed once).
+        batches: Preprocessed input batches, used round-robin.
+        learning_rate: SGD step size.
+
+    Returns:
+        ``finetune(model, steps) -> model``.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    targets = [teacher(batch, training=False) for batch in batches]
+
+    def finetune(model: Any, steps: int) -> Any:
+        optimizer = keras.optimizers.SGD(learning_rate)
+        for step in range(steps):
+            batch, (box_target, class_target) = batches[step % len(batches)], targets[step % len(batches)]
+            with tf.GradientTape() as tape:
+                box, logits = model(batch, training=True)
+                loss = tf.reduce_mean((box - box_target) ** 2) + tf.reduce_mean((logits - class_target) ** 2)
+            gradients = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+        return model
+
+    return finetune

@@ -1,0 +1,109 @@
+"""One record in full: what ran where, its timings (histogram or sustained trace), error, fallback, tools."""
+
+from __future__ import annotations
+
+import shlex
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import detail_charts
+from results.schema import RunRecord, Status
+
+_BADGE = {Status.OK: "green", Status.UNSUPPORTED: "gray", Status.FAILED: "orange", Status.CRASHED: "red"}
+
+
+def show(record: RunRecord) -> None:
+    """Render a record's detail below the table."""
+    target = record.target
+    st.subheader(
+        f"{record.model.variant or record.artifact.path} · {record.artifact.recipe or 'own file'} "
+        f"on {target.device_model or target.device_id} · {target.delegate.value} x{target.threads}"
+    )
+    commit = (record.git_commit or "-")[:10]
+    st.markdown(
+        f":{_BADGE[record.status]}-badge[{record.status.value}] &nbsp; run `{record.run_id}` · record "
+        f"`{record.record_id}` · {record.created_at:%Y-%m-%d %H:%M:%S} UTC · commit `{commit}`"
+    )
+    _numbers(record)
+    if record.error is not None:
+        _error(record)
+    if record.fallback is not None:
+        kind = "Full" if record.fallback.full else "Partial"
+        st.warning(f"{kind} delegate fallback: {record.fallback.detail}", icon=":material/warning:")
+    _timing(record)
+    left, right = st.columns(2)
+    left.markdown("**Where and what**")
+    left.table(_facts(record).set_index("field"))
+    right.markdown("**Tool versions**")
+    tools = {name: value for name, value in record.tools.model_dump().items() if value is not None}
+    right.table(pd.DataFrame({"version": list(tools.values())}, index=pd.Index(list(tools), name="tool")))
+    with st.expander("The full record (JSON)"):
+        st.json(record.model_dump(mode="json"), expanded=1)
+
+
+def _numbers(record: RunRecord) -> None:
+    timing, accuracy = record.timing, record.accuracy
+    cells = [
+        ("median", f"{timing.median_ms:.2f} ms" if timing and timing.median_ms is not None else "n/a"),
+        ("p90", f"{timing.p90_ms:.2f} ms" if timing and timing.p90_ms is not None else "n/a"),
+        ("init", f"{timing.init_ms:.1f} ms" if timing and timing.init_ms is not None else "n/a"),
+        ("peak memory", f"{timing.peak_memory_mb:.1f} MB" if timing and timing.peak_memory_mb else "n/a"),
+        ("mAP", f"{accuracy.map * 100:.1f}" if accuracy else "n/a"),
+        ("size", f"{record.artifact.size_bytes / 1e6:.2f} MB"),
+    ]
+    for column, (label, value) in zip(st.columns(len(cells)), cells, strict=True):
+        column.metric(label, value)
+
+
+def _error(record: RunRecord) -> None:
+    error = record.error
+    st.error(f"**{error.type}**: {error.message}", icon=":material/error:")
+    if error.command:
+        st.code(shlex.join(error.command), language="bash")
+    details = [
+        f"return code {error.returncode}" if error.returncode is not None else "",
+        f"signal {error.signal}" if error.signal is not None else "",
+    ]
+    if any(details):
+        st.caption(", ".join(d for d in details if d))
+    if error.stderr_tail:
+        st.caption("stderr (last lines)")
+        st.code(error.stderr_tail, language="text")
+
+
+def _timing(record: RunRecord) -> None:
+    timing = record.timing
+    if timing is None:
+        return
+    if timing.sustained is not None and timing.samples_ms:
+        st.plotly_chart(detail_charts.sustained_figure(timing), key="record-sustained")
+    elif timing.samples_ms:
+        title = f"{len(timing.samples_ms)} timed runs after {len(timing.warmup_samples_ms)} warm-up run(s)"
+        st.plotly_chart(detail_charts.latency_histogram(timing, title), key="record-histogram")
+    else:
+        st.caption("No raw samples: the runner only saw the tool's summary statistics.")
+
+
+def _facts(record: RunRecord) -> pd.DataFrame:
+    model, artifact, target = record.model, record.artifact, record.target
+    # "n/a", not "-", for missing values: st.table renders cells as Markdown, where "- " starts a list.
+    facts = {
+        "runner": target.runner,
+        "device": f"{target.device_model or 'n/a'} ({target.device_id})",
+        "OS / SoC / ABI": " / ".join(str(v or "n/a") for v in (target.os, target.soc, target.abi)),
+        "variant": f"{model.variant or 'n/a'} @ {model.input_size or 'n/a'} px",
+        "params / MAdds": f"{model.params or 0:,} / {model.madds or 0:,}",
+        "artifact": f"{artifact.path} ({artifact.format.value})",
+        "sha256": artifact.sha256,
+        "size / gzip": f"{artifact.size_bytes:,} B / {artifact.gzip_bytes or 0:,} B",
+        "dataset": record.accuracy.dataset_id if record.accuracy else "n/a",
+        "plan": record.plan or "n/a",
+    }
+    if record.timing is not None:
+        settings = record.timing.settings
+        facts["timing settings"] = (
+            f"warm-up {settings.warmup_runs}, min runs {settings.min_runs}, min {settings.min_secs:g} s"
+        )
+        facts["thermal"] = f"{record.timing.thermal_before or 'n/a'} → {record.timing.thermal_after or 'n/a'}"
+    return pd.DataFrame({"field": list(facts), "value": [str(v) for v in facts.values()]})

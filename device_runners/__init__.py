@@ -1,0 +1,1 @@
+"""Ways of reaching hardware, behind one Runner protocol. Never imports TensorFlow."""

@@ -1,0 +1,179 @@
+"""The ``host`` runner: times .tflite files on this machine's LiteRT, each timing in its own child process.
+
+Delegates: ``cpu`` (LiteRT's builtin kernels with no default delegate) and ``xnnpack`` (the default
+XNNPack delegate LiteRT applies itself), at any thread count. Every other delegate is an
+``unsupported`` record with its reason. The child runs ``device_runners/worker.py`` with this Python.
+"""
+
+from __future__ import annotations
+
+import functools
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+from device_runners import _exec
+from device_runners.base import DeviceInfo, Outcome, Support, TimingJob, make_record, unsupported_record
+from device_runners.isolation import (
+    STARTUP_ALLOWANCE_SECS,
+    WORKER_PATH,
+    WorkerOutputError,
+    run_worker,
+    time_in_child,
+    timeout_for,
+    worker_args,
+)
+from device_runners.registry import register
+from results.errors import InputError
+from results.schema import ArtifactFormat, Delegate, RunRecord, TargetInfo
+
+HOST_DELEGATES = (Delegate.CPU, Delegate.XNNPACK)
+TFLITE_IDENTIFIER = b"TFL3"  # the flatbuffer file identifier, at bytes 4..8 of every .tflite file
+_WHY_NOT = {
+    Delegate.GPU: "no GPU delegate on the host (LiteRT's needs OpenCL/OpenGL ES on Android, or Metal); "
+    "use the adb runner",
+    Delegate.NNAPI: "NNAPI exists only on Android; use the adb runner",
+    **{
+        d: "Core ML compute units need a Core ML model on macOS; use the coreml_mac runner"
+        for d in (Delegate.COREML_CPU, Delegate.COREML_GPU, Delegate.COREML_ANE, Delegate.COREML_ALL)
+    },
+}
+
+
+@register("host")
+class HostRunner:
+    """Times on this machine with LiteRT; see the module docstring.
+
+    Args:
+        python: The interpreter that runs the worker; this one by default.
+    """
+
+    name = "host"
+
+    def __init__(self, python: str | None = None) -> None:
+        self.python = python or sys.executable
+
+    def devices(self) -> list[DeviceInfo]:
+        """The one local device."""
+        info = host_info()
+        return [
+            DeviceInfo(
+                runner=self.name,
+                device_id="local",
+                model=info["device_model"],
+                os=info["os"],
+                abi=info["abi"],
+                delegates=HOST_DELEGATES,
+            )
+        ]
+
+    def supports(self, job: TimingJob) -> Support:
+        """Whether ``job`` can run here (a .tflite file, the cpu or xnnpack delegate); never raises."""
+        if job.artifact.format is not ArtifactFormat.TFLITE:
+            return Support.no(
+                f"the host runner times .tflite files; got a {job.artifact.format.value} artifact"
+            )
+        if job.delegate not in HOST_DELEGATES:
+            allowed = ", ".join(d.value for d in HOST_DELEGATES)
+            default = f"delegate {job.delegate.value!r} is not available on the host (it has {allowed})"
+            return Support.no(_WHY_NOT.get(job.delegate, default))
+        if job.device_id != "local":
+            return Support.no(f"the host runner has only device 'local'; got {job.device_id!r}")
+        return Support.yes()
+
+    def time(self, job: TimingJob) -> RunRecord:
+        """Time one job in a child process; crashes and failures become the record's status."""
+        support = self.supports(job)
+        if not support.ok:
+            return unsupported_record(job, self.name, support.reason)
+        target = self.target(job)
+        with tempfile.TemporaryDirectory(prefix="edgebench-host-") as scratch:
+            out = Path(scratch) / "result.json"
+            args = worker_args(job.artifact.path, job.delegate.value, job.threads, job.settings, str(out))
+            argv = [self.python, str(WORKER_PATH), *args]
+            outcome: Outcome = time_in_child(argv, out, timeout_for(job.settings), target, job.settings)
+        return make_record(job, outcome)
+
+    def target(self, job: TimingJob) -> TargetInfo:
+        """Where the job runs: this machine's CPU, OS and ABI."""
+        return TargetInfo(
+            runner=self.name, device_id="local", delegate=job.delegate, threads=job.threads, **host_info()
+        )
+
+
+@functools.cache
+def host_info() -> dict[str, str | None]:
+    """device_model (the CPU's model name), os and abi of this machine."""
+    return {"device_model": cpu_model_name(), "os": platform.platform(), "abi": platform.machine()}
+
+
+def cpu_model_name() -> str | None:
+    """The CPU's marketing name, from /proc/cpuinfo (Linux) or sysctl (macOS); None when unknown."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() in ("model name", "Model", "Hardware") and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    if sys.platform == "darwin":
+        try:
+            return _exec.run(["sysctl", "-n", "machdep.cpu.brand_string"], timeout=5).stdout.strip() or None
+        except (_exec.CommandError, _exec.CommandTimeout, FileNotFoundError):
+            pass
+    return platform.processor() or None
+
+
+def check_model(path: str | Path, python: str | None = None) -> dict:
+    """Validate a .tflite file before anything is timed or stored: exists, is a flatbuffer, loads.
+
+    The load happens in a child process (a corrupt file may crash the interpreter).
+
+    Returns:
+        The worker's description: inputs, outputs, ops_total.
+
+    Raises:
+        InputError: the file is missing, is not a TFLite model, or LiteRT cannot load it.
+    """
+    path = Path(path)
+    label = f"model {str(path)!r}"
+    if not path.exists():
+        raise InputError(f"{label}: no such file")
+    if path.is_dir():
+        raise InputError(f"{label}: is a directory, not a .tflite file")
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError as error:
+        raise InputError(f"{label}: cannot read it: {error.strerror or error}") from None
+    if len(head) < 8 or head[4:8] != TFLITE_IDENTIFIER:
+        raise InputError(f"{label}: not a TFLite model (no 'TFL3' file identifier at bytes 4-8)")
+    return _load_in_child(path, label, python or sys.executable)
+
+
+def _load_in_child(path: Path, label: str, python: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix="edgebench-check-") as scratch:
+        out = Path(scratch) / "check.json"
+        argv = [
+            python,
+            str(WORKER_PATH),
+            "--model",
+            str(path),
+            "--delegate",
+            "cpu",
+            "--check",
+            "--out",
+            str(out),
+        ]
+        try:
+            result, _ = run_worker(argv, out, STARTUP_ALLOWANCE_SECS)
+        except _exec.CommandError as error:
+            raise InputError(f"{label}: LiteRT {error.describe_exit()} while loading it") from None
+        except (_exec.CommandTimeout, WorkerOutputError) as error:
+            raise InputError(f"{label}: could not be checked: {error}") from None
+    if not result.get("ok"):
+        message = (result.get("error") or {}).get("message", "unknown error")
+        hint = " (truncated or corrupt?)" if "Flatbuffer" in message else ""
+        raise InputError(f"{label}: LiteRT cannot load it{hint}: {message}")
+    return result

@@ -1,0 +1,1 @@
+"""The record schema, the store, Pareto fronts and regression reports."""

@@ -1,0 +1,101 @@
+"""Recipe configs: the registry, the naming grammar, unknown keys and inconsistent fields rejected."""
+
+from __future__ import annotations
+
+import pytest
+
+from converters.recipes import (
+    NAME_PATTERN,
+    Precision,
+    Training,
+    get_recipe,
+    parse_recipe,
+    parse_recipe_list,
+    recipe_names,
+    register,
+)
+from results.errors import InputError
+
+EXPECTED = [
+    "tflite_fp32",
+    "tflite_fp16",
+    "tflite_dynamic_int8",
+    "tflite_int8",
+    "tflite_int8_qat",
+    "tflite_int8_pruned",
+    "coreml_fp16",
+    "coreml_w8",
+    "coreml_palettized4",
+]
+
+
+def test_every_issue_recipe_is_registered_and_follows_the_grammar():
+    assert recipe_names() == EXPECTED
+    for name in EXPECTED:
+        assert NAME_PATTERN.match(name), name
+        assert get_recipe(name).name == name
+
+
+def test_recipe_fields_match_their_names():
+    assert get_recipe("tflite_int8_qat").training is Training.QAT
+    pruned = get_recipe("tflite_int8_pruned")
+    assert (pruned.training, pruned.target_sparsity, pruned.precision) == (Training.PRUNED, 0.5, Precision.INT8)
+    assert get_recipe("coreml_palettized4").palette_bits == 4
+    assert get_recipe("coreml_w8").file_suffix == ".mlpackage"
+    assert get_recipe("tflite_dynamic_int8").file_suffix == ".tflite"
+
+
+def test_unknown_name_lists_the_allowed_ones():
+    with pytest.raises(InputError) as error:
+        get_recipe("tflite_int4")
+    assert "tflite_int4" in str(error.value) and "tflite_int8_qat" in str(error.value)
+    with pytest.raises(InputError, match="coreml_w4"):
+        parse_recipe_list("tflite_fp32,coreml_w4")
+
+
+def test_recipe_list_keeps_order_and_drops_duplicates():
+    names = [r.name for r in parse_recipe_list(" tflite_int8, coreml_fp16 ,tflite_int8")]
+    assert names == ["tflite_int8", "coreml_fp16"]
+    with pytest.raises(InputError, match="--recipe"):
+        parse_recipe_list(" , ")
+
+
+def test_duplicate_registration_raises():
+    with pytest.raises(ValueError, match="already registered"):
+        register(get_recipe("tflite_fp32"))
+
+
+def test_unknown_keys_are_rejected():
+    config = get_recipe("tflite_int8").model_dump() | {"calibration": 10}
+    with pytest.raises(InputError, match="calibration"):
+        parse_recipe(config)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"name": "tflite_int9"}, "does not follow"),
+        ({"precision": "fp16"}, "name says precision"),
+        ({"format": "coreml"}, "name says format"),
+        ({"representative_samples": 0}, "representative_samples"),
+    ],
+)
+def test_inconsistent_or_out_of_range_fields_are_rejected(changes, message):
+    with pytest.raises(InputError, match=message):
+        parse_recipe(get_recipe("tflite_int8").model_dump() | changes)
+
+
+def test_training_recipes_need_steps_and_sparsity():
+    with pytest.raises(InputError, match="finetune_steps"):
+        get_recipe("tflite_int8_qat").with_overrides(finetune_steps=0)
+    with pytest.raises(InputError, match="target_sparsity"):
+        get_recipe("tflite_int8_pruned").with_overrides(target_sparsity=None)
+    with pytest.raises(InputError, match="palette_bits"):
+        get_recipe("coreml_palettized4").with_overrides(palette_bits=2)
+    assert get_recipe("tflite_int8_pruned").with_overrides(target_sparsity=0.75).target_sparsity == 0.75
+
+
+def test_recipes_are_immutable():
+    recipe = get_recipe("tflite_fp32")
+    with pytest.raises(ValueError):
+        recipe.name = "other"  # type: ignore[misc]

@@ -1,0 +1,80 @@
+"""The export signature: TFLite_Detection_PostProcess, named outputs, float TFLite == Keras detections."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from zoo_helpers import random_image, realistic_tiny
+
+from bench.models.export import EXPORT_OUTPUTS, DetectionExport, implements_signature
+from bench.models.postprocess import PostprocessConfig, postprocess
+from bench.models.registry import list_models
+from bench.scripts import zoo_tflite
+
+# One tiny variant per family runs by default; the rest with the slow tests.
+FAST = ("tiny_ssdlite_mobilenet_v2", "tiny_ssdlite_mobiledet_cpu")
+VARIANTS = [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in list_models("tiny_*")]
+
+
+def _keras_detections(model, config, image, post: PostprocessConfig) -> dict[str, np.ndarray]:
+    box_encodings, class_logits = model(image, training=False)
+    out = postprocess(box_encodings, class_logits, config.generate_anchors(), post, config.matcher.box_scales)
+    return {key: value.numpy() for key, value in out.items()}
+
+
+def _assert_same_detections(got: dict, want: dict) -> None:
+    count = int(got["num_detections"][0])
+    assert count == int(want["num_detections"][0]) and count > 0
+    np.testing.assert_allclose(got["boxes"][0, :count], want["boxes"][0, :count], atol=1e-4)
+    np.testing.assert_array_equal(got["classes"][0, :count], want["classes"][0, :count])
+    np.testing.assert_allclose(got["scores"][0, :count], want["scores"][0, :count], atol=1e-4)
+
+
+def test_implements_attribute_names_the_op_and_keeps_small_thresholds():
+    text = implements_signature(PostprocessConfig(), 90, (10.0, 10.0, 5.0, 5.0))
+    assert text.startswith('name: "TFLite_Detection_PostProcess"')
+    for attr in (
+        'key: "max_detections" value { i: 100 }',
+        'key: "nms_score_threshold" value { f: 1e-08 }',
+        'key: "nms_iou_threshold" value { f: 0.6 }',
+        'key: "num_classes" value { i: 90 }',
+        'key: "use_regular_nms" value { b: false }',
+        'key: "h_scale" value { f: 5.0 }',
+    ):
+        assert attr in text
+
+
+@pytest.mark.parametrize("name", VARIANTS)
+def test_float_tflite_detections_equal_keras_detections(name, rng):
+    config, model = realistic_tiny(name, rng)
+    flatbuffer = zoo_tflite.convert(model, config)
+    image = random_image(config, rng)
+    got = zoo_tflite.run(flatbuffer, image)
+    assert set(got) == set(EXPORT_OUTPUTS)
+    assert got["boxes"].shape == (1, 100, 4) and got["num_detections"].shape == (1,)
+    _assert_same_detections(got, _keras_detections(model, config, image, config.postprocess))
+    ops = [op for op, _ in zoo_tflite.inspect(flatbuffer).ops]
+    assert ops[-1] == "TFLite_Detection_PostProcess" and ops.count("TFLite_Detection_PostProcess") == 1
+
+
+def test_thresholds_and_detection_count_are_configurable(rng):
+    config, model = realistic_tiny("tiny_ssdlite_mobilenet_v2", rng)
+    options = {"max_detections": 7, "score_threshold": 0.2, "iou_threshold": 0.3}
+    flatbuffer = zoo_tflite.convert(model, config, **options)
+    image = random_image(config, rng)
+    got = zoo_tflite.run(flatbuffer, image)
+    assert got["boxes"].shape == (1, 7, 4)
+    post = PostprocessConfig(score_threshold=0.2, iou_threshold=0.3, max_detections=7)
+    want = _keras_detections(model, config, image, post)
+    _assert_same_detections(got, want)
+
+
+def test_signature_runs_in_tensorflow_too(rng):
+    config, model = realistic_tiny("tiny_ssdlite_mobilenet_v3_small", rng)
+    export = DetectionExport(model, config)
+    function = export.concrete_function()
+    assert function.structured_input_signature[0][0].shape == (1, 96, 96, 3)
+    image = random_image(config, rng)
+    got = {key: value.numpy() for key, value in export.serve(tf.constant(image)).items()}
+    _assert_same_detections(got, _keras_detections(model, config, image, config.postprocess))
