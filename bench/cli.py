@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "devices",
     "evaluate",
     "dataset",
+    "train",
+    "benchmark",
 ]
 
 EXIT_BAD_INPUT = 2

@@ -6,10 +6,10 @@ import os
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from converters.artifact import Artifact, load_artifact  # noqa: E402
-from converters.convert import convert  # noqa: E402
-from converters.inputs import ConversionInputs  # noqa: E402
-from converters.recipes import Recipe, get_recipe, parse_recipe, recipe_names, register  # noqa: E402
+from converters.artifact import Artifact, load_artifact
+from converters.convert import convert
+from converters.inputs import ConversionInputs
+from converters.recipes import Recipe, get_recipe, parse_recipe, recipe_names, register
 
 __all__ = [
     "Artifact",

@@ -159,7 +159,9 @@ def load_artifact(sidecar_path: str | Path) -> Artifact:
         raise InputError(f"artifact {str(path)!r}: the model file named by its sidecar is missing")
     info = file_info(path, recipe=sidecar["recipe"]["name"])
     if info.sha256 != sidecar["sha256"]:
-        raise InputError(f"artifact {str(path)!r}: sha256 differs from its sidecar (file changed or incomplete)")
+        raise InputError(
+            f"artifact {str(path)!r}: sha256 differs from its sidecar (file changed or incomplete)"
+        )
     return Artifact(sidecar["name"], path, sidecar_path, info, sidecar)
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from converters.artifact import Artifact
 
 # recipe -> (kind, limit): "relative" = map / fp32 map >= limit; "absolute" = fp32 map - map <= limit.
@@ -104,8 +106,8 @@ def coreml_weight_ops(path: str | Path) -> list[dict[str, Any]]:
     """The weight-carrying ops of the ML Program inside a Core ML artifact.
 
     Returns:
-        ``[{"op": "const" | "constexpr_...", "dtypes": {input: dtype}, "output": dtype, "shape": [...],
-        "lut_size": n}]``
+        ``[{"op": "const" | "constexpr_...", "dtypes": {input: dtype}, "sizes": {input: elements},
+        "output": dtype, "shape": [...], "lut_size": n}]``
         for ``const`` ops of rank >= 2 (weights, not scalars) and every ``constexpr_*`` op.
     """
     from converters.coreml import _ct
@@ -133,19 +135,30 @@ def _weight_op(op: Any, names: Any) -> dict[str, Any] | None:
         return None
     if op.type != "const" and not op.type.startswith("constexpr_"):
         return None
-    dtypes = {}
+    dtypes, sizes = {}, {}
     lut_size = None
     for key, value in op.attributes.items():
         if value.type.WhichOneof("type") == "tensorType":
             dtypes[key] = names(value.type.tensorType.dataType).lower()
+            sizes[key] = int(np.prod([d.constant.size for d in value.type.tensorType.dimensions]))
             if key == "lut":
                 # iOS16: lut [2^bits]; iOS18: lut [..., 2^bits, vector size].
                 dims = value.type.tensorType.dimensions
                 lut_size = int(dims[0 if len(dims) == 1 else -2].constant.size)
     for key, argument in op.inputs.items():
         for binding in argument.arguments:
-            if binding.WhichOneof("binding") == "value" and binding.value.type.WhichOneof("type") == "tensorType":
+            if (
+                binding.WhichOneof("binding") == "value"
+                and binding.value.type.WhichOneof("type") == "tensorType"
+            ):
                 dtypes[key] = names(binding.value.type.tensorType.dataType).lower()
     shape = [int(d.constant.size) for d in out_type.dimensions]
     output = names(out_type.dataType).lower()
-    return {"op": op.type, "dtypes": dtypes, "output": output, "shape": shape, "lut_size": lut_size}
+    return {
+        "op": op.type,
+        "dtypes": dtypes,
+        "sizes": sizes,
+        "output": output,
+        "shape": shape,
+        "lut_size": lut_size,
+    }

@@ -94,7 +94,9 @@ def _tflite(model: ConversionInputs, recipe: Recipe, path: Path, metadata: bool,
     }
 
 
-def _with_metadata(data: bytes, model: ConversionInputs, create_env: bool) -> tuple[bytes, dict | None, str | None]:
+def _with_metadata(
+    data: bytes, model: ConversionInputs, create_env: bool
+) -> tuple[bytes, dict | None, str | None]:
     """Add MediaPipe ObjectDetector metadata in the MediaPipe env; on failure keep the bare model."""
     with tempfile.TemporaryDirectory(prefix="edgebench-metadata-") as tmp:
         source, target, labels = Path(tmp, "in.tflite"), Path(tmp, "out.tflite"), Path(tmp, "labels.json")
@@ -124,5 +126,9 @@ def _coreml(model: ConversionInputs, recipe: Recipe, path: Path) -> dict:
         store.move_into_place(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    metadata = {"kind": "coreml", "class_labels": len(model.labels), "nms": "NonMaximumSuppression pipeline stage"}
+    metadata = {
+        "kind": "coreml",
+        "class_labels": len(model.labels),
+        "nms": "NonMaximumSuppression pipeline stage",
+    }
     return {"signature": signature, "recipe_stats": {}, "metadata": metadata, "metadata_error": None}

@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from converters.inputs import ConversionInputs
 from converters.recipes import Precision, Recipe
+from converters.tflite import ConversionError
 
 RAW_CONFIDENCE = "raw_confidence"
 RAW_COORDINATES = "raw_coordinates"
@@ -116,7 +117,10 @@ def _nms_model(inputs: ConversionInputs, decoder_spec: Any) -> Any:
     by_name = {output.name: output for output in decoder_spec.description.output}
     for name in (RAW_CONFIDENCE, RAW_COORDINATES):
         spec.description.input.add().CopyFrom(by_name[name])
-    for source, name, width in ((RAW_CONFIDENCE, CONFIDENCE, inputs.num_classes), (RAW_COORDINATES, COORDINATES, 4)):
+    for source, name, width in (
+        (RAW_CONFIDENCE, CONFIDENCE, inputs.num_classes),
+        (RAW_COORDINATES, COORDINATES, 4),
+    ):
         output = spec.description.output.add()
         output.CopyFrom(by_name[source])
         output.name = name
@@ -125,7 +129,10 @@ def _nms_model(inputs: ConversionInputs, decoder_spec: Any) -> Any:
         # Vision's layout: a variable number of boxes (0 .. all anchors), fixed width.
         array.shapeRange.sizeRanges.add(lowerBound=0, upperBound=-1)
         array.shapeRange.sizeRanges.add(lowerBound=width, upperBound=width)
-    for name, value in ((IOU_THRESHOLD, inputs.iou_threshold), (CONFIDENCE_THRESHOLD, inputs.score_threshold)):
+    for name, value in (
+        (IOU_THRESHOLD, inputs.iou_threshold),
+        (CONFIDENCE_THRESHOLD, inputs.score_threshold),
+    ):
         feature = spec.description.input.add()
         feature.name = name
         feature.type.doubleType.MergeFromString(b"")
@@ -134,7 +141,10 @@ def _nms_model(inputs: ConversionInputs, decoder_spec: Any) -> Any:
     nms = spec.nonMaximumSuppression
     nms.confidenceInputFeatureName, nms.coordinatesInputFeatureName = RAW_CONFIDENCE, RAW_COORDINATES
     nms.confidenceOutputFeatureName, nms.coordinatesOutputFeatureName = CONFIDENCE, COORDINATES
-    nms.iouThresholdInputFeatureName, nms.confidenceThresholdInputFeatureName = IOU_THRESHOLD, CONFIDENCE_THRESHOLD
+    nms.iouThresholdInputFeatureName, nms.confidenceThresholdInputFeatureName = (
+        IOU_THRESHOLD,
+        CONFIDENCE_THRESHOLD,
+    )
     nms.iouThreshold = inputs.iou_threshold
     nms.confidenceThreshold = inputs.score_threshold
     nms.pickTop.perClass = False  # class-agnostic, as TFLite_Detection_PostProcess' fast NMS
@@ -147,9 +157,16 @@ def convert_coreml(inputs: ConversionInputs, recipe: Recipe, tmp_path: Path) -> 
 
     Returns:
         Sidecar fields: input and output signature, and what the pipeline contains.
+
+    Raises:
+        ConversionError: coremltools could not convert or compress the decoder.
     """
     ct = _ct()
-    decoder = _compress(_ml_program(inputs, recipe), recipe)
+    try:
+        decoder = _compress(_ml_program(inputs, recipe), recipe)
+    except (ValueError, NotImplementedError, RuntimeError, KeyError) as error:
+        # coremltools reports an op it cannot convert with these; name the recipe and keep the cause.
+        raise ConversionError(f"{recipe.name}: Core ML conversion failed: {error}") from error
     nms = _nms_model(inputs, decoder.get_spec())
     pipeline = ct.utils.make_pipeline(decoder, nms)
     spec = pipeline.get_spec()
@@ -161,7 +178,10 @@ def convert_coreml(inputs: ConversionInputs, recipe: Recipe, tmp_path: Path) -> 
     meta.userDefined["edgebench.recipe"] = recipe.name
     final = ct.models.MLModel(spec, weights_dir=pipeline.weights_dir, skip_model_load=True)
     final.save(str(tmp_path))
-    return {"inputs": describe_features(spec.description.input), "outputs": describe_features(spec.description.output)}
+    return {
+        "inputs": describe_features(spec.description.input),
+        "outputs": describe_features(spec.description.output),
+    }
 
 
 def describe_features(features: Any) -> list[dict[str, Any]]:
@@ -180,7 +200,9 @@ def describe_features(features: Any) -> list[dict[str, Any]]:
         elif kind == "imageType":
             image = feature.type.imageType
             entry["shape"] = [image.height, image.width]
-            entry["color_space"] = _ct().proto.FeatureTypes_pb2.ImageFeatureType.ColorSpace.Name(image.colorSpace)
+            entry["color_space"] = _ct().proto.FeatureTypes_pb2.ImageFeatureType.ColorSpace.Name(
+                image.colorSpace
+            )
         described.append(entry)
     return described
 

@@ -127,7 +127,9 @@ class ConversionInputs:
             if len(batches) >= limit:
                 break
         if not batches:
-            raise InputError("ConversionInputs.representative_data: int8 recipes need calibration batches; got none")
+            raise InputError(
+                "ConversionInputs.representative_data: int8 recipes need calibration batches; got none"
+            )
         return batches
 
     def scope(self) -> contextlib.AbstractContextManager:

@@ -14,6 +14,7 @@ import hashlib
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from device_runners._exec import CommandError, CommandTimeout, Completed, run, tail
@@ -60,7 +61,9 @@ def env_python(create: bool = True) -> Path:
     if not create:
         raise MediapipeEnvError(f"MediaPipe environment {target} is missing or outdated (make mediapipe-env)")
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{target.name}.lock", "w") as lock:
+    # The lock lives outside the work tree, keyed by the env's path, so git never sees it.
+    key = hashlib.sha256(str(target.resolve()).encode()).hexdigest()[:16]
+    with open(Path(tempfile.gettempdir()) / f"edgebench-mediapipe-env-{key}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder at a time; the others then find it ready
         if not _ready(target, wanted):
             _build(target, wanted)
@@ -76,11 +79,18 @@ def _build(target: Path, wanted: str) -> None:
     tmp = target.with_name(f"{target.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        run([sys.executable, "-m", "venv", str(tmp)], timeout=120, env=_clean_env())
+        # No pip inside (ensurepip is slow): this environment's pip installs into it with --python.
+        run([sys.executable, "-m", "venv", "--without-pip", str(tmp)], timeout=120, env=_clean_env())
         python = str(tmp / "bin" / "python")
-        pip = [python, "-m", "pip", "install", "--quiet", "--no-input", "--disable-pip-version-check"]
+        pip = [sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-input"]
+        pip.append("--disable-pip-version-check")
         run([*pip, "-r", str(REQUIREMENTS)], timeout=INSTALL_TIMEOUT_S, env=_clean_env())
-        run([python, "-c", "import mediapipe.tasks.python.metadata.metadata_writers"], timeout=120, env=_clean_env())
+        run(
+            [python, "-c", "import mediapipe.tasks.python.metadata.metadata_writers"],
+            timeout=120,
+            env=_clean_env(),
+        )
+        (tmp / ".gitignore").write_text("*\n")  # never committed, whatever the repo's .gitignore says
         (tmp / STAMP).write_text(wanted + "\n")
         if target.exists():
             shutil.rmtree(target)

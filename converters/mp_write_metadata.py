@@ -31,7 +31,8 @@ def main(argv: list[str]) -> int:
     metadata = json.loads(metadata_json)
     graph = metadata["subgraph_metadata"][0]
     summary = {
-        "writer": f"mediapipe {mediapipe.__version__} object_detector.MetadataWriter.create_for_models_with_nms",
+        "writer": f"mediapipe {mediapipe.__version__} "
+        "object_detector.MetadataWriter.create_for_models_with_nms",
         "name": metadata.get("name"),
         "input_norm": {"mean": float(mean), "std": float(std)},
         "labels": len(labels),

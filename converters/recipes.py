@@ -25,7 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from results.errors import InputError, choice_error
 from results.schema import ArtifactFormat
 
-NAME_PATTERN = re.compile(r"^(tflite|coreml)_(fp32|fp16|dynamic_int8|int8|w8|palettized[1-8])(?:_(qat|pruned))?$")
+NAME_PATTERN = re.compile(
+    r"^(tflite|coreml)_(fp32|fp16|dynamic_int8|int8|w8|palettized[1-8])(?:_(qat|pruned))?$"
+)
 
 
 class Precision(StrEnum):
@@ -71,7 +73,8 @@ class Recipe(BaseModel):
     pruning_frequency: int = Field(default=100, ge=1)  # pruned: steps between mask updates (tfmot default)
     palette_bits: int | None = None  # palettized: bits per weight index
     minimum_deployment_target: str = "iOS16"  # Core ML: oldest OS the ML Program must load on
-    weight_threshold: int = Field(default=2048, ge=0)  # Core ML: smaller weights stay fp16 (coremltools default)
+    # Core ML: weights with fewer elements stay fp16 (coremltools' default threshold).
+    weight_threshold: int = Field(default=2048, ge=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> Recipe:
@@ -112,15 +115,21 @@ def _problems(recipe: Recipe) -> list[str]:
         problems.append(f"palette_bits: allowed {_PALETTE_BITS}; got {recipe.palette_bits}")
     if recipe.precision not in _ALLOWED_PRECISIONS[recipe.format]:
         allowed = [p.value for p in _ALLOWED_PRECISIONS[recipe.format]]
-        problems.append(f"precision {recipe.precision.value!r} is not one of {allowed} for {recipe.format.value}")
+        problems.append(
+            f"precision {recipe.precision.value!r} is not one of {allowed} for {recipe.format.value}"
+        )
     if recipe.training is not Training.NONE and recipe.precision is not Precision.INT8:
         problems.append("qat and pruned fine-tuning only make sense before int8 conversion")
     if recipe.training is not Training.NONE and recipe.finetune_steps < 1:
-        problems.append("finetune_steps must be >= 1 for qat and pruned recipes (ranges and masks are learnt)")
+        problems.append(
+            "finetune_steps must be >= 1 for qat and pruned recipes (ranges and masks are learnt)"
+        )
     if (recipe.training is Training.PRUNED) != (recipe.target_sparsity is not None):
         problems.append("target_sparsity is required for pruned recipes and only for them")
     if recipe.minimum_deployment_target not in _COREML_TARGETS:
-        problems.append(f"minimum_deployment_target: allowed {_COREML_TARGETS}; got {recipe.minimum_deployment_target!r}")
+        problems.append(
+            f"minimum_deployment_target: allowed {_COREML_TARGETS}; got {recipe.minimum_deployment_target!r}"
+        )
     return problems
 
 
@@ -205,7 +214,9 @@ _builtin("tflite_fp32", "TFLite float32, the reference every other recipe is com
 _builtin("tflite_fp16", "TFLite with float16 weights (dequantized to float32 at load)")
 _builtin("tflite_dynamic_int8", "TFLite with int8 weights and float activations (dynamic range)")
 _builtin("tflite_int8", "TFLite full-integer post-training quantization: uint8 input, float outputs")
-_builtin("tflite_int8_qat", "tfmot quantization-aware fine-tuning, then full-integer TFLite", finetune_steps=2000)
+_builtin(
+    "tflite_int8_qat", "tfmot quantization-aware fine-tuning, then full-integer TFLite", finetune_steps=2000
+)
 _builtin(
     "tflite_int8_pruned",
     "tfmot magnitude pruning to 50% sparsity with fine-tuning, then full-integer TFLite",

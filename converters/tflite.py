@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.lite.python.convert_phase import ConverterError
 
 from converters.inputs import ConversionInputs
 from converters.recipes import Precision, Recipe
@@ -66,13 +67,9 @@ def convert_tflite(inputs: ConversionInputs, recipe: Recipe, model: Any = None) 
         converter.inference_output_type = tf.float32
     try:
         return converter.convert()
-    except (tf.errors.OpError, ValueError, RuntimeError) as error:
-        # The converter raises ConverterError (a subclass of Exception defined deep in TF) as well.
-        raise ConversionError(f"{recipe.name}: TFLite conversion failed: {str(error).splitlines()[0]}") from error
-    except Exception as error:
-        if type(error).__name__ != "ConverterError":
-            raise
-        raise ConversionError(f"{recipe.name}: TFLite conversion failed: {str(error).splitlines()[0]}") from error
+    except (ConverterError, tf.errors.OpError, ValueError, RuntimeError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConversionError(f"{recipe.name}: TFLite conversion failed: {first}") from error
 
 
 def _interpreter(model: bytes | str) -> Any:

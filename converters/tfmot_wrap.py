@@ -32,7 +32,9 @@ def float_copy(inputs: ConversionInputs) -> Any:
 
 def _finetune(inputs: ConversionInputs, model: Any, recipe: Recipe) -> Any:
     if inputs.finetune is None:
-        raise InputError(f"recipe {recipe.name!r}: needs ConversionInputs.finetune (a training loop); got None")
+        raise InputError(
+            f"recipe {recipe.name!r}: needs ConversionInputs.finetune (a training loop); got None"
+        )
     tuned = inputs.finetune(model, recipe.finetune_steps)
     return model if tuned is None else tuned
 
@@ -49,11 +51,7 @@ def quantization_aware(inputs: ConversionInputs, recipe: Recipe) -> Any:
 
 
 def _prunable(model: Any) -> list[Any]:
-    return [
-        layer
-        for layer in model.submodules
-        if isinstance(layer, pruning_wrapper.PruneLowMagnitude)
-    ]
+    return [layer for layer in model.submodules if isinstance(layer, pruning_wrapper.PruneLowMagnitude)]
 
 
 def magnitude_pruned(inputs: ConversionInputs, recipe: Recipe) -> tuple[Any, float]:
@@ -114,7 +112,7 @@ def self_distillation_finetune(teacher: Any, batches: list[np.ndarray], learning
     quantization-aware fine-tuning and pruning recovery aim at, without labels.
 
     Args:
-        teacher: The float Keras model (its outputs on ``batches`` are computed once).
+        teacher: The float Keras model (its outputs on ``batches`` are computed once, when first needed).
         batches: Preprocessed input batches, used round-robin.
         learning_rate: SGD step size.
 
@@ -124,9 +122,11 @@ def self_distillation_finetune(teacher: Any, batches: list[np.ndarray], learning
     import tensorflow as tf
     import tf_keras as keras
 
-    targets = [teacher(batch, training=False) for batch in batches]
+    targets: list[Any] = []  # the teacher's outputs, computed on first use
 
     def finetune(model: Any, steps: int) -> Any:
+        if not targets:
+            targets.extend(teacher(batch, training=False) for batch in batches)
         optimizer = keras.optimizers.SGD(learning_rate)
         for step in range(steps):
             batch, (box_target, class_target) = batches[step % len(batches)], targets[step % len(batches)]

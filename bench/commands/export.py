@@ -1,16 +1,20 @@
 """``edgebench export``: a zoo detector through one or more compression recipes into artifacts.
 
-Until the training stage writes checkpoints, ``--checkpoint`` takes a Keras weights file (``.weights.h5``)
-or ``none`` (freshly initialised weights, seeded). The qat and pruned recipes fine-tune by
-self-distillation from the float model on the calibration images until bench's training loop provides
-``finetune``. Calibration images are the synthetic training split rendered on the fly, or the images of
-``--calibration-images DIR``.
+``--checkpoint`` takes the training stage's weights file (``final.weights.h5``; the ``run.json`` beside
+it gives the input size, width and classes it was trained with) or ``none`` (freshly initialised,
+seeded). The qat and pruned recipes fine-tune by self-distillation from the float model on the
+calibration images (``converters.tfmot_wrap.self_distillation_finetune``); the pipeline uses bench's
+training loop instead. Calibration images are synthetic renders like the training split, or the
+images of ``--calibration-images DIR``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -43,17 +47,19 @@ def run(args: argparse.Namespace) -> int:
     from converters.recipes import parse_recipe_list
     from converters.tflite import ConversionError
 
-    config = get_config(args.variant)
+    config = get_config(args.variant, **_trained_shape(args.checkpoint, args.variant))
     recipes = parse_recipe_list(args.recipe)
     if args.calibration_count < 1:
         raise InputError(f"--calibration-count: expected an integer >= 1; got {args.calibration_count}")
     if args.finetune_steps is not None:
         if args.finetune_steps < 1:
             raise InputError(f"--finetune-steps: expected an integer >= 1; got {args.finetune_steps}")
-        recipes = [r.with_overrides(finetune_steps=args.finetune_steps) if r.finetune_steps else r for r in recipes]
+        recipes = [
+            r.with_overrides(finetune_steps=args.finetune_steps) if r.finetune_steps else r for r in recipes
+        ]
     labels = _labels(args.labels, config.num_classes)
-    batches = _calibration(args.calibration_images, config.input_size, args.calibration_count)
-    inputs = zoo_inputs(config, _load_model(config, args.checkpoint), labels, batches)
+    batches = calibration_batches(args.calibration_images, config.input_size, args.calibration_count)
+    inputs = zoo_inputs(config, load_zoo_model(config, args.checkpoint), labels, batches)
     failed = 0
     for recipe in recipes:
         try:
@@ -62,8 +68,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"{recipe.name}: FAILED: {error}", file=sys.stderr)
             failed += 1
             continue
-        note = "" if artifact.sidecar.get("metadata") else f"  (no metadata: {artifact.sidecar['metadata_error']})"
-        print(f"{recipe.name}: {artifact.path}  {artifact.info.size_bytes} B, gzip {artifact.info.gzip_bytes} B{note}")
+        error = artifact.sidecar["metadata_error"]
+        note = f"  (no metadata: {error})" if error else ""
+        sizes = f"{artifact.info.size_bytes} B, gzip {artifact.info.gzip_bytes} B"
+        print(f"{recipe.name}: {artifact.path}  {sizes}{note}")
     return 1 if failed else 0
 
 
@@ -99,25 +107,44 @@ def zoo_inputs(config, model, labels: list[str], batches: list[np.ndarray]):
     )
 
 
-def _load_model(config, checkpoint: str):
+def load_zoo_model(config, checkpoint: str):
+    """The variant's float Keras model with ``checkpoint``'s weights, or seeded fresh ones for ``none``."""
     import tf_keras as keras
 
     from bench.models.registry import build_model
+    from bench.training import load_trained
 
-    keras.utils.set_random_seed(_SEED)
-    model = build_model(config)
     if checkpoint == "none":
-        return model
+        keras.utils.set_random_seed(_SEED)
+        return build_model(config)
     path = Path(checkpoint)
     if not path.name.endswith(".weights.h5"):
         raise InputError(f"--checkpoint: expected a .weights.h5 file or 'none'; got {checkpoint!r}")
     if not path.is_file():
         raise InputError(f"--checkpoint: no such file {checkpoint!r}")
     try:
-        model.load_weights(str(path))
-    except (ValueError, OSError) as error:
-        raise InputError(f"--checkpoint: cannot load {checkpoint!r} into {config.name}: {error}") from None
-    return model
+        return load_trained(config, path)
+    except KeyError:
+        # tf_keras reads any *.weights.h5 name as the Keras 3 format; legacy HDF5 weights (what training
+        # writes today) load under a plain .h5 name.
+        with tempfile.TemporaryDirectory(prefix="edgebench-weights-") as tmp:
+            legacy = Path(tmp) / "weights.h5"
+            shutil.copyfile(path, legacy)
+            return load_trained(config, legacy)
+
+
+def _trained_shape(checkpoint: str, variant: str) -> dict:
+    """Input size, width and classes the checkpoint was trained with, from the training run's run.json."""
+    run_file = Path(checkpoint).with_name("run.json")
+    if checkpoint == "none" or not run_file.is_file():
+        return {}
+    try:
+        model = json.loads(run_file.read_text())["model"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+        raise InputError(f"--checkpoint: cannot read the training run's {run_file}: {error}") from None
+    if model.get("name") != variant:
+        raise InputError(f"--variant: the checkpoint was trained as {model.get('name')!r}; got {variant!r}")
+    return {key: model[key] for key in ("input_size", "width_multiplier", "num_classes") if key in model}
 
 
 def _labels(text: str | None, num_classes: int) -> list[str]:
@@ -131,7 +158,7 @@ def _labels(text: str | None, num_classes: int) -> list[str]:
     return names
 
 
-def _calibration(folder: str | None, size: int, count: int) -> list[np.ndarray]:
+def calibration_batches(folder: str | None, size: int, count: int) -> list[np.ndarray]:
     """Preprocessed [1, S, S, 3] batches: synthetic training-split renders, or images from a folder."""
     from PIL import Image
 
@@ -143,5 +170,8 @@ def _calibration(folder: str | None, size: int, count: int) -> list[np.ndarray]:
         files = sorted(p for p in Path(folder).glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
         if not files:
             raise InputError(f"--calibration-images: no .jpg / .png images in {folder!r}")
-        images = [np.asarray(Image.open(f).convert("RGB").resize((size, size), Image.BILINEAR)) for f in files[:count]]
+        images = [
+            np.asarray(Image.open(f).convert("RGB").resize((size, size), Image.BILINEAR))
+            for f in files[:count]
+        ]
     return [(image[None].astype(np.float32) - 127.5) / 127.5 for image in images]

@@ -37,7 +37,8 @@ def encode(boxes: tf.Tensor, anchors: tf.Tensor, scales: tuple[float, ...] = DEF
     h, w = h + _EPSILON, w + _EPSILON
     sy, sx, sh, sw = scales
     return tf.stack(
-        [sy * (yc - ya) / ha, sx * (xc - xa) / wa, sh * tf.math.log(h / ha), sw * tf.math.log(w / wa)], axis=-1
+        [sy * (yc - ya) / ha, sx * (xc - xa) / wa, sh * tf.math.log(h / ha), sw * tf.math.log(w / wa)],
+        axis=-1,
     )
 
 

@@ -25,7 +25,7 @@ class HeadKind(enum.StrEnum):
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """One SSD variant. Override ``input_size``, ``width_multiplier`` and ``num_classes`` with :meth:`replace`."""
+    """One SSD variant; :meth:`replace` overrides ``input_size``, ``width_multiplier``, ``num_classes``."""
 
     name: str  # registry key
     backbone: str  # key of bench.models.backbones.BACKBONES
@@ -44,12 +44,21 @@ class ModelConfig:
     source: str = ""  # paper table or config the layout follows
 
     def __post_init__(self):
-        _check(self.input_size, "input_size", isinstance(self.input_size, int) and self.input_size >= 32, ">= 32")
-        _check(self.num_classes, "num_classes", isinstance(self.num_classes, int) and self.num_classes >= 1, ">= 1")
+        _check(
+            self.input_size, "input_size", isinstance(self.input_size, int) and self.input_size >= 32, ">= 32"
+        )
+        _check(
+            self.num_classes,
+            "num_classes",
+            isinstance(self.num_classes, int) and self.num_classes >= 1,
+            ">= 1",
+        )
         ok = isinstance(self.width_multiplier, int | float) and 0 < self.width_multiplier <= 4
         _check(self.width_multiplier, "width_multiplier", ok, "in (0, 4]")
         if len(self.extra_depths) + 2 != self.anchors.num_layers:
-            raise ValueError(f"{self.name}: 2 backbone maps + {len(self.extra_depths)} extras != anchor layers")
+            raise ValueError(
+                f"{self.name}: 2 backbone maps + {len(self.extra_depths)} extras != anchor layers"
+            )
 
     @property
     def num_class_slots(self) -> int:

@@ -83,11 +83,18 @@ def activation(x: tf.Tensor, kind: str, name: str) -> tf.Tensor:
     raise ValueError(f"activation: got {kind!r}; allowed: {', '.join(ACTIVATIONS)}")
 
 
+def _fan_in_init() -> keras.initializers.Initializer:
+    # He initialisation keeps unit activation variance whatever the width. The OD API configs' fixed
+    # stddev 0.03 does not: at small widths (fan-in 9..100) each conv + BN shrinks the signal, and
+    # with MobileDet's BN epsilon 0.01 an untrained tiny model outputs constants.
+    return keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal")
+
+
 def _kernel_args(style: ConvStyle, regularize: bool) -> dict:
-    # TF OD API configs: truncated normal (stddev 0.03) kernels, L2 on regular convs only
-    # (regularize_depthwise defaults to false). slim's l2_regularizer(w) is w * sum(v^2) / 2.
+    # L2 on regular convs only (the OD API's regularize_depthwise defaults to false);
+    # slim's l2_regularizer(w) is w * sum(v^2) / 2, hence the 0.5.
     reg = keras.regularizers.l2(0.5 * style.weight_decay) if regularize and style.weight_decay else None
-    return {"kernel_initializer": keras.initializers.TruncatedNormal(stddev=0.03), "kernel_regularizer": reg}
+    return {"kernel_initializer": _fan_in_init(), "kernel_regularizer": reg}
 
 
 def conv_bn(
@@ -99,9 +106,17 @@ def conv_bn(
         The output tensor.
     """
     x = keras.layers.Conv2D(
-        filters, kernel, stride, padding="same", use_bias=False, name=f"{name}_conv", **_kernel_args(style, True)
+        filters,
+        kernel,
+        stride,
+        padding="same",
+        use_bias=False,
+        name=f"{name}_conv",
+        **_kernel_args(style, True),
     )(x)
-    x = keras.layers.BatchNormalization(momentum=style.bn_momentum, epsilon=style.bn_epsilon, name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(
+        momentum=style.bn_momentum, epsilon=style.bn_epsilon, name=f"{name}_bn"
+    )(x)
     return activation(x, act, f"{name}_{act}")
 
 
@@ -116,16 +131,16 @@ def depthwise_bn(x: tf.Tensor, kernel: int, stride: int, act: str, name: str, st
         stride,
         padding="same",
         use_bias=False,
-        depthwise_initializer=keras.initializers.TruncatedNormal(stddev=0.03),
+        depthwise_initializer=_fan_in_init(),
         name=f"{name}_dwconv",
     )(x)
-    x = keras.layers.BatchNormalization(momentum=style.bn_momentum, epsilon=style.bn_epsilon, name=f"{name}_bn")(x)
+    x = keras.layers.BatchNormalization(
+        momentum=style.bn_momentum, epsilon=style.bn_epsilon, name=f"{name}_bn"
+    )(x)
     return activation(x, act, f"{name}_{act}")
 
 
-def squeeze_excite(
-    x: tf.Tensor, hidden: int, act: str, gate: str, name: str, style: ConvStyle
-) -> tf.Tensor:
+def squeeze_excite(x: tf.Tensor, hidden: int, act: str, gate: str, name: str, style: ConvStyle) -> tf.Tensor:
     """Squeeze-and-excite: global pool, 1x1 conv with bias (``act``), 1x1 conv with bias (``gate``), scale.
 
     MobileNetV3 uses ReLU and hard-sigmoid (paper, Figure 4); MobileDet-CPU the block activation and a
@@ -151,7 +166,9 @@ def squeeze_excite(
     return annotate(keras.layers.Multiply(name=f"{name}_scale"))([x, s])
 
 
-def head_conv(x: tf.Tensor, filters: int, kernel: int, bias_init: float, name: str, style: ConvStyle) -> tf.Tensor:
+def head_conv(
+    x: tf.Tensor, filters: int, kernel: int, bias_init: float, name: str, style: ConvStyle
+) -> tf.Tensor:
     """The final prediction convolution of a head: with bias, no BatchNormalization, no activation.
 
     Returns:
@@ -163,5 +180,7 @@ def head_conv(x: tf.Tensor, filters: int, kernel: int, bias_init: float, name: s
         padding="same",
         bias_initializer=keras.initializers.Constant(bias_init),
         name=name,
-        **_kernel_args(style, True),
+        # Small initial predictions (the OD API configs' truncated normal, stddev 0.03).
+        kernel_initializer=keras.initializers.TruncatedNormal(stddev=0.03),
+        kernel_regularizer=_kernel_args(style, True)["kernel_regularizer"],
     )(x)

@@ -95,6 +95,27 @@ def hard_negative_mask(
     return negative & (rank < keep)
 
 
+def _classification(
+    class_targets: tf.Tensor, class_logits: tf.Tensor, config: LossConfig
+) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per-anchor classification losses [B, A] and the mask of anchors that count."""
+    positive = class_targets > 0
+    negative = tf.equal(class_targets, 0)
+    one_hot = tf.one_hot(tf.maximum(class_targets, 0), tf.shape(class_logits)[-1], dtype=tf.float32)
+    if config.kind == LossKind.FOCAL:
+        losses = sigmoid_focal_loss(one_hot, class_logits, config.focal_alpha, config.focal_gamma)
+        return tf.reduce_sum(losses, axis=-1), positive | negative
+    losses = tf.reduce_sum(tf.nn.sigmoid_cross_entropy_with_logits(labels=one_hot, logits=class_logits), -1)
+    mined = hard_negative_mask(
+        tf.stop_gradient(losses),
+        positive,
+        negative,
+        config.negatives_per_positive,
+        config.min_negatives_per_image,
+    )
+    return losses, positive | mined
+
+
 def detection_loss(
     box_targets: tf.Tensor,
     class_targets: tf.Tensor,
@@ -116,27 +137,8 @@ def detection_loss(
         number of positives, at least 1) and ``num_positives`` (float32 scalar).
     """
     class_targets = tf.cast(class_targets, tf.int32)
-    class_logits = tf.cast(class_logits, tf.float32)
     positive = class_targets > 0
-    negative = tf.equal(class_targets, 0)
-    one_hot = tf.one_hot(tf.maximum(class_targets, 0), tf.shape(class_logits)[-1], dtype=tf.float32)
-    if config.kind == LossKind.FOCAL:
-        per_anchor = tf.reduce_sum(
-            sigmoid_focal_loss(one_hot, class_logits, config.focal_alpha, config.focal_gamma), axis=-1
-        )
-        selected = positive | negative
-    else:
-        per_anchor = tf.reduce_sum(
-            tf.nn.sigmoid_cross_entropy_with_logits(labels=one_hot, logits=class_logits), axis=-1
-        )
-        mined = hard_negative_mask(
-            tf.stop_gradient(per_anchor),
-            positive,
-            negative,
-            config.negatives_per_positive,
-            config.min_negatives_per_image,
-        )
-        selected = positive | mined
+    per_anchor, selected = _classification(class_targets, tf.cast(class_logits, tf.float32), config)
     num_positives = tf.reduce_sum(tf.cast(positive, tf.float32))
     normaliser = tf.maximum(num_positives, 1.0)
     classification = tf.reduce_sum(tf.where(selected, per_anchor, 0.0)) / normaliser

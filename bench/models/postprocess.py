@@ -82,4 +82,6 @@ def postprocess(
         ``boxes`` [B, N, 4] (ymin, xmin, ymax, xmax, normalised), ``classes`` [B, N] (0-based, float32),
         ``scores`` [B, N], ``num_detections`` [B] (float32), as the TFLite op's four outputs.
     """
-    return postprocess_scores(box_encodings, tf.sigmoid(tf.cast(class_logits, tf.float32)), anchors, config, box_scales)
+    return postprocess_scores(
+        box_encodings, tf.sigmoid(tf.cast(class_logits, tf.float32)), anchors, config, box_scales
+    )

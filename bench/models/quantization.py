@@ -10,14 +10,21 @@ finds, so the float model goes through ``quantize_model`` as is::
     with quantize_scope():
         qat_model = tfmot.quantization.keras.quantize_model(model)
 
-Every class here is registered with Keras under the ``edgebench`` package, so cloning and loading also
-work outside the scope; the scope is the documented, explicit way.
+The zoo's classes are registered with Keras under the ``edgebench`` package; tfmot's wrappers are not,
+so loading a saved zoo model (float ones hold ``QuantizeAnnotate`` too) needs
+``custom_objects=custom_objects()`` or ``with quantize_scope():``.
+
+A QAT model straight out of ``quantize_model`` has its input quantizer's range at [0, 0] (tfmot learns
+it in training); converting it before at least one training-mode step quantizes every image to zero.
 """
 
 from __future__ import annotations
 
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
+
+# tfmot's public API builds this wrapper only through quantize_annotate_layer, which cannot name it.
+from tensorflow_model_optimization.python.core.quantization.keras.quantize_annotate import QuantizeAnnotate
 
 _PACKAGE = "edgebench"
 
@@ -62,7 +69,7 @@ def annotate(layer: keras.layers.Layer) -> keras.layers.Layer:
     Returns:
         The layer inside a ``QuantizeAnnotate`` named like the layer plus ``_qa``.
     """
-    return tfmot.quantization.keras.quantize_annotate_layer(layer, OutputQuantizeConfig())
+    return QuantizeAnnotate(layer, OutputQuantizeConfig(), name=f"{layer.name}_qa")
 
 
 def unwrap(layer: keras.layers.Layer) -> keras.layers.Layer:
@@ -75,14 +82,19 @@ def unwrap(layer: keras.layers.Layer) -> keras.layers.Layer:
 def custom_objects() -> dict[str, object]:
     """Every custom class a zoo model (float or QAT) may contain, by its registered and plain names.
 
+    Includes tfmot's own wrapper, quantizer and config classes (what its ``quantize_scope`` adds), since
+    even the float model holds ``QuantizeAnnotate`` wrappers.
+
     Returns:
-        A dict for ``keras.models.load_model(..., custom_objects=...)``, ``keras.utils.custom_object_scope``
-        or ``tfmot.quantization.keras.quantize_scope``.
+        A dict for ``keras.models.load_model(..., custom_objects=...)`` or
+        ``keras.utils.custom_object_scope``.
     """
     # Imported here because layers imports this module (annotation helpers).
     from bench.models.layers import HardSigmoid, HardSwish
 
     objects: dict[str, object] = {}
+    for scope_objects in tfmot.quantization.keras.quantize_scope().custom_objects:
+        objects.update(scope_objects)
     for cls in (HardSwish, HardSigmoid, OutputQuantizeConfig):
         objects[cls.__name__] = cls
         objects[keras.utils.get_registered_name(cls)] = cls
@@ -90,7 +102,7 @@ def custom_objects() -> dict[str, object]:
 
 
 def quantize_scope():
-    """tfmot's ``quantize_scope`` extended with :func:`custom_objects`.
+    """tfmot's ``quantize_scope`` extended with the zoo's classes (:func:`custom_objects`).
 
     Use it around ``quantize_model`` / ``quantize_apply`` and when loading a saved QAT model.
 

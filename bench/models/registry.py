@@ -49,7 +49,11 @@ def list_models(pattern: str = "*", exclude: str | None = None) -> list[str]:
 
 
 def get_config(
-    name: str, *, input_size: int | None = None, width_multiplier: float | None = None, num_classes: int | None = None
+    name: str,
+    *,
+    input_size: int | None = None,
+    width_multiplier: float | None = None,
+    num_classes: int | None = None,
 ) -> ModelConfig:
     """The config of a registered variant, optionally resized.
 
@@ -90,41 +94,62 @@ def build_model(name_or_config: str | ModelConfig, **overrides) -> keras.Model:
     elif isinstance(name_or_config, str):
         config = get_config(name_or_config, **overrides)
     else:
-        raise InputError(f"model: got {type(name_or_config).__name__}; allowed: a variant name or a ModelConfig")
+        raise InputError(
+            f"model: got {type(name_or_config).__name__}; allowed: a variant name or a ModelConfig"
+        )
     return build_ssd(config)
 
 
-def _register_zoo() -> None:
+def _full_size_variants() -> list[ModelConfig]:
+    """The variants of the reference table, each citing the paper table or config it follows."""
     variants = [
         ModelConfig(
-            "ssd_mobilenet_v2", "mobilenet_v2", input_size=300, head=HeadKind.SSD, **_HNM,
+            "ssd_mobilenet_v2",
+            "mobilenet_v2",
+            input_size=300,
+            head=HeadKind.SSD,
+            **_HNM,
             source="TF OD API ssd_mobilenet_v2_coco.config (depthwise extras, 3x3 conv heads)",
         ),
         ModelConfig(
-            "ssdlite_mobilenet_v2", "mobilenet_v2", **_HNM,
+            "ssdlite_mobilenet_v2",
+            "mobilenet_v2",
+            **_HNM,
             source="MobileNetV2 paper, Table 6; TF OD API ssdlite_mobilenet_v2_coco.config",
         ),
-        ModelConfig(
-            "ssdlite_mobilenet_v3_small", "mobilenet_v3_small", **_FOCAL,
-            source="MobileNetV3 paper, Tables 2 and 6 (reduced tail); ssdlite_mobilenet_v3_small_320x320_coco",
-        ),
-        ModelConfig(
-            "ssdlite_mobilenet_v3_large", "mobilenet_v3_large", **_FOCAL,
-            source="MobileNetV3 paper, Tables 1 and 6 (reduced tail); ssdlite_mobilenet_v3_large_320x320_coco",
-        ),
     ]
+    for size, table in (("small", 2), ("large", 1)):
+        variants.append(
+            ModelConfig(
+                f"ssdlite_mobilenet_v3_{size}",
+                f"mobilenet_v3_{size}",
+                **_FOCAL,
+                source=f"MobileNetV3 paper, Tables {table} and 6 (reduced tail); "
+                f"TF OD API ssdlite_mobilenet_v3_{size}_320x320_coco.config",
+            )
+        )
     for kind in ("cpu", "edgetpu", "dsp", "gpu"):
         variants.append(
             ModelConfig(
-                f"ssdlite_mobiledet_{kind}", f"mobiledet_{kind}", **_FOCAL,
+                f"ssdlite_mobiledet_{kind}",
+                f"mobiledet_{kind}",
+                **_FOCAL,
                 source=f"MobileDets paper; TF OD API ssdlite_mobiledet_{kind}_320x320_coco_sync_4x4.config",
             )
         )
+    return variants
+
+
+def _register_zoo() -> None:
+    variants = _full_size_variants()
     for config in variants:
         register(config)
+    # Same code path, small enough for tests to build and convert in seconds.
     for config in variants:
         register(
-            config.replace(name=TINY_PREFIX + config.name, input_size=96, width_multiplier=0.25, num_classes=3)
+            config.replace(
+                name=TINY_PREFIX + config.name, input_size=96, width_multiplier=0.25, num_classes=3
+            )
         )
 
 

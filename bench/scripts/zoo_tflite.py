@@ -96,7 +96,7 @@ def run(flatbuffer: bytes, image: np.ndarray, num_threads: int = 1) -> dict[str,
     """
     interpreter = Interpreter(model_content=flatbuffer, num_threads=num_threads)
     runner = interpreter.get_signature_runner()
-    (name, detail), = runner.get_input_details().items()
+    ((name, detail),) = runner.get_input_details().items()
     if detail["dtype"] != np.float32:
         scale, zero_point = detail["quantization"]
         info = np.iinfo(detail["dtype"])

@@ -9,7 +9,6 @@ import pytest
 from bench.scripts import timing_models
 
 FIXTURE_MODELS = ("tiny_float", "tiny_int8", "detect_float", "detect_int8", "unresolved_custom_op")
-QUICK = ["--warmup", "1", "--warmup-secs", "0", "--runs", "3", "--min-secs", "0"]
 
 
 @pytest.fixture(scope="session")

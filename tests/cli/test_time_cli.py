@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import QUICK
 
 from bench.cli import main
 from results.schema import RunRecord, Status
 from results.store import Store
 
+QUICK = ["--warmup", "1", "--warmup-secs", "0", "--runs", "3", "--min-secs", "0"]  # tiny, for speed
 RUN_ID = re.compile(r"^time-\d{8}-\d{6}-[0-9a-f]{4}$")
 EDGEBENCH = Path(sys.executable).with_name("edgebench")
 
@@ -188,3 +188,15 @@ def test_the_console_script_times_and_lists_records(tflite_models, default_store
         [str(EDGEBENCH), "records", "--json"], capture_output=True, text=True, timeout=120
     )
     assert json.loads(listed.stdout) == json.loads(timed.stdout)
+
+
+def test_the_cli_starts_without_tensorflow():
+    # `edgebench time` must start fast and print one clean line on bad input: no command module may
+    # import TensorFlow at import time (import it inside run() instead).
+    code = (
+        "import sys; from bench.cli import build_parser; build_parser(); print(sorted(m for m in sys.modules"
+    )
+    code += " if m.split('.')[0] == 'tensorflow')[:1])"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]", "a command module imports TensorFlow when the CLI starts"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conv_tiny_ssd import conversion_inputs
 
 # Fewer calibration batches and fine-tuning steps than the registered recipes: tests stay fast.

@@ -39,7 +39,11 @@ def test_every_issue_recipe_is_registered_and_follows_the_grammar():
 def test_recipe_fields_match_their_names():
     assert get_recipe("tflite_int8_qat").training is Training.QAT
     pruned = get_recipe("tflite_int8_pruned")
-    assert (pruned.training, pruned.target_sparsity, pruned.precision) == (Training.PRUNED, 0.5, Precision.INT8)
+    assert (pruned.training, pruned.target_sparsity, pruned.precision) == (
+        Training.PRUNED,
+        0.5,
+        Precision.INT8,
+    )
     assert get_recipe("coreml_palettized4").palette_bits == 4
     assert get_recipe("coreml_w8").file_suffix == ".mlpackage"
     assert get_recipe("tflite_dynamic_int8").file_suffix == ".tflite"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
-
 from conv_tiny_ssd import images
+
 from converters.checks import check_sizes, tflite_conv_types
 from converters.tflite import OUTPUT_NAMES, op_tensor_types, run_detector
 from results.fileinfo import file_info
@@ -20,7 +20,11 @@ def test_fp32_sidecar_describes_the_file(converted, fixture_inputs):
     artifact = converted("tflite_fp32")
     side = artifact.sidecar
     info = file_info(artifact.path)
-    assert (side["sha256"], side["size_bytes"], side["gzip_bytes"]) == (info.sha256, info.size_bytes, info.gzip_bytes)
+    assert (side["sha256"], side["size_bytes"], side["gzip_bytes"]) == (
+        info.sha256,
+        info.size_bytes,
+        info.gzip_bytes,
+    )
     assert artifact.sidecar_path.name == "tiny_fixture.tflite_fp32.artifact.json"
     assert side["recipe"]["name"] == "tflite_fp32" and side["format"] == "tflite"
     assert side["params"] == fixture_inputs.keras_model.count_params()
@@ -28,7 +32,11 @@ def test_fp32_sidecar_describes_the_file(converted, fixture_inputs):
     assert side["tools"]["tensorflow"] and side["tools"]["litert"]
     assert side["metadata"] is None and "skipped" in side["metadata_error"]
     (image_input,) = side["signature"]["inputs"]
-    assert (image_input["name"], image_input["dtype"], image_input["shape"]) == ("images", "float32", [1, 64, 64, 3])
+    assert (image_input["name"], image_input["dtype"], image_input["shape"]) == (
+        "images",
+        "float32",
+        [1, 64, 64, 3],
+    )
     assert [o["name"] for o in side["signature"]["outputs"]] == sorted(OUTPUT_NAMES)
     assert _only(tflite_conv_types(artifact.path)) == {("float32", "float32")}
 
@@ -90,6 +98,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_int8_detections_follow_fp32(oracle_inputs, tmp_path):
     from conftest import fast_recipe
+
     from converters import convert
 
     fp32 = convert(oracle_inputs, fast_recipe("tflite_fp32"), tmp_path, tflite_metadata=False)

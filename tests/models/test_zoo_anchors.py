@@ -12,7 +12,9 @@ from bench.models import box_coder
 from bench.models.anchors import AnchorConfig, anchor_count, feature_map_sizes, generate_anchors, to_corners
 
 
-@pytest.mark.parametrize(("size", "maps", "count"), [(320, [20, 10, 5, 3, 2, 1], 2034), (300, [19, 10, 5, 3, 2, 1], 1917)])
+@pytest.mark.parametrize(
+    ("size", "maps", "count"), [(320, [20, 10, 5, 3, 2, 1], 2034), (300, [19, 10, 5, 3, 2, 1], 1917)]
+)
 def test_counts_and_feature_maps(size, maps, count):
     config = AnchorConfig()
     assert feature_map_sizes(size) == maps

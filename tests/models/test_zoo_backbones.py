@@ -29,7 +29,8 @@ def test_mobilenet_v2_endpoints():
 
 
 @pytest.mark.parametrize(
-    ("size", "c4", "tail", "last", "unreduced_last"), [("large", 672, 80, 480, 960), ("small", 288, 48, 288, 576)]
+    ("size", "c4", "tail", "last", "unreduced_last"),
+    [("large", 672, 80, 480, 960), ("small", 288, 48, 288, 576)],
 )
 def test_mobilenet_v3_detection_reduction(size, c4, tail, last, unreduced_last):
     blocks = mobilenet_v3_blocks(size)
@@ -43,7 +44,9 @@ def test_mobilenet_v3_detection_reduction(size, c4, tail, last, unreduced_last):
     assert se_block.se_gate == "hsigmoid"
 
 
-@pytest.mark.parametrize(("kind", "c4", "c5"), [("cpu", 72, 144), ("edgetpu", 96, 384), ("dsp", 144, 240), ("gpu", 128, 384)])
+@pytest.mark.parametrize(
+    ("kind", "c4", "c5"), [("cpu", 72, 144), ("edgetpu", 96, 384), ("dsp", 144, 240), ("gpu", 128, 384)]
+)
 def test_mobiledet_endpoints(kind, c4, c5):
     blocks = mobiledet_blocks(kind)
     assert _c4(blocks) == c4

@@ -59,18 +59,33 @@ def test_counting_rules_on_a_small_model():
 
 
 def test_cli_row_of_ssdlite_mobilenet_v2(capsys):
-    (row,) = run_models(capsys, "--input-size", "320", "--num-classes", "90", "--filter", "ssdlite_mobilenet_v2")
+    (row,) = run_models(
+        capsys, "--input-size", "320", "--num-classes", "90", "--filter", "ssdlite_mobilenet_v2"
+    )
     assert_row(row)
-    assert set(row) >= {"name", "anchors", "params_trainable", "params_with_bn_stats", "params_bn_folded", "madds"}
+    assert set(row) >= {
+        "name",
+        "anchors",
+        "params_trainable",
+        "params_with_bn_stats",
+        "params_bn_folded",
+        "madds",
+    }
 
 
 def test_cli_tiny_rows_and_table(capsys):
     rows = run_models(capsys, "--filter", "tiny_ssdlite_mobilenet_v3_*", "--tiny", "--num-classes", "5")
-    assert [row["name"] for row in rows] == ["tiny_ssdlite_mobilenet_v3_small", "tiny_ssdlite_mobilenet_v3_large"]
+    assert [row["name"] for row in rows] == [
+        "tiny_ssdlite_mobilenet_v3_small",
+        "tiny_ssdlite_mobilenet_v3_large",
+    ]
     assert all(row["anchors"] == 204 and row["num_classes"] == 5 for row in rows)
     parser = argparse.ArgumentParser()
     models_command.add_parser(parser.add_subparsers(dest="command"))
-    assert models_command.run(parser.parse_args(["models", "--tiny", "--filter", "tiny_ssdlite_mobiledet_cpu"])) == 0
+    assert (
+        models_command.run(parser.parse_args(["models", "--tiny", "--filter", "tiny_ssdlite_mobiledet_cpu"]))
+        == 0
+    )
     out = capsys.readouterr().out
     assert "tiny_ssdlite_mobiledet_cpu" in out and "MAdds" in out
 
@@ -83,7 +98,11 @@ def test_cli_bad_filter_names_the_allowed_variants():
     with pytest.raises(InputError, match="no variant matches"):
         models_command.run(parser.parse_args(["models", "--filter", "yolo*"]))
     with pytest.raises(InputError, match="input_size"):
-        models_command.run(parser.parse_args(["models", "--filter", "tiny_ssdlite_mobilenet_v2", "--tiny", "--input-size", "4"]))
+        models_command.run(
+            parser.parse_args(
+                ["models", "--filter", "tiny_ssdlite_mobilenet_v2", "--tiny", "--input-size", "4"]
+            )
+        )
 
 
 @pytest.mark.slow

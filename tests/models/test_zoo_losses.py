@@ -62,5 +62,7 @@ def test_detection_loss_normalises_by_matches_and_skips_ignored(kind, rng):
 def test_loss_has_gradients(rng):
     logits = tf.Variable(rng.normal(size=(1, 10, 3)).astype(np.float32))
     with tf.GradientTape() as tape:
-        out = detection_loss(tf.zeros([1, 10, 4]), tf.constant([[1, 0, 0, 2, 0, 0, 0, 0, 0, 0]]), tf.zeros([1, 10, 4]), logits)
+        out = detection_loss(
+            tf.zeros([1, 10, 4]), tf.constant([[1, 0, 0, 2, 0, 0, 0, 0, 0, 0]]), tf.zeros([1, 10, 4]), logits
+        )
     assert np.all(np.isfinite(tape.gradient(out["loss"], logits).numpy()))

@@ -29,7 +29,10 @@ def test_every_issue_variant_is_registered_with_a_tiny_twin():
 
 def test_wildcards_select_like_timm():
     assert list_models("ssdlite_mobiledet_*") == FULL[4:]
-    assert list_models("ssdlite_mobilenet_v3_?????") == ["ssdlite_mobilenet_v3_small", "ssdlite_mobilenet_v3_large"]
+    assert list_models("ssdlite_mobilenet_v3_?????") == [
+        "ssdlite_mobilenet_v3_small",
+        "ssdlite_mobilenet_v3_large",
+    ]
     assert list_models("nothing*") == []
 
 

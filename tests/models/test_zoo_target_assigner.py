@@ -55,11 +55,14 @@ def test_ignore_band_between_thresholds():
 
 def test_runs_inside_a_tf_data_map():
     anchors = _anchors()
-    gt = tf.ragged.constant([[[0.1, 0.1, 0.5, 0.4]], [[0.2, 0.3, 0.4, 0.9], [0.5, 0.5, 0.9, 0.7]]], ragged_rank=1)
-    labels = tf.ragged.constant([[2], [0, 1]])
-    dataset = tf.data.Dataset.from_tensor_slices((gt, labels)).map(
-        lambda b, c: assign_targets(b, c, anchors)
+    gt = tf.ragged.constant(
+        [[[0.1, 0.1, 0.5, 0.4]], [[0.2, 0.3, 0.4, 0.9], [0.5, 0.5, 0.9, 0.7]]], ragged_rank=1
     )
-    shapes = [(boxes.shape, classes.shape, int(tf.reduce_sum(tf.cast(classes > 0, tf.int32)))) for boxes, classes in dataset]
+    labels = tf.ragged.constant([[2], [0, 1]])
+    dataset = tf.data.Dataset.from_tensor_slices((gt, labels)).map(lambda b, c: assign_targets(b, c, anchors))
+    shapes = [
+        (boxes.shape, classes.shape, int(tf.reduce_sum(tf.cast(classes > 0, tf.int32))))
+        for boxes, classes in dataset
+    ]
     assert [s[:2] for s in shapes] == [((2034, 4), (2034,))] * 2
     assert all(s[2] >= 1 for s in shapes)

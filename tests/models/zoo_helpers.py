@@ -12,20 +12,21 @@ from bench.scripts.zoo_tflite import recalibrate_batchnorm
 def realistic_tiny(name: str, rng: np.random.Generator):
     """A tiny variant with weights that give spread-out predictions (untrained heads predict ~constants).
 
-    BatchNormalization statistics come from random images; the head kernels are redrawn with unit
-    output variance, so scores and boxes differ clearly from anchor to anchor.
+    The head kernels are redrawn (output std about 0.5 for unit inputs), so scores and boxes differ
+    clearly from anchor to anchor; BatchNormalization statistics then come from random images.
 
     Returns:
         (config, model).
     """
     config = get_config(name)
     model = build_model(config)
-    recalibrate_batchnorm(model, config)
     for layer in model.layers:
-        if layer.name.startswith("head") and isinstance(layer, keras.layers.Conv2D):
+        # The last conv of each head (DepthwiseConv2D subclasses Conv2D, hence the exact type).
+        if layer.name.startswith("head") and type(layer) is keras.layers.Conv2D:
             kernel = layer.kernel
             fan_in = int(np.prod(kernel.shape[:-1]))
-            layer.kernel.assign(rng.normal(0.0, 1.0 / np.sqrt(fan_in), kernel.shape).astype(np.float32))
+            layer.kernel.assign(rng.normal(0.0, 0.5 / np.sqrt(fan_in), kernel.shape).astype(np.float32))
+    recalibrate_batchnorm(model, config)
     return config, model
 
 

@@ -12,7 +12,16 @@ from dataclasses import dataclass
 import tensorflow as tf
 import tf_keras as keras
 
-from bench.models.layers import HARD_SIGMOID, LINEAR, RELU, RELU6, ConvStyle, conv_bn, depthwise_bn, squeeze_excite
+from bench.models.layers import (
+    HARD_SIGMOID,
+    LINEAR,
+    RELU,
+    RELU6,
+    ConvStyle,
+    conv_bn,
+    depthwise_bn,
+    squeeze_excite,
+)
 
 CONV, IBN, FUSED, TUCKER = "conv", "ibn", "fused", "tucker"
 KINDS = (CONV, IBN, FUSED, TUCKER)
@@ -77,7 +86,9 @@ def _build_block(x: tf.Tensor, block: Block, name: str, style: ConvStyle) -> tup
     x = conv_bn(x, block.out, 1, 1, LINEAR, f"{name}_project", style)
     if block.residual:
         if shortcut.shape[-1] != block.out:
-            raise ValueError(f"{name}: residual needs equal channels, got {shortcut.shape[-1]} -> {block.out}")
+            raise ValueError(
+                f"{name}: residual needs equal channels, got {shortcut.shape[-1]} -> {block.out}"
+            )
         x = keras.layers.Add(name=f"{name}_add")([shortcut, x])
     return x, expanded
 

@@ -110,7 +110,9 @@ def mobiledet_blocks(kind: str, width: float = 1.0) -> list[Block]:
         for repeat in range(opts["x"]):
             # Only the last repeat carries the endpoint mark.
             last = repeat == opts["x"] - 1
-            block = _block(name, out, channels, {**opts, "endpoint": opts["endpoint"] if last else None}, act, use_se)
+            block = _block(
+                name, out, channels, {**opts, "endpoint": opts["endpoint"] if last else None}, act, use_se
+            )
             blocks.append(block)
             channels = block.out
     return blocks

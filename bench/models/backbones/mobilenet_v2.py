@@ -13,7 +13,15 @@ from bench.models.backbones.blocks import AT_EXPANSION, CONV, IBN, Block, build_
 from bench.models.layers import RELU6, ConvStyle
 
 # (expansion t, output channels c, repeats n, first stride s): MobileNetV2 paper, Table 2.
-_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+_STAGES = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 # Keras' block_13 is the first block of the 160-channel stage: its expansion output is C4.
 _C4_STAGE_CHANNELS = 160
 

@@ -1,0 +1,100 @@
+"""What every stage of one pipeline pass shares: the plan, the cache, the run, and the pass's report."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.cache import StageCache
+from bench.plans import Plan
+
+# Item statuses in the report of a pass.
+CACHED = "cached"  # the stage's result is in the cache
+RUN = "run"  # the stage ran in this pass (or would run, in a planning pass)
+PENDING = "pending"  # waits for an upstream item that has to run first (planning pass only)
+STORED = "stored"  # the record is already in the store under this run id
+TO_STORE = "to store"  # the record can be made from cached results; only storing it is left
+FAILED = "failed"  # the item failed; its records say why
+UNSUPPORTED = "unsupported"  # the target cannot run it; its record says why
+
+
+@dataclass(frozen=True)
+class Data:
+    """The dataset stage's result.
+
+    Attributes:
+        key: Names the data exactly (synthetic cache key, or the COCO splits' content hashes).
+        train: The training split; None in a planning pass before the data exists.
+        val: The validation split; likewise.
+    """
+
+    key: str
+    train: Any = None  # bench.data.coco.CocoDataset
+    val: Any = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether both splits are loaded."""
+        return self.train is not None and self.val is not None
+
+
+@dataclass
+class Item:
+    """One stage item of a pass, for --dry-run, the progress display and the "nothing changed" check."""
+
+    stage: str
+    label: str
+    status: str
+    key: str = ""
+
+
+@dataclass
+class Context:
+    """One pass of the pipeline over a plan.
+
+    Attributes:
+        plan: The validated plan.
+        cache: The stage cache in the work folder.
+        execute: False for a planning pass (dry run): look up, never compute or store.
+        run_id: The run records are stored under.
+        store: The results store (``results.store.Store``).
+        retime: Ignore cached timings (measure again).
+        provenance: git commit / dirty flag and tool versions for every record.
+        progress: The progress display (execute passes only).
+        items: The report, filled as the pass goes.
+    """
+
+    plan: Plan
+    cache: StageCache
+    execute: bool
+    run_id: str
+    store: Any
+    retime: bool = False
+    provenance: dict = field(default_factory=dict)
+    progress: Any = None
+    items: list[Item] = field(default_factory=list)
+    reachability: dict = field(default_factory=dict)  # target label -> device_runners.base.Support
+    runners: dict = field(default_factory=dict)  # target label -> runner instance
+    models: dict = field(default_factory=dict)  # variant label -> converters.ConversionInputs (loaded model)
+
+    @property
+    def workdir(self) -> Path:
+        """The work folder."""
+        return self.cache.root
+
+    def report(self, stage: str, label: str, status: str, key: str = "") -> None:
+        """Add an item to the report."""
+        self.items.append(Item(stage, label, status, key))
+
+    def counts(self) -> dict[str, Counter]:
+        """Stage -> Counter of statuses."""
+        out: dict[str, Counter] = {}
+        for item in self.items:
+            out.setdefault(item.stage, Counter())[item.status] += 1
+        return out
+
+    def nothing_to_do(self) -> bool:
+        """True when every item is cached, stored or unsupported-and-stored: a run would change nothing."""
+        return all(item.status in (CACHED, STORED) for item in self.items)

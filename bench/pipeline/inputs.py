@@ -1,0 +1,97 @@
+"""The converters' input object for one trained variant (``converters`` cannot import ``bench``).
+
+Everything model-specific is handed in: the trained Keras model, the export-signature builder, the
+zoo's quantize scope, calibration batches from the training split (preprocessed exactly as the
+evaluation and the export do), and bench's training loop as the fine-tuning callable of the qat and
+pruned recipes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from bench.data.coco import CocoDataset
+from bench.evaluation.detectors import resize_image, to_model_range
+from bench.models.config import ModelConfig
+from bench.plans import Plan
+
+
+def calibration_batches(split: CocoDataset, input_size: int, count: int) -> list[np.ndarray]:
+    """The first ``count`` training images as float32 ``[1, S, S, 3]`` batches in the model's input range.
+
+    Args:
+        split: The training split (calibrating on validation images would leak into the accuracy).
+        input_size: The model's square input side.
+        count: How many images (fewer when the split is smaller).
+    """
+    batches = []
+    for record in split.records[:count]:
+        with Image.open(record.path) as image:
+            pixels = np.asarray(image.convert("RGB"))
+        batches.append(to_model_range(resize_image(pixels, input_size, input_size))[None])
+    return batches
+
+
+def conversion_inputs(
+    model_config: ModelConfig, weights_path: Path, train: CocoDataset, plan: Plan, label: str
+):
+    """Build ``converters.ConversionInputs`` for a trained variant.
+
+    Args:
+        model_config: The variant exactly as trained.
+        weights_path: The trained weights (``TrainResult.weights_path``).
+        train: The training split (calibration images and fine-tuning data).
+        plan: The plan (calibration count, fine-tuning settings).
+        label: The variant's label in the plan (names the artifact files).
+
+    Returns:
+        The inputs for :func:`converters.convert`.
+    """
+    from bench.models.export import make_export_function
+    from bench.models.quantization import custom_objects, quantize_scope
+    from bench.training import finetune_callable, load_trained
+    from converters import ConversionInputs
+
+    model = _load(load_trained, model_config, weights_path)
+    tune = plan.finetune
+    return ConversionInputs(
+        name=label.replace("@", "-"),
+        keras_model=model,
+        export_fn_builder=lambda keras_model: make_export_function(keras_model, model_config),
+        anchors=model_config.generate_anchors(),
+        labels=train.class_names,
+        input_size=model_config.input_size,
+        representative_data=calibration_batches(
+            train, model_config.input_size, plan.export.calibration_samples
+        ),
+        finetune=finetune_callable(model_config, train, lr=tune.lr, batch_size=tune.batch_size, seed=0),
+        custom_objects=custom_objects(),
+        quantize_scope=quantize_scope,
+        box_scales=tuple(model_config.matcher.box_scales),
+        iou_threshold=model_config.postprocess.iou_threshold,
+        max_detections=model_config.postprocess.max_detections,
+        model_info={"variant": model_config.name, "width_multiplier": model_config.width_multiplier},
+    )
+
+
+def _load(load_trained, model_config: ModelConfig, weights_path: Path):
+    """``load_trained``, tolerating HDF5 weights saved under a ``.weights.h5`` name.
+
+    tf_keras reads any ``*.weights.h5`` file as the Keras 3 weights format, so a legacy-HDF5 file of that
+    name fails with ``KeyError: 'vars'``; the same bytes under a plain ``.h5`` name load. Remove this once
+    ``bench.training`` saves and loads consistently.
+    """
+    try:
+        return load_trained(model_config, weights_path)
+    except KeyError:
+        legacy = weights_path.with_name(weights_path.name.replace(".weights.h5", ".legacy.h5"))
+        if not legacy.exists():
+            tmp = legacy.with_name(f".{legacy.name}.tmp-{os.getpid()}")
+            shutil.copyfile(weights_path, tmp)
+            os.replace(tmp, legacy)
+        return load_trained(model_config, legacy)

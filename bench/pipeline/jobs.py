@@ -1,0 +1,131 @@
+"""What a plan expands to: the selected variants and recipes, and the timing slots of each artifact.
+
+Experiments are a product of independent axes (DESIGN.md): variant x recipe x target x delegate x
+threads (x steady / sustained settings). An artifact is timed on the targets whose runner takes its
+format: ``.tflite`` on host, adb and ssh; Core ML on coreml_mac.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+
+from bench.plans import Plan, VariantSpec, variant_label
+from device_runners.targets import TargetConfig
+from results.errors import InputError
+from results.schema import ArtifactFormat, Delegate, TimingSettings
+
+RUNNER_FORMATS = {
+    "host": ArtifactFormat.TFLITE,
+    "adb": ArtifactFormat.TFLITE,
+    "ssh": ArtifactFormat.TFLITE,
+    "coreml_mac": ArtifactFormat.COREML,
+}
+
+
+@dataclass(frozen=True)
+class VariantWork:
+    """One variant of the plan and the recipes selected for it."""
+
+    spec: VariantSpec
+    label: str  # the variant's name, with @SIZExWIDTH when resized
+    recipes: tuple  # converters.recipes.Recipe, with the plan's overrides applied
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One place and way to time an artifact."""
+
+    target: TargetConfig
+    delegate: Delegate
+    threads: int
+    settings: TimingSettings
+
+    @property
+    def sustained(self) -> bool:
+        """Whether this is the sustained-mode timing of the target."""
+        return self.settings.sustained_fps is not None
+
+    def describe(self) -> str:
+        """``host cpu x2`` (plus `` sustained``)."""
+        text = f"{self.target.label} {self.delegate.value} x{self.threads}"
+        return text + (" sustained" if self.sustained else "")
+
+
+def select(plan: Plan, only: str | None) -> list[VariantWork]:
+    """The plan's variants and recipes, filtered by ``--only``.
+
+    ``only`` is a comma-separated list of shell wildcards; a pattern keeps a (variant, recipe) pair
+    when it matches the variant's name or label, the recipe name, or ``variant/recipe``.
+
+    Raises:
+        InputError: a pattern matches nothing (the message lists the names it could match).
+    """
+    recipes = [_recipe(plan, spec) for spec in plan.recipes]
+    patterns = [p.strip() for p in (only or "").split(",") if p.strip()]
+    works = []
+    used: set[str] = set()
+    for spec in plan.variants:
+        label = variant_label(spec)
+        kept = []
+        for recipe in recipes:
+            names = (spec.name, label, recipe.name, f"{spec.name}/{recipe.name}", f"{label}/{recipe.name}")
+            hits = [p for p in patterns if any(fnmatch.fnmatchcase(n, p) for n in names)]
+            used.update(hits)
+            if not patterns or hits:
+                kept.append(recipe)
+        if kept:
+            works.append(VariantWork(spec, label, tuple(kept)))
+    unused = [p for p in patterns if p not in used]
+    if unused:
+        allowed = [variant_label(v) for v in plan.variants] + [r.name for r in recipes]
+        raise InputError(
+            f"--only: {unused[0]!r} matches no variant or recipe of plan {plan.name!r}; "
+            f"allowed: wildcards over {', '.join(allowed)} (or variant/recipe)"
+        )
+    return works
+
+
+def selection_names(works: list[VariantWork]) -> list[str]:
+    """``variant/recipe`` of every selected pair (part of the run's content key)."""
+    return [f"{w.label}/{r.name}" for w in works for r in w.recipes]
+
+
+def _recipe(plan: Plan, spec):
+    from converters.recipes import Training, get_recipe
+
+    recipe = get_recipe(spec.name)
+    overrides = dict(spec.overrides)
+    if recipe.training is not Training.NONE and plan.finetune.steps is not None:
+        overrides.setdefault("finetune_steps", plan.finetune.steps)
+    return recipe.with_overrides(**overrides) if overrides else recipe
+
+
+def slots(plan: Plan, artifact_format: ArtifactFormat) -> list[Slot]:
+    """Every timing of an artifact of this format: target x delegate x threads x settings."""
+    found = []
+    for target in plan.targets:
+        if RUNNER_FORMATS.get(target.runner) is not artifact_format:
+            continue
+        for delegate in target.delegates or default_delegates(target.runner):
+            for threads in target.threads:
+                for settings in target.timing_settings(plan.timing):
+                    found.append(Slot(target, delegate, threads, settings))
+    return found
+
+
+def default_delegates(runner: str) -> tuple[Delegate, ...]:
+    """The delegates a target times when its plan entry lists none."""
+    defaults = {
+        "host": (Delegate.CPU, Delegate.XNNPACK),
+        "adb": (Delegate.CPU, Delegate.XNNPACK, Delegate.GPU),
+        "ssh": (Delegate.CPU, Delegate.XNNPACK),
+        "coreml_mac": (Delegate.COREML_ALL,),
+    }
+    return defaults[runner]
+
+
+def identity(label: str, recipe: str, slot: Slot) -> tuple:
+    """What one record measures, for its deterministic id."""
+    target = slot.target
+    return (label, recipe, target.runner, target.device_id, slot.delegate.value, slot.threads, slot.sustained)

@@ -1,0 +1,144 @@
+"""The benchmark pipeline: plan -> dataset -> train -> export -> evaluate -> time -> store.
+
+Two passes over the same walk: a *planning* pass looks every stage up in the cache and the store (this is
+what ``--dry-run`` prints, and what decides the run id, see :mod:`bench.pipeline.runs`), then the
+*execute* pass does what is missing, storing each record as soon as it exists.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.cache import StageCache
+from bench.pipeline import runs
+from bench.pipeline.context import CACHED, PENDING, RUN, STORED, TO_STORE, Context, Data
+from bench.pipeline.jobs import VariantWork, select, selection_names, slots
+from bench.pipeline.progress import Progress
+from bench.pipeline.stages import dataset_stage, evaluate_stage, export_stage, release_inputs, train_stage
+from bench.pipeline.timing import time_stage
+from bench.plans import Plan
+from results.schema import RunRecord
+
+NOTHING_CHANGED = "nothing changed"
+DRY_RUN = "dry run"
+DONE = "done"
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to run a plan (the ``edgebench benchmark`` flags)."""
+
+    workdir: Path = Path("work")  # caches, checkpoints, artifacts, run manifests
+    store: str | None = None  # results store URL (None: $EDGEBENCH_STORE or results/edgebench.sqlite)
+    only: str | None = None  # comma-separated wildcards over variants / recipes
+    dry_run: bool = False  # print what would run; compute and store nothing
+    retime: bool = False  # measure again instead of reusing cached timings (a new run id)
+    quiet: bool = False  # no progress lines
+
+
+@dataclass
+class Outcome:
+    """What a benchmark invocation did."""
+
+    run_id: str
+    status: str  # DONE, NOTHING_CHANGED or DRY_RUN
+    items: list = field(default_factory=list)  # bench.pipeline.context.Item of the pass that counts
+    records: list[RunRecord] = field(default_factory=list)  # every record of the run (from the store)
+    expected: int = 0  # records the plan selection makes
+    resumed: bool = False
+    seconds: float = 0.0
+    store_url: str = ""
+
+
+def run_benchmark(plan: Plan, options: Options) -> Outcome:
+    """Run (or plan) a benchmark; see the module docstring.
+
+    Raises:
+        InputError: bad ``--only``, a broken dataset or an unusable store, before anything is written.
+    """
+    from results.store import Store
+
+    works = select(plan, options.only)
+    cache = StageCache(Path(options.workdir).resolve())
+    key = runs.content_key(plan.canonical(), selection_names(works))
+    state = runs.find_run(cache.root, plan.name, key)
+    planning = Context(plan, cache, execute=False, run_id=state.run_id, store=None, retime=options.retime)
+    data = dataset_stage(planning)  # a broken COCO dataset raises here, before the store is opened
+    store = Store(options.store)
+    try:
+        planning.store = store
+        walk(planning, works, data)
+        expected = sum(1 for item in planning.items if item.stage == "time")
+        outcome = Outcome(state.run_id, DRY_RUN, planning.items, expected=expected, store_url=store.url)
+        if options.dry_run:
+            return outcome
+        state = _choose_run(state, planning, options)
+        if state is None:
+            outcome.status, outcome.records = NOTHING_CHANGED, store.records(run_id=outcome.run_id)
+            return outcome
+        return _execute(plan, options, works, state, key, planning, outcome, store)
+    finally:
+        store.close()
+
+
+def _choose_run(state: runs.RunState, planning: Context, options: Options) -> runs.RunState | None:
+    """The run to store into after the planning pass; None when a finished run is still current."""
+    if not state.previous_complete:
+        return state  # the first run of this content, or an unfinished one to resume
+    statuses = {item.status for item in planning.items}
+    if not options.retime and statuses <= {CACHED, STORED}:
+        return None
+    if not options.retime and statuses <= {CACHED, STORED, TO_STORE}:
+        return state  # same results, only some records missing (e.g. another store): complete the run
+    return runs.start_new(state, planning.plan.name)
+
+
+def _execute(plan, options, works, state, key, planning, outcome, store) -> Outcome:
+    """The execute pass: mark the run started, walk, mark it finished; fill ``outcome``."""
+    from bench.commands.time import run_provenance
+
+    progress = Progress(estimates(plan, planning), quiet=options.quiet)
+    ctx = Context(plan, planning.cache, True, state.run_id, store, options.retime, run_provenance(), progress)
+    runs.write_manifest(state, plan.name, key, complete=False)
+    if state.resumed:
+        progress.note(f"resuming run {state.run_id} (an earlier run of this plan did not finish)")
+    walk(ctx, works, dataset_stage(ctx))
+    records = store.records(run_id=state.run_id)
+    runs.write_manifest(state, plan.name, key, complete=True, records=len(records))
+    outcome.run_id, outcome.status, outcome.items, outcome.records = state.run_id, DONE, ctx.items, records
+    outcome.resumed, outcome.seconds = state.resumed, progress.elapsed
+    return outcome
+
+
+def walk(ctx: Context, works: list[VariantWork], data: Data) -> None:
+    """Every stage of every selected variant and recipe, variant by variant (records land early)."""
+    for work in works:
+        trained = train_stage(ctx, data, work)
+        for recipe in work.recipes:
+            exported = export_stage(ctx, data, work, trained, recipe)
+            evaluated = evaluate_stage(ctx, data, exported, f"{work.label} {recipe.name}")
+            for slot in slots(ctx.plan, recipe.format):
+                time_stage(ctx, work, recipe, (trained, exported, evaluated), slot)
+        release_inputs(ctx)
+
+
+def estimates(plan: Plan, planning: Context) -> dict[str, list[float | None]]:
+    """Prior seconds of every item the execute pass will run, per stage (for the first ETA)."""
+    training = plan.training
+    minutes = training.get("max_minutes")
+    train_s = minutes * 60 + 30 if minutes else training["steps"] * training.get("batch_size", 32) / 25 + 30
+    synthetic = plan.dataset.synthetic
+    timing = plan.timing
+    prior = {
+        "dataset": (synthetic.train + synthetic.val) * 0.02 if synthetic else 5.0,
+        "train": train_s,
+        "export": 30.0,
+        "evaluate": 3.0 + 0.03 * (plan.evaluation.max_images or 500),
+        "time": 4.0 + timing.warmup_min_secs + timing.min_secs,
+    }
+    out: dict[str, list[float | None]] = {}
+    for item in planning.items:
+        if item.status in (RUN, PENDING):
+            out.setdefault(item.stage, []).append(prior[item.stage])
+    return out

@@ -1,0 +1,104 @@
+"""Run identity: which run id a benchmark invocation stores its records under, and each record's id.
+
+The choice (documented in the README and the issue report):
+
+* A *run manifest* ``work/runs/<plan>-<key>.json`` exists per plan content (the validated plan plus the
+  ``--only`` selection). It holds the run id and whether that run finished.
+* An unfinished run (Ctrl-C, kill -9, a crash) is resumed: same run id, and since every record id is
+  ``sha256(run id, record identity)``, records already stored are skipped, never duplicated.
+* A finished run whose every stage is still cached and whose records are all in the store is not run
+  again: "nothing changed". Timing is cached too (by artifact hash, target, delegate, threads and
+  settings), so a second run with nothing changed trains, converts and times nothing.
+* Anything changed (code, tools, an upstream result) or ``--retime``: a new run id. Unchanged artifacts'
+  timings are then copied from the cache into the new run (keeping when they were measured), unless
+  ``--retime`` asks for fresh measurements.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.cache import digest, read_json, write_json_atomic
+
+MANIFEST_VERSION = 1
+
+
+@dataclass
+class RunState:
+    """The run this invocation stores into.
+
+    Attributes:
+        run_id: The run id records carry.
+        manifest_path: ``work/runs/<plan>-<key>.json``.
+        resumed: True when an unfinished run of the same content is being continued.
+        previous: The manifest found before this invocation (None for the first run).
+    """
+
+    run_id: str
+    manifest_path: Path
+    resumed: bool
+    previous: dict | None
+
+    @property
+    def previous_complete(self) -> bool:
+        """Whether the last run of this plan content finished."""
+        return bool(self.previous and self.previous.get("complete"))
+
+
+def content_key(plan_canonical: dict, selection: list[str]) -> str:
+    """The hash naming a plan's content and selection (what a run manifest is kept per)."""
+    return digest("run", MANIFEST_VERSION, plan_canonical, sorted(selection))
+
+
+def manifest_path(workdir: Path, plan_name: str, key: str) -> Path:
+    """Where the manifest of this plan content lives."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in plan_name)
+    return Path(workdir) / "runs" / f"{safe}-{key[:16]}.json"
+
+
+def find_run(workdir: Path, plan_name: str, key: str) -> RunState:
+    """The run to use before deciding anything: the previous one's id, or a fresh id."""
+    path = manifest_path(workdir, plan_name, key)
+    previous = read_json(path)
+    if isinstance(previous, dict) and isinstance(previous.get("run_id"), str):
+        return RunState(previous["run_id"], path, not previous.get("complete"), previous)
+    return RunState(new_run_id(plan_name), path, False, None)
+
+
+def start_new(state: RunState, plan_name: str) -> RunState:
+    """A fresh run id for the same manifest path (something changed, or --retime)."""
+    return RunState(new_run_id(plan_name), state.manifest_path, False, state.previous)
+
+
+def write_manifest(state: RunState, plan_name: str, key: str, *, complete: bool, records: int = 0) -> None:
+    """Record the run as started (``complete=False``) or finished, atomically."""
+    now = datetime.now(UTC).isoformat()
+    started = (state.previous or {}).get("started_at") if state.resumed or _same(state) else None
+    value = {
+        "manifest_version": MANIFEST_VERSION,
+        "run_id": state.run_id,
+        "plan": plan_name,
+        "content_key": key,
+        "started_at": started or now,
+        "updated_at": now,
+        "complete": complete,
+        "records": records,
+    }
+    write_json_atomic(state.manifest_path, value)
+
+
+def _same(state: RunState) -> bool:
+    return bool(state.previous and state.previous.get("run_id") == state.run_id)
+
+
+def new_run_id(plan_name: str) -> str:
+    """``bench-<plan>-YYYYmmdd-HHMMSS-xxxx`` (UTC)."""
+    return f"bench-{plan_name}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def record_id(run_id: str, identity: tuple, sustained: bool = False) -> str:
+    """The deterministic record id of one measurement in one run (a resumed run re-derives it)."""
+    return digest("record", run_id, list(identity), sustained)[:32]

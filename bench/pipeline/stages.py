@@ -1,0 +1,239 @@
+"""The stages before timing: dataset -> train -> export -> evaluate, each cached by content hash.
+
+Each stage returns its cache entry (a dict) or None when, in a planning pass, it would have to run
+(downstream items are then PENDING). A typed failure of one item (a diverging training, a converter that
+refuses a recipe, an artifact LiteRT cannot run) is cached as ``{"failed": {...}}``: it becomes ``failed``
+records for that variant / recipe while the rest of the plan continues. Bad input (a broken dataset)
+raises InputError before anything is written.
+"""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+from bench.cache import digest, file_sha256, stage_key
+from bench.pipeline.context import CACHED, FAILED, PENDING, RUN, Context, Data
+from bench.pipeline.jobs import VariantWork
+from results.errors import InputError
+
+
+def failure(error: BaseException) -> dict:
+    """A cacheable description of a typed failure."""
+    message = " ".join(str(error).split()) or type(error).__name__
+    return {"failed": {"type": type(error).__name__, "message": message[:2000]}}
+
+
+def dataset_stage(ctx: Context) -> Data:
+    """Generate (synthetic) or load and validate (COCO) the splits.
+
+    Raises:
+        InputError: the COCO files are missing or malformed (before anything else is written).
+    """
+    from bench.data.coco import load_coco
+    from bench.data.synthetic import SynthConfig, synthetic_cached
+
+    section = ctx.plan.dataset
+    if section.coco is not None:
+        coco = section.coco
+        train = load_coco(coco.train, coco.train_images)
+        val = load_coco(coco.val, coco.val_images)
+        key = digest("coco", train.dataset_id, val.dataset_id)
+        ctx.report("dataset", "coco", CACHED, key)
+        return Data(key, train, val)
+    config = SynthConfig(**section.synthetic.model_dump())
+    root = ctx.workdir / "data" / f"synth-{config.cache_key()}"
+    key = digest("synthetic", config.cache_key())
+    exists = (root / "synth.json").is_file()
+    ctx.report("dataset", f"synthetic {config.cache_key()}", CACHED if exists else RUN, key)
+    if not exists and not ctx.execute:
+        return Data(key)
+    if not exists:
+        with ctx.progress.item("dataset", f"synthetic: {config.train} train + {config.val} val images"):
+            synthetic_cached(ctx.workdir / "data", config)
+    return Data(key, load_coco(root / "train"), load_coco(root / "val"))
+
+
+def model_config(work: VariantWork, data: Data):
+    """The variant's ModelConfig, resized, with the dataset's classes."""
+    from bench.models.registry import get_config
+
+    spec = work.spec
+    return get_config(
+        spec.name, input_size=spec.input_size, width_multiplier=spec.width, num_classes=data.train.num_classes
+    )
+
+
+def train_stage(ctx: Context, data: Data, work: VariantWork) -> dict | None:
+    """Train the variant (resuming from checkpoints in its work folder) or return the cached result."""
+    from bench.training import TrainConfig, TrainingError, train
+
+    config = TrainConfig.from_dict({**ctx.plan.training, **work.spec.train})
+    spec = work.spec.model_dump(mode="json", exclude={"train"})
+    key = stage_key("train", data.key, spec, config.to_dict())
+    hit = ctx.cache.get("train", key)
+    if hit and ("failed" in hit or Path(hit.get("weights", "")).is_file()):
+        ctx.report("train", work.label, CACHED, key)
+        return hit
+    if not ctx.execute or not data.ready:
+        ctx.report("train", work.label, RUN if data.ready else PENDING, key)
+        return None
+    folder = ctx.cache.output_dir("train", work.label.replace("@", "-"), key)
+    cfg = model_config(work, data)
+    with ctx.progress.item("train", work.label, spinner=False):
+        try:
+            result = train(cfg, data.train, config, folder, progress=ctx.progress.enabled)
+        except TrainingError as error:
+            ctx.report("train", work.label, FAILED, key)
+            ctx.progress.note(f"train {work.label}: FAILED: {error}")
+            return ctx.cache.put("train", key, failure(error))
+    entry = {
+        "weights": str(result.weights_path),
+        "weights_sha256": file_sha256(result.weights_path),
+        "steps": result.steps,
+        "seconds": result.seconds,
+        "final_loss": result.final_loss,
+        "stopped_by": result.stopped_by,
+        "model": model_info(cfg),
+    }
+    ctx.report("train", work.label, RUN, key)
+    return ctx.cache.put("train", key, entry)
+
+
+def model_info(cfg) -> dict:
+    """ModelInfo fields of a variant config (params BN-folded, MAdds), from a freshly built model."""
+    import tf_keras as keras
+
+    from bench.models.complexity import count_complexity
+    from bench.models.registry import build_model
+
+    counts = count_complexity(build_model(cfg))
+    keras.backend.clear_session()
+    return {
+        "variant": cfg.name,
+        "input_size": cfg.input_size,
+        "width_multiplier": cfg.width_multiplier,
+        "num_classes": cfg.num_classes,
+        "params": counts.params_bn_folded,
+        "madds": counts.madds,
+    }
+
+
+def export_stage(ctx: Context, data: Data, work: VariantWork, trained: dict | None, recipe) -> dict | None:
+    """Convert the trained variant with one recipe, or return the cached artifact (re-verified)."""
+    from converters.artifact import load_artifact
+
+    label = f"{work.label} {recipe.name}"
+    if trained is None:
+        ctx.report("export", label, PENDING)
+        return None
+    if "failed" in trained:
+        return {"failed": {**trained["failed"], "stage": "train"}}
+    extra = ctx.plan.finetune.model_dump() if recipe.training.value != "none" else None
+    parts = (trained["weights_sha256"], recipe.model_dump(mode="json"), ctx.plan.export.model_dump(), extra)
+    key = stage_key("export", data.key, *parts)
+    hit = ctx.cache.get("export", key)
+    if hit and "sidecar" in hit:
+        try:
+            load_artifact(hit["sidecar"])  # the file may have been deleted or changed since
+        except (InputError, KeyError):
+            hit = None
+    if hit:
+        ctx.report("export", label, CACHED, key)
+        return hit
+    if not ctx.execute or not data.ready:
+        ctx.report("export", label, RUN, key)
+        return None
+    folder = ctx.cache.output_dir("export", f"{work.label.replace('@', '-')}.{recipe.name}", key)
+    with ctx.progress.item("export", label, spinner=recipe.finetune_steps == 0):
+        entry = _convert(ctx, data, work, trained, recipe, folder)
+    ctx.report("export", label, FAILED if "failed" in entry else RUN, key)
+    if "failed" in entry:
+        ctx.progress.note(f"export {label}: FAILED: {entry['failed']['message']}")
+    return ctx.cache.put("export", key, entry)
+
+
+def _convert(ctx: Context, data: Data, work: VariantWork, trained: dict, recipe, folder: Path) -> dict:
+    import tensorflow as tf
+
+    from bench.training import TrainingError
+    from converters import convert
+    from converters.tflite import ConversionError
+
+    inputs = conversion_inputs_for(ctx, data, work, trained)
+    metadata = ctx.plan.export.tflite_metadata
+    try:
+        artifact = convert(inputs, recipe, folder, tflite_metadata=metadata, create_mediapipe_env=metadata)
+    except (ConversionError, InputError, TrainingError, ValueError, TypeError, tf.errors.OpError) as error:
+        return failure(error)
+    info = artifact.info
+    return {
+        "sidecar": str(artifact.sidecar_path),
+        "artifact": info.model_copy(update={"path": str(artifact.path)}).model_dump(mode="json"),
+        "tools": artifact.sidecar.get("tools", {}),
+    }
+
+
+def conversion_inputs_for(ctx: Context, data: Data, work: VariantWork, trained: dict):
+    """The variant's ConversionInputs, built once per variant per pass (loading the trained model)."""
+    from bench.pipeline.inputs import conversion_inputs
+
+    inputs = ctx.models.get(work.label)
+    if inputs is None:
+        release_inputs(ctx)
+        cfg = model_config(work, data)
+        inputs = conversion_inputs(cfg, Path(trained["weights"]), data.train, ctx.plan, work.label)
+        ctx.models[work.label] = inputs
+    return inputs
+
+
+def release_inputs(ctx: Context) -> None:
+    """Drop the loaded Keras models of earlier variants (memory on a small machine)."""
+    if not ctx.models:
+        return
+    import tf_keras as keras
+
+    ctx.models.clear()
+    keras.backend.clear_session()
+    gc.collect()
+
+
+def evaluate_stage(ctx: Context, data: Data, exported: dict | None, label: str) -> dict | None:
+    """COCO metrics of the artifact file on the validation split (``unsupported`` for Core ML off macOS)."""
+    from bench.evaluation import Unsupported, evaluate_artifact
+
+    if exported is None:
+        ctx.report("evaluate", label, PENDING)
+        return None
+    if "failed" in exported:
+        return {"skipped": "no artifact"}
+    evaluation = ctx.plan.evaluation.model_dump()
+    key = stage_key(
+        "evaluate", exported["artifact"]["sha256"], exported["artifact"]["format"], data.key, evaluation
+    )
+    hit = ctx.cache.get("evaluate", key)
+    if hit:
+        ctx.report("evaluate", label, CACHED, key)
+        return hit
+    if not ctx.execute or not data.ready:
+        ctx.report("evaluate", label, RUN, key)
+        return None
+    with ctx.progress.item("evaluate", label):
+        try:
+            metrics = evaluate_artifact(
+                exported["artifact"]["path"], data.val, max_images=evaluation["max_images"]
+            )
+        except (InputError, ValueError, RuntimeError) as error:
+            metrics = error
+    if isinstance(metrics, Unsupported):
+        entry = {"unsupported": metrics.reason}
+    elif isinstance(metrics, Exception):
+        entry = failure(metrics)
+        ctx.progress.note(f"evaluate {label}: FAILED: {entry['failed']['message']}")
+    else:
+        entry = {
+            "accuracy": metrics.to_accuracy_info().model_dump(mode="json"),
+            "inference_s": metrics.inference_s,
+        }
+    ctx.report("evaluate", label, FAILED if "failed" in entry else RUN, key)
+    return ctx.cache.put("evaluate", key, entry)

@@ -1,0 +1,148 @@
+"""The final summary: one row per variant x recipe x target, Pareto-optimal rows marked, then what next.
+
+A row is on the Pareto front when no other ok row *of the same target, delegate and threads* is at least
+as fast, at least as small and at least as accurate, and strictly better in one (``results.analysis``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from bench.commands._output import mb, ms
+from bench.pipeline.context import Item
+from results.analysis import pareto_front
+from results.schema import RunRecord, Status
+
+PARETO_GROUPS = ["runner", "device_id", "delegate", "threads"]
+
+
+def records_frame(records: list[RunRecord]) -> pd.DataFrame:
+    """The summary's columns, one row per record, sorted by variant, recipe and target."""
+    rows = []
+    for r in records:
+        t = r.timing
+        size = r.model.input_size
+        width = r.model.width_multiplier
+        rows.append(
+            {
+                "variant": f"{r.model.variant}@{size}x{width}" if size else (r.model.variant or "?"),
+                "recipe": r.artifact.recipe,
+                "runner": r.target.runner,
+                "device_id": r.target.device_id,
+                "target": f"{r.target.runner}:{r.target.device_id}",
+                "delegate": r.target.delegate.value,
+                "threads": r.target.threads,
+                "status": r.status.value,
+                "reason": r.error.message if r.error else "",
+                "map": r.accuracy.map if r.accuracy else None,
+                "ar100": r.accuracy.ar100 if r.accuracy else None,
+                "size_bytes": r.artifact.size_bytes if r.artifact.sha256 else None,
+                "median_ms": t.median_ms if t is not None and r.status is Status.OK else None,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame = frame.sort_values(["variant", "recipe", "target", "delegate", "threads"], kind="stable")
+    frame = frame.reset_index(drop=True)
+    measured = frame.dropna(subset=["map", "median_ms", "size_bytes"])
+    frame["pareto"] = False
+    if not measured.empty:
+        front = pareto_front(measured, ["median_ms", "size_bytes"], "map", group_by=PARETO_GROUPS)
+        frame.loc[front[front].index, "pareto"] = True
+    return frame
+
+
+def summary_table(frame: pd.DataFrame, title: str) -> Table:
+    """The rich table of :func:`records_frame`."""
+    table = Table(title=title, title_justify="left")
+    for header in (
+        "",
+        "variant",
+        "recipe",
+        "target",
+        "delegate",
+        "thr",
+        "mAP",
+        "AR@100",
+        "size MB",
+        "median ms",
+    ):
+        table.add_column(
+            header, justify="right" if header in ("thr", "mAP", "AR@100", "size MB", "median ms") else "left"
+        )
+    table.add_column("status")
+    for row in frame.itertuples(index=False):
+        status = row.status if row.status == "ok" else f"{row.status}: {_short(row.reason)}"
+        table.add_row(
+            "*" if row.pareto else "",
+            row.variant,
+            row.recipe or "-",
+            row.target,
+            row.delegate,
+            str(row.threads),
+            _metric(row.map),
+            _metric(row.ar100),
+            mb(None if pd.isna(row.size_bytes) else row.size_bytes / 1e6),
+            ms(None if pd.isna(row.median_ms) else row.median_ms),
+            status,
+        )
+    return table
+
+
+def print_summary(console: Console, outcome, elapsed_note: str = "") -> None:
+    """The table, the counts, and where to look next."""
+    frame = records_frame(outcome.records)
+    title = f"run {outcome.run_id}: {len(outcome.records)} records ({outcome.status}){elapsed_note}"
+    if frame.empty:
+        console.print(f"{title}: no records")
+    else:
+        console.print(summary_table(frame, title))
+        console.print(
+            "* = Pareto-optimal (median ms, size, mAP) among the rows of the same target, delegate, threads"
+        )
+    statuses = Counter(r.status.value for r in outcome.records)
+    console.print("records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    console.print(
+        f"next: make dashboard  (store {outcome.store_url});  "
+        f"edgebench records --run {outcome.run_id}  for every field"
+    )
+
+
+def dry_run_table(items: list[Item], expected: int) -> Table:
+    """What ``--dry-run`` prints: every stage item, its cache key and whether it would run."""
+    table = Table(
+        "stage",
+        "item",
+        "key",
+        "status",
+        title=f"{expected} records in this plan selection",
+        title_justify="left",
+    )
+    for item in items:
+        table.add_row(item.stage, item.label, item.key[:12] or "-", item.status)
+    return table
+
+
+def stage_counts(items: list[Item]) -> str:
+    """``train: 3 cached; export: 2 run, 25 cached; ...``."""
+    per_stage: dict[str, Counter] = {}
+    for item in items:
+        per_stage.setdefault(item.stage, Counter())[item.status] += 1
+    parts = []
+    for stage, counts in per_stage.items():
+        parts.append(f"{stage}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+    return "; ".join(parts)
+
+
+def _metric(value) -> str:
+    return "-" if value is None or pd.isna(value) else f"{value:.3f}"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

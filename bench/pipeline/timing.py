@@ -1,0 +1,179 @@
+"""The last stage: one record per artifact x timing slot, stored as soon as it exists.
+
+Timings are cached by (artifact sha256, target, delegate, threads, settings, runner code): a resumed or
+repeated run reuses them instead of measuring again (``--retime`` measures again). Each record gets a
+deterministic id from (run id, identity), so storing it twice is a no-op and a record already in the
+store is skipped before anything is timed. Accuracy and the model's size and compute are merged in.
+"""
+
+from __future__ import annotations
+
+from bench.cache import stage_key
+from bench.pipeline.context import CACHED, FAILED, PENDING, RUN, STORED, TO_STORE, UNSUPPORTED, Context
+from bench.pipeline.jobs import Slot, VariantWork, identity
+from bench.pipeline.runs import record_id
+from device_runners.base import Support, TimingJob, unsupported_record
+from results.schema import (
+    AccuracyInfo,
+    ArtifactInfo,
+    ErrorInfo,
+    ModelInfo,
+    RunRecord,
+    Status,
+    TargetInfo,
+    ToolVersions,
+)
+
+
+def time_stage(ctx: Context, work: VariantWork, recipe, upstream: tuple, slot: Slot) -> RunRecord | None:
+    """Make (or find) the record of one artifact on one slot; store it in an execute pass.
+
+    Args:
+        ctx: The pass.
+        work: The variant.
+        recipe: The recipe.
+        upstream: (train entry, export entry, evaluate entry); None entries are pending.
+        slot: Where and how to time.
+
+    Returns:
+        The record made in this pass, or None (already stored, or pending in a planning pass).
+    """
+    trained, exported, evaluated = upstream
+    label = f"{work.label} {recipe.name} on {slot.describe()}"
+    rid = record_id(ctx.run_id, identity(work.label, recipe.name, slot))
+    if ctx.store is not None and ctx.store.has(rid):
+        ctx.report("time", label, STORED)
+        return None
+    if trained is None or exported is None or evaluated is None:
+        # An unreachable target needs no upstream result: its record is only a reason.
+        ctx.report("time", label, TO_STORE if not reach(ctx, slot).ok else PENDING)
+        return None
+    job = _job(ctx, work, recipe, trained, exported, slot, rid)
+    if "failed" in exported:
+        record, status = _failed_record(job, slot, exported["failed"]), FAILED
+    else:
+        record, status = _measure(ctx, job, slot, label)
+        if record is None:
+            return None
+    if "accuracy" in evaluated:
+        record = record.model_copy(update={"accuracy": AccuracyInfo.model_validate(evaluated["accuracy"])})
+    record = _finish(ctx, record, rid, exported.get("tools", {}))
+    if not ctx.execute:
+        ctx.report("time", label, TO_STORE)
+        return record
+    ctx.store.add(record)
+    ctx.report("time", label, status)
+    return record
+
+
+def _measure(ctx: Context, job: TimingJob, slot: Slot, label: str) -> tuple[RunRecord | None, str]:
+    """A cached, unsupported or freshly measured record (None: would be measured, planning pass)."""
+    support = reach(ctx, slot)
+    if not support.ok:
+        return unsupported_record(job, slot.target.runner, support.reason, slot.target.device_id), UNSUPPORTED
+    artifact = job.artifact
+    target = slot.target.model_dump(mode="json")
+    settings = slot.settings.model_dump(mode="json")
+    key = stage_key(
+        "time", artifact.sha256, artifact.format.value, target, slot.delegate.value, slot.threads, settings
+    )
+    hit = None if ctx.retime else ctx.cache.get("time", key)
+    if hit:
+        return RunRecord.model_validate(hit["record"]), CACHED
+    if not ctx.execute:
+        ctx.report("time", label, RUN, key)
+        return None, RUN
+    with ctx.progress.item("time", label):
+        record = runner_for(ctx, slot).time(job)
+    ctx.cache.put("time", key, {"record": record.model_dump(mode="json")})
+    return record, RUN if record.status is Status.OK else record.status.value
+
+
+def reach(ctx: Context, slot: Slot) -> Support:
+    """Whether the slot's target is reachable now (probed once per target per pass)."""
+    name = slot.target.label
+    if name not in ctx.reachability:
+        runner = runner_for(ctx, slot)
+        probe = getattr(runner, "probe", None)
+        if probe is None:
+            ctx.reachability[name] = Support.yes()
+        else:
+            probes = probe()
+            reachable = [p for p in probes if p.ok]
+            reason = "; ".join(p.reason for p in probes if p.reason) or "not reachable"
+            ctx.reachability[name] = Support.yes() if reachable else Support.no(reason)
+    return ctx.reachability[name]
+
+
+def runner_for(ctx: Context, slot: Slot):
+    """The runner instance of the slot's target (one per target per pass)."""
+    from device_runners.registry import runner_class
+
+    name = slot.target.label
+    if name not in ctx.runners:
+        cls = runner_class(slot.target.runner)
+        # The host runner takes no target (it has one device); every other runner takes its TargetConfig.
+        ctx.runners[name] = cls() if slot.target.runner == "host" else cls(slot.target)
+    return ctx.runners[name]
+
+
+def _job(
+    ctx: Context, work: VariantWork, recipe, trained: dict, exported: dict, slot: Slot, rid: str
+) -> TimingJob:
+    model = (
+        ModelInfo.model_validate(trained["model"])
+        if "model" in trained
+        else ModelInfo(variant=work.spec.name)
+    )
+    if "artifact" in exported:
+        artifact = ArtifactInfo.model_validate(exported["artifact"])
+    else:  # nothing was written: the record still names what it is about
+        artifact = ArtifactInfo(
+            recipe=recipe.name, format=recipe.format, path="(not written)", sha256="", size_bytes=0
+        )
+    return TimingJob(
+        artifact=artifact,
+        delegate=slot.delegate,
+        threads=slot.threads,
+        settings=slot.settings,
+        run_id=ctx.run_id,
+        plan=ctx.plan.name,
+        model=model,
+        record_id=rid,
+        device_id=slot.target.device_id,
+    )
+
+
+def _failed_record(job: TimingJob, slot: Slot, failed: dict) -> RunRecord:
+    stage = failed.get("stage", "export")
+    target = TargetInfo(
+        runner=slot.target.runner, device_id=job.device_id, delegate=job.delegate, threads=job.threads
+    )
+    error = ErrorInfo(type=failed["type"], message=f"{stage} failed: {failed['message']}")
+    return RunRecord(
+        record_id=job.record_id,
+        run_id=job.run_id,
+        plan=job.plan,
+        model=job.model,
+        artifact=job.artifact,
+        target=target,
+        status=Status.FAILED,
+        error=error,
+    )
+
+
+def _finish(ctx: Context, record: RunRecord, rid: str, artifact_tools: dict) -> RunRecord:
+    """This run's identity and provenance on a (possibly cached) record; tool versions merged."""
+    measured = {k: v for k, v in record.tools.model_dump().items() if v is not None}
+    converted = {k: v for k, v in artifact_tools.items() if v is not None and k in ToolVersions.model_fields}
+    provenance = ctx.provenance
+    return record.model_copy(
+        update={
+            "record_id": rid,
+            "run_id": ctx.run_id,
+            "plan": ctx.plan.name,
+            "git_commit": provenance.get("git_commit"),
+            "git_dirty": provenance.get("git_dirty"),
+            "tools": ToolVersions(**{**converted, **measured}),
+        }
+    )

@@ -1,0 +1,278 @@
+"""Plans: what ``edgebench benchmark`` runs, as YAML validated into frozen pydantic models.
+
+A plan names the dataset, the variants (name, input size, width, training overrides), the training and
+fine-tuning budget, the recipes, the targets (``device_runners.targets.TargetConfig``) and the timing
+settings. Unknown keys are rejected at every level; a bad plan ends in one line naming the key, what was
+received and what is allowed (``InputError``, exit code 2). Built-in plans live in ``bench/plans/*.yaml``
+(``quick``, ``paper``, ``smoke``); ``--plan`` takes one of their names or a path to a YAML file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from device_runners.targets import TargetConfig
+from results.errors import InputError, choice_error
+from results.schema import TimingSettings
+
+PLANS_DIR = Path(__file__).with_name("plans")
+DEFAULT_PLAN = "quick"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SyntheticData(_Strict):
+    """The generated shapes dataset (``bench.data.synthetic.SynthConfig``)."""
+
+    seed: int = Field(default=0, ge=0)  # master seed: the same config writes the same bytes
+    train: int = Field(default=2000, ge=1)  # training images
+    val: int = Field(default=500, ge=1)  # validation images (accuracy is measured on them)
+    size: int = Field(default=256, ge=32)  # square image side in pixels
+    image_format: Literal["jpeg", "png"] = "jpeg"
+    max_objects: int = Field(default=10, ge=1)  # upper bound on shapes per image
+
+
+class CocoData(_Strict):
+    """A COCO-format dataset on disk: an instances JSON (or a split folder holding one) per split."""
+
+    train: Path  # training split: instances JSON or folder with instances.json and images/
+    val: Path  # validation split
+    train_images: Path | None = None  # image folder when not images/ beside the JSON
+    val_images: Path | None = None
+
+
+class DatasetSection(_Strict):
+    """Exactly one of ``synthetic`` or ``coco``."""
+
+    synthetic: SyntheticData | None = None
+    coco: CocoData | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetSection:
+        if (self.synthetic is None) == (self.coco is None):
+            raise ValueError("give exactly one of synthetic, coco")
+        return self
+
+
+class VariantSpec(_Strict):
+    """One detector of the zoo, possibly resized, with optional training overrides."""
+
+    name: str  # registry name, e.g. ssdlite_mobilenet_v2 (see `edgebench models`)
+    input_size: int | None = Field(default=None, ge=32)  # square input side; None = the variant's
+    width: float | None = Field(default=None, gt=0, le=4)  # width multiplier; None = the variant's
+    train: dict[str, Any] = {}  # TrainConfig fields overriding the plan's `training` for this variant
+
+
+class FinetuneSection(_Strict):
+    """Fine-tuning of the qat and pruned recipes (bench's training loop)."""
+
+    lr: float = Field(default=5e-4, gt=0)  # peak learning rate, about a tenth of training's
+    batch_size: int = Field(default=32, ge=1)
+    steps: int | None = Field(default=None, ge=1)  # overrides every qat / pruned recipe's finetune_steps
+
+
+class ExportSection(_Strict):
+    """How artifacts are written."""
+
+    calibration_samples: int = Field(default=64, ge=1)  # int8 representative images (training split)
+    tflite_metadata: bool = False  # MediaPipe metadata in .tflite files (needs .venv-mediapipe)
+
+
+class EvaluationSection(_Strict):
+    """Accuracy on the validation split, measured on each artifact file."""
+
+    max_images: int | None = Field(default=None, ge=1)  # first N validation images; None = all
+
+
+class RecipeSpec(BaseModel):
+    """A recipe by name, with optional field overrides (``{name: tflite_int8_qat, finetune_steps: 100}``)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str
+
+    @property
+    def overrides(self) -> dict[str, Any]:
+        """The fields given besides the name."""
+        return dict(self.model_extra or {})
+
+
+class Plan(_Strict):
+    """A whole benchmark: dataset -> train -> export -> evaluate -> time."""
+
+    name: str  # shown in records (RunRecord.plan) and run ids
+    description: str = ""
+    dataset: DatasetSection
+    variants: list[VariantSpec] = Field(min_length=1)
+    training: dict[str, Any]  # bench.training.TrainConfig fields (steps is required)
+    finetune: FinetuneSection = FinetuneSection()
+    recipes: list[RecipeSpec] = Field(min_length=1)
+    export: ExportSection = ExportSection()
+    evaluation: EvaluationSection = EvaluationSection()
+    targets: list[TargetConfig] = Field(min_length=1)
+    timing: TimingSettings = TimingSettings(min_runs=20, min_secs=0.5)
+
+    @field_validator("recipes", mode="before")
+    @classmethod
+    def _names_to_specs(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+    def canonical(self) -> dict:
+        """Plain JSON values of the whole plan (hashing and the run manifest)."""
+        return self.model_dump(mode="json")
+
+
+def plan_names() -> list[str]:
+    """The built-in plans."""
+    return sorted(path.stem for path in PLANS_DIR.glob("*.yaml"))
+
+
+def load_plan(name_or_path: str | Path) -> Plan:
+    """Load and fully validate a plan: a built-in name or a YAML file.
+
+    Raises:
+        InputError: One line naming the file, the key, what was received and what is allowed.
+    """
+    text = str(name_or_path)
+    path = Path(text)
+    if not (path.suffix in (".yaml", ".yml") or path.exists()):
+        if text not in plan_names():
+            raise choice_error("--plan", text, [*plan_names(), "a path to a .yaml file"])
+        path = PLANS_DIR / f"{text}.yaml"
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise InputError(f"--plan: cannot read {text!r}: {error.strerror or error}") from None
+    except yaml.YAMLError as error:
+        raise InputError(f"plan {path.name}: not valid YAML: {' '.join(str(error).split())}") from None
+    return parse_plan(data, path.name)
+
+
+def parse_plan(data: object, where: str = "plan") -> Plan:
+    """Validate plan data (already parsed YAML); see :func:`load_plan`."""
+    if not isinstance(data, dict):
+        raise InputError(f"plan {where}: expected a mapping of sections; got {type(data).__name__}")
+    try:
+        plan = Plan.model_validate(data)
+    except ValidationError as error:
+        raise InputError(f"plan {where}: {describe_error(error, Plan)}") from None
+    try:
+        check_names(plan)
+    except InputError as error:
+        raise InputError(f"plan {where}: {error}") from None
+    return plan
+
+
+def describe_error(error: ValidationError, model: type[BaseModel]) -> str:
+    """The first validation error as ``key.path: problem (got X); allowed: ...``."""
+    first = error.errors()[0]
+    loc = list(first["loc"])
+    key = format_loc(loc) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        allowed = allowed_keys(model, loc[:-1])
+        return f"{key}: unknown key; allowed: {', '.join(allowed)}"
+    if first["type"] == "missing":
+        return f"{key}: required key is missing"
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "literal_error":
+        message = message.replace("Input should be", "allowed:")
+    received = first.get("input")
+    shown = "" if isinstance(received, dict | list) else f" (got {received!r})"
+    return f"{key}: {message}{shown}"
+
+
+def format_loc(loc: list) -> str:
+    """``["variants", 0, "name"]`` -> ``variants[0].name``."""
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def allowed_keys(model: type[BaseModel], loc: list) -> list[str]:
+    """The field names of the model found by walking ``loc`` (list indices skipped) from ``model``."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = current.model_fields.get(part) if isinstance(current, type) else None
+        if field is None:
+            return []
+        current = _model_in(field.annotation)
+    return sorted(current.model_fields) if isinstance(current, type) else []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel class inside ``X``, ``X | None`` or ``list[X]``."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def check_names(plan: Plan) -> None:
+    """Check what pydantic cannot: variant and recipe names, training configs, resized variants.
+
+    Raises:
+        InputError: naming the key (``variants[1].name``), what was received and what is allowed.
+    """
+    from bench.models.registry import get_config, list_models
+    from bench.training import TrainConfig
+    from converters.recipes import get_recipe, recipe_names
+
+    _training(TrainConfig, plan.training, "training")
+    models = list_models()
+    for index, variant in enumerate(plan.variants):
+        where = f"variants[{index}]"
+        if variant.name not in models:
+            raise choice_error(f"{where}.name", variant.name, models)
+        try:
+            get_config(variant.name, input_size=variant.input_size, width_multiplier=variant.width)
+        except InputError as error:
+            raise InputError(f"{where}: {error}") from None
+        _training(TrainConfig, {**plan.training, **variant.train}, f"{where}.train")
+    _unique([variant_label(v) for v in plan.variants], "variants", "name (with input_size and width)")
+    for index, spec in enumerate(plan.recipes):
+        if spec.name not in recipe_names():
+            raise choice_error(f"recipes[{index}].name", spec.name, recipe_names())
+        try:
+            get_recipe(spec.name).with_overrides(**spec.overrides)
+        except InputError as error:
+            raise InputError(f"recipes[{index}]: {error}") from None
+    _unique([r.name for r in plan.recipes], "recipes", "name")
+    _unique([t.label for t in plan.targets], "targets", "name (or runner and device)")
+
+
+def variant_label(variant: VariantSpec) -> str:
+    """``name`` or ``name@SIZExWIDTH`` when resized: what names the variant in folders and output."""
+    if variant.input_size is None and variant.width is None:
+        return variant.name
+    size = variant.input_size if variant.input_size is not None else "default"
+    width = variant.width if variant.width is not None else "default"
+    return f"{variant.name}@{size}x{width}"
+
+
+def _training(train_config: type, values: dict, where: str) -> None:
+    try:
+        train_config.from_dict(values)
+    except InputError as error:
+        raise InputError(f"{where}: {str(error).removeprefix('train config: ')}") from None
+
+
+def _unique(labels: list[str], section: str, what: str) -> None:
+    seen: set[str] = set()
+    for index, label in enumerate(labels):
+        if label in seen:
+            raise InputError(f"{section}[{index}]: {label!r} appears twice; each {what} must be unique")
+        seen.add(label)

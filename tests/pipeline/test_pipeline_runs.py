@@ -1,0 +1,112 @@
+"""The orchestration for real, with training, conversion, evaluation and host timing faked (conftest)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from pl_fakes import TINY_EXPECTED, manifest, tiny_plan
+
+from bench.pipeline import DONE, DRY_RUN, NOTHING_CHANGED, run_benchmark
+from results.schema import Status
+from results.store import Store
+
+
+def _records(options, run_id):
+    store = Store(options.store)
+    try:
+        return store.records(run_id=run_id)
+    finally:
+        store.close()
+
+
+def test_first_run_stores_every_record_with_accuracy_and_reasons(fakes, options):
+    outcome = run_benchmark(tiny_plan(), options)
+    assert outcome.status == DONE
+    assert len(outcome.records) == outcome.expected == TINY_EXPECTED
+    assert fakes.calls == {"train": 2, "convert": 6, "evaluate": 6, "time": 8}
+    by_status = {s: [r for r in outcome.records if r.status is s] for s in Status}
+    assert len(by_status[Status.OK]) == 8
+    assert all(r.accuracy is not None and r.accuracy.map == 0.25 for r in by_status[Status.OK])
+    assert all(r.model.params == 10 and r.plan == "tiny" for r in outcome.records)
+    (mac,) = {r.error.message for r in by_status[Status.UNSUPPORTED]}
+    assert "macOS" in mac
+    assert all(r.artifact.size_bytes > 0 for r in by_status[Status.UNSUPPORTED])  # converted and sized
+    assert manifest(options.workdir)["complete"] is True
+
+
+def test_second_run_with_nothing_changed_does_nothing(fakes, options):
+    first = run_benchmark(tiny_plan(), options)
+    fakes.calls.clear()
+    second = run_benchmark(tiny_plan(), options)
+    assert second.status == NOTHING_CHANGED
+    assert second.run_id == first.run_id
+    assert not fakes.calls
+    assert len(_records(options, first.run_id)) == TINY_EXPECTED
+
+
+def test_interrupted_run_resumes_under_the_same_id_without_duplicates(fakes, options):
+    fakes.interrupt_after = 3
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(tiny_plan(), options)
+    interrupted = manifest(options.workdir)
+    assert interrupted["complete"] is False
+    stored = _records(options, interrupted["run_id"])
+    assert 0 < len(stored) < TINY_EXPECTED
+    fakes.interrupt_after = None
+    fakes.calls.clear()
+    outcome = run_benchmark(tiny_plan(), options)
+    assert outcome.resumed and outcome.run_id == interrupted["run_id"]
+    records = _records(options, outcome.run_id)
+    assert len(records) == TINY_EXPECTED == len({r.record_id for r in records})
+    assert fakes.calls["train"] == 1  # the first variant's training was cached
+    assert fakes.calls["time"] == 8 - 3  # three timings were done (and cached) before the interrupt
+
+
+def test_failed_conversion_becomes_failed_records_and_the_rest_continues(fakes, options):
+    fakes.fail_recipe = "tflite_int8"
+    outcome = run_benchmark(tiny_plan(), options)
+    failed = [r for r in outcome.records if r.status is Status.FAILED]
+    assert len(failed) == 2 * 2  # two variants x two delegates
+    assert {r.artifact.recipe for r in failed} == {"tflite_int8"}
+    assert all(r.error.type == "ConversionError" and "refused" in r.error.message for r in failed)
+    assert len(outcome.records) == TINY_EXPECTED
+    fakes.calls.clear()
+    assert run_benchmark(tiny_plan(), options).status == NOTHING_CHANGED  # the failure is cached too
+    assert not fakes.calls
+
+
+def test_retime_measures_again_under_a_new_run(fakes, options):
+    first = run_benchmark(tiny_plan(), options)
+    fakes.calls.clear()
+    again = run_benchmark(tiny_plan(), dataclasses.replace(options, retime=True))
+    assert again.status == DONE and again.run_id != first.run_id
+    assert fakes.calls == {"time": 8}
+    assert len(again.records) == TINY_EXPECTED
+
+
+def test_changed_timing_settings_reuse_training_and_conversion(fakes, options):
+    first = run_benchmark(tiny_plan(), options)
+    fakes.calls.clear()
+    changed = run_benchmark(tiny_plan(timing={"min_runs": 3, "min_secs": 0.0}), options)
+    assert changed.run_id != first.run_id
+    assert fakes.calls == {"time": 8}
+
+
+def test_only_filters_variants_and_recipes(fakes, options):
+    only = "tiny_ssdlite_mobilenet_v2/tflite_*"
+    outcome = run_benchmark(tiny_plan(), dataclasses.replace(options, only=only))
+    assert len(outcome.records) == 2 * 2
+    assert {r.model.variant for r in outcome.records} == {"tiny_ssdlite_mobilenet_v2"}
+
+
+def test_dry_run_computes_and_stores_nothing(fakes, options):
+    outcome = run_benchmark(tiny_plan(), dataclasses.replace(options, dry_run=True))
+    assert outcome.status == DRY_RUN and outcome.expected == TINY_EXPECTED
+    assert not fakes.calls
+    assert not (options.workdir / "runs").exists()
+    assert {i.status for i in outcome.items if i.stage == "train"} == {"pending"}
+    run_benchmark(tiny_plan(), options)
+    fakes.calls.clear()
+    planned = run_benchmark(tiny_plan(), dataclasses.replace(options, dry_run=True))
+    assert {i.status for i in planned.items} <= {"cached", "stored"}
