@@ -80,7 +80,7 @@ def _tflite(model: ConversionInputs, recipe: Recipe, path: Path, metadata: bool,
         from converters.tfmot_wrap import magnitude_pruned
 
         keras_model, sparsity = magnitude_pruned(model, recipe)
-        stats.update(finetune_steps=recipe.finetune_steps, kernel_sparsity=round(sparsity, 4))
+        stats.update(finetune_steps=recipe.finetune_steps, **sparsity)
     data = convert_tflite(model, recipe, keras_model)
     written, error = (None, "skipped: tflite_metadata=False")
     if metadata:

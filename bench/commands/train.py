@@ -20,7 +20,6 @@ from pathlib import Path
 
 from bench.data.coco import INSTANCES_FILE, CocoDataset, load_coco
 from bench.data.synthetic import SynthConfig, synthetic_cached
-from bench.models.registry import get_config, list_models
 from results.errors import InputError, choice_error
 
 SYNTHETIC = "synthetic"
@@ -37,7 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "re-running the same command resumes from the newest checkpoint in --out.",
     )
     parser.add_argument("--variant", required=True, metavar="V", help="zoo variant (edgebench models)")
-    parser.add_argument("--data", required=True, metavar="synthetic|PATH", help="'synthetic' or a COCO dataset")
+    parser.add_argument(
+        "--data", required=True, metavar="synthetic|PATH", help="'synthetic' or a COCO dataset"
+    )
     parser.add_argument("--out", required=True, metavar="DIR", help="work folder: checkpoints, final weights")
     parser.add_argument("--steps", type=int, metavar="N", help="optimizer steps (default: the quick plan's)")
     parser.add_argument("--minutes", type=float, metavar="M", help="wall-clock cap; the schedule follows it")
@@ -54,7 +55,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
 
 def run(args: argparse.Namespace) -> int:
     """Validate, train (or resume), print the result; bad input raises InputError (exit code 2)."""
-    from bench.training.recommend import recommended  # heavy imports after argument checks
+    # TensorFlow-backed imports stay inside run(): every other command starts without TensorFlow.
+    from bench.models.registry import get_config
+    from bench.training.recommend import recommended
 
     _check_args(args)
     preset = recommended(args.variant, "quick")
@@ -69,8 +72,12 @@ def run(args: argparse.Namespace) -> int:
     from bench.training import train
 
     result = train(model_config, train_split, config, Path(args.out), progress=not args.no_progress)
-    summary = {"variant": model_config.name, "input_size": model_config.input_size,
-               "width_multiplier": model_config.width_multiplier, **result.to_dict()}
+    summary = {
+        "variant": model_config.name,
+        "input_size": model_config.input_size,
+        "width_multiplier": model_config.width_multiplier,
+        **result.to_dict(),
+    }
     summary.pop("loss_history")
     if args.evaluate:
         summary["val"] = _evaluate(model_config, result.weights_path, val_split)
@@ -79,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _check_args(args: argparse.Namespace) -> None:
+    from bench.models.registry import list_models
+
     if args.variant not in list_models():
         raise choice_error("--variant", args.variant, list_models())
     for flag in ("steps", "batch_size", "input_size"):

@@ -70,8 +70,13 @@ class Evaluator:
         last = step == self.args.steps
         if step % self.args.eval_every and not last:
             return
-        self.checkpoint.restore(str(self.out / f"{CHECKPOINT_PREFIX}-{step}")).expect_partial()
+        self.restore(step)
         self.point(step, losses["loss"], tflite=last or self.args.eval_with == "tflite")
+
+    def restore(self, step: int) -> None:
+        """Load checkpoint ``step`` into the evaluation model; fail loudly if any model weight is missing."""
+        status = self.checkpoint.restore(str(self.out / f"{CHECKPOINT_PREFIX}-{step}"))
+        status.expect_partial().assert_existing_objects_matched()
 
     def point(self, step: int, loss: float, tflite: bool) -> dict:
         cpu_before, wall_before = _cpu_seconds(), time.perf_counter()
@@ -106,7 +111,17 @@ class Evaluator:
 
 def vars_summary(args) -> dict:
     """The settings of this calibration run, for the JSONL rows."""
-    keys = ("variant", "input_size", "width", "batch_size", "lr", "steps", "train_images", "warmup")
+    keys = (
+        "variant",
+        "input_size",
+        "width",
+        "batch_size",
+        "lr",
+        "steps",
+        "train_images",
+        "warmup",
+        "match_iou",
+    )
     return {k: getattr(args, k) for k in keys}
 
 
@@ -122,9 +137,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--minutes", type=float, default=None)
+    parser.add_argument("--match-iou", type=float, default=None)
     parser.add_argument("--train-images", type=int, default=2000)
     parser.add_argument("--eval-images", type=int, default=500)
-    parser.add_argument("--eval-with", choices=("keras", "tflite"), default="keras")
+    parser.add_argument("--eval-with", choices=("keras", "tflite"), default="tflite")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/edgebench-data"))
     parser.add_argument("--jsonl", type=Path, default=None)
     return parser.parse_args(argv)
@@ -135,7 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     root = synthetic_cached(args.cache, SynthConfig(train=args.train_images, val=500))
     train_split, val = load_coco(root / "train"), load_coco(root / "val")
     model_config = get_config(
-        args.variant, input_size=args.input_size, width_multiplier=args.width, num_classes=train_split.num_classes
+        args.variant,
+        input_size=args.input_size,
+        width_multiplier=args.width,
+        num_classes=train_split.num_classes,
     )
     config = TrainConfig(
         steps=args.steps,
@@ -144,12 +163,15 @@ def main(argv: list[str] | None = None) -> int:
         warmup_steps=args.warmup,
         max_minutes=args.minutes,
         checkpoint_every=args.eval_every,
+        match_iou=args.match_iou,
     )
     print(f"load average at start: {os.getloadavg()}", flush=True)
     evaluator = Evaluator(args, model_config, val, args.out)
-    result = train(model_config, train_split, config, args.out, progress=sys.stderr.isatty(), on_step=evaluator)
+    result = train(
+        model_config, train_split, config, args.out, progress=sys.stderr.isatty(), on_step=evaluator
+    )
     if not evaluator.points or evaluator.points[-1]["step"] != result.steps or result.stopped_by == "time":
-        evaluator.checkpoint.restore(str(args.out / f"{CHECKPOINT_PREFIX}-{result.steps}")).expect_partial()
+        evaluator.restore(result.steps)
         evaluator.point(result.steps, result.final_loss, tflite=True)
     print(json.dumps({"result": result.to_dict() | {"loss_history": None}}, default=str), flush=True)
     return 0

@@ -24,7 +24,8 @@ Calibration on this 2-core machine (``bench/scripts/calibrate_training.py``) is 
 
 from bench.training.config import FLIP_ONLY, TrainConfig, TrainResult
 from bench.training.detector import keras_detector, load_trained
-from bench.training.trainer import TrainingError, finetune, finetune_callable, train
+from bench.training.finetune import finetune, finetune_callable
+from bench.training.trainer import TrainingError, train
 
 __all__ = [
     "FLIP_ONLY",

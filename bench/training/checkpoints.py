@@ -24,7 +24,7 @@ from results.errors import EdgebenchWarning, InputError
 
 RUN_FILE = "run.json"
 RESULT_FILE = "train_result.json"
-WEIGHTS_FILE = "final.weights.h5"
+WEIGHTS_FILE = "final.weights.h5"  # legacy HDF5 despite the name; load_trained reads it
 CHECKPOINT_PREFIX = "ckpt"
 # Settings that may change between a run and its resumption (they do not change what is learnt per step).
 RESUMABLE_CHANGES = ("steps", "max_minutes", "checkpoint_every", "keep_checkpoints", "log_every")
@@ -44,7 +44,9 @@ def make_manager(
 ) -> tf.train.CheckpointManager:
     """A checkpoint manager over ``workdir/ckpt-*`` tracking model, optimizer and state."""
     checkpoint = tf.train.Checkpoint(model=model, optimizer=optimizer, state=state)
-    return tf.train.CheckpointManager(checkpoint, str(workdir), max_to_keep=keep, checkpoint_name=CHECKPOINT_PREFIX)
+    return tf.train.CheckpointManager(
+        checkpoint, str(workdir), max_to_keep=keep, checkpoint_name=CHECKPOINT_PREFIX
+    )
 
 
 def restore_latest(manager: tf.train.CheckpointManager) -> str | None:
@@ -53,11 +55,18 @@ def restore_latest(manager: tf.train.CheckpointManager) -> str | None:
     The optimizer must be built (slots created) before this call, so that every value is restored
     at once rather than deferred.
     """
-    for path in reversed(manager.checkpoints):
+    candidates = list(manager.checkpoints)
+    # A state file without timestamps (written by hand or by older tools) lists no checkpoints to keep,
+    # but still names the latest.
+    if manager.latest_checkpoint and manager.latest_checkpoint not in candidates:
+        candidates.append(manager.latest_checkpoint)
+    for path in reversed(candidates):
         try:
             manager.checkpoint.restore(path).assert_existing_objects_matched()
         except (tf.errors.OpError, ValueError, AssertionError) as error:
-            warnings.warn(f"{path}: cannot restore ({error}); trying an older checkpoint", EdgebenchWarning, 2)
+            warnings.warn(
+                f"{path}: cannot restore ({error}); trying an older checkpoint", EdgebenchWarning, 2
+            )
             continue
         return path
     return None
@@ -79,7 +88,8 @@ def check_run(workdir: Path, manifest: dict) -> None:
             if key in RESUMABLE_CHANGES or previous.get(key) == manifest.get(key):
                 continue
             raise InputError(
-                f"{workdir}: holds a training run with {key}={previous.get(key)!r}, not {manifest.get(key)!r}; "
+                f"{workdir}: holds a training run with {key}={previous.get(key)!r}, "
+                f"not {manifest.get(key)!r}; "
                 "use a new folder to train with other settings"
             )
     write_json_atomic(path, manifest)

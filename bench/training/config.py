@@ -30,7 +30,7 @@ class TrainConfig:
     Attributes are documented inline, one comment per field.
     """
 
-    steps: int  # optimizer steps in total (the cosine schedule spans them; resumed runs count from the checkpoint)
+    steps: int  # optimizer steps in total, over resumed runs too (the cosine schedule spans them)
     batch_size: int = 32  # images per step
     peak_lr: float = 5e-3  # learning rate at the end of the warmup
     warmup_steps: int = 200  # linear warmup from 0 to peak_lr (clipped to a tenth of `steps`)
@@ -41,8 +41,15 @@ class TrainConfig:
     keep_checkpoints: int = 2  # newest checkpoints kept in the work folder
     seed: int = 0  # model initialisation, shuffling and augmentation seed
     augment: AugmentConfig = field(default_factory=lambda: FLIP_ONLY)  # training augmentation
-    bn_momentum: float | None = 0.97  # set on every BatchNormalization layer before training; None keeps the zoo's
-    clip_norm: float | None = 10.0  # global gradient-norm clip (a bad early batch cannot blow up Adam's state)
+    bn_momentum: float | None = (
+        0.97  # set on every BatchNormalization layer before training; None keeps the zoo's
+    )
+    clip_norm: float | None = (
+        10.0  # global gradient-norm clip (a bad early batch cannot blow up Adam's state)
+    )
+    match_iou: float | None = (
+        None  # anchor-matching IoU for the targets (positive = negative threshold); None: the variant's 0.5
+    )
     log_every: int = 20  # steps between loss read-backs for the progress display and the loss history
 
     def __post_init__(self) -> None:
@@ -63,6 +70,8 @@ class TrainConfig:
             _finite(self, "bn_momentum", lambda v: 0 <= v < 1, "in [0, 1) or None")
         if self.clip_norm is not None:
             _finite(self, "clip_norm", lambda v: v > 0, "> 0 or None")
+        if self.match_iou is not None:
+            _finite(self, "match_iou", lambda v: 0 < v < 1, "in (0, 1) or None")
         if not isinstance(self.augment, AugmentConfig):
             raise InputError(f"train augment: expected an AugmentConfig; got {type(self.augment).__name__}")
 
@@ -144,5 +153,10 @@ def _nonnegative_int(config: TrainConfig, name: str) -> None:
 
 def _finite(config: TrainConfig, name: str, ok: Callable[[float], bool], allowed: str) -> None:
     value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or not ok(value):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not ok(value)
+    ):
         raise InputError(f"train {name}: expected a number {allowed}; got {value!r}")

@@ -8,7 +8,9 @@ Keras model and its fp32 TFLite export score the same mAP to within rounding.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -38,11 +40,27 @@ def load_trained(model_config: ModelConfig, weights_path: str | Path) -> keras.M
         raise InputError(f"{path}: weights file not found")
     model = build_model(model_config)
     try:
-        with quantize_scope():
-            model.load_weights(str(path))
-    except (ValueError, OSError) as error:
+        with quantize_scope(), _legacy_name(path) as readable:
+            model.load_weights(str(readable))
+    except (ValueError, OSError, KeyError) as error:
         raise InputError(f"{path}: does not fit {model_config.name} as configured: {error}") from error
     return model
+
+
+@contextlib.contextmanager
+def _legacy_name(path: Path) -> Iterator[Path]:
+    """``path`` under a name tf_keras reads as legacy HDF5 weights.
+
+    Training writes ``final.weights.h5`` (the name the export command expects) in the legacy HDF5 layout,
+    but tf_keras picks its Keras 3 reader for any ``*.weights.h5`` name; a symlink named ``*.h5`` avoids it.
+    """
+    if not path.name.endswith(".weights.h5"):
+        yield path
+        return
+    with tempfile.TemporaryDirectory(prefix="edgebench-weights-") as tmp:
+        link = Path(tmp) / "weights.h5"
+        link.symlink_to(path.resolve())
+        yield link
 
 
 def keras_detector(

@@ -69,7 +69,7 @@ class TrainProgress:
             self._progress.stop()
 
     def eta(self, step: int, images_per_s: float, batch_size: int, elapsed: float) -> float:
-        """Seconds left: the steps to go at the current rate, capped by the time left under ``max_seconds``."""
+        """Seconds left: the steps to go at the current rate, capped by the time left under the cap."""
         left = (self.total - step) * batch_size / images_per_s if images_per_s > 0 else float("inf")
         if self.max_seconds is not None:
             left = min(left, max(self.max_seconds - elapsed, 0.0))

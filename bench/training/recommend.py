@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.models.registry import TINY_PREFIX, get_config
 from bench.training.config import TrainConfig
 from results.errors import choice_error
 
@@ -27,7 +28,11 @@ class Preset:
     finetune_lr: float  # peak learning rate of both fine-tunes
 
 
-_QUICK_STEPS = {"ssdlite_mobilenet_v2": 1000, "ssdlite_mobilenet_v3_small": 1000, "ssdlite_mobiledet_cpu": 1000}
+_QUICK_STEPS = {
+    "ssdlite_mobilenet_v2": 1000,
+    "ssdlite_mobilenet_v3_small": 1000,
+    "ssdlite_mobiledet_cpu": 1000,
+}
 _PAPER_STEPS = 6000
 
 
@@ -39,8 +44,14 @@ def recommended(variant: str, plan: str = "quick") -> Preset:
     """
     if plan not in PLANS:
         raise choice_error("plan", plan, PLANS)
-    base = variant.removeprefix("tiny_")
+    if variant.startswith(TINY_PREFIX):
+        # Test twins keep their own size and width; a few steps show the code path works.
+        own = get_config(variant)
+        return Preset(own.input_size, own.width_multiplier, TrainConfig(steps=20), 5, 5, 5e-4)
+    base = variant
     if plan == "quick":
         steps = _QUICK_STEPS.get(base, _QUICK_STEPS["ssdlite_mobilenet_v2"])
         return Preset(256, 0.5, TrainConfig(steps=steps), qat_steps=150, pruning_steps=150, finetune_lr=5e-4)
-    return Preset(256, 0.5, TrainConfig(steps=_PAPER_STEPS), qat_steps=1000, pruning_steps=1000, finetune_lr=5e-4)
+    return Preset(
+        256, 0.5, TrainConfig(steps=_PAPER_STEPS), qat_steps=1000, pruning_steps=1000, finetune_lr=5e-4
+    )

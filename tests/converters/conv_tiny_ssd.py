@@ -185,3 +185,16 @@ def conversion_inputs(
         finetune=self_distillation_finetune(model, batches),
         model_info={"variant": "tiny_fixture"},
     )
+
+
+# Fewer calibration batches and fine-tuning steps than the registered recipes: tests stay fast.
+FAST = {"representative_samples": 4}
+FAST_FINETUNE = {"representative_samples": 4, "finetune_steps": 3}
+
+
+def fast_recipe(name: str):
+    """The registered recipe with test-sized calibration and fine-tuning."""
+    from converters.recipes import get_recipe
+
+    recipe = get_recipe(name)
+    return recipe.with_overrides(**(FAST_FINETUNE if recipe.finetune_steps else FAST))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from conftest import fast_recipe
+from conv_tiny_ssd import fast_recipe
 
 from converters import convert, load_artifact
 from converters.tflite import ConversionError
@@ -98,7 +98,8 @@ def test_mediapipe_env_that_cannot_be_built_gives_artifact_without_metadata(
     monkeypatch.setenv("PIP_CONFIG_FILE", "/dev/null")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(tmp_path / "wheels"))
-    artifact = convert(fixture_inputs, fast_recipe("tflite_fp32"), tmp_path / "out", create_mediapipe_env=True)
+    out = tmp_path / "out"
+    artifact = convert(fixture_inputs, fast_recipe("tflite_fp32"), out, create_mediapipe_env=True)
     assert artifact.sidecar["metadata"] is None
     assert "could not create the MediaPipe environment" in artifact.sidecar["metadata_error"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "wheels"]  # no half-built env left

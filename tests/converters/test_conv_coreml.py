@@ -79,7 +79,7 @@ def test_sizes_shrink_with_compression(converted):
 
 def test_decoder_is_what_the_tflite_post_processing_computes(oracle_inputs, tmp_path):
     """The graph Core ML converts (before NMS) gives the TFLite op's top boxes and scores."""
-    from conftest import fast_recipe
+    from conv_tiny_ssd import fast_recipe
 
     from converters import convert
 
@@ -101,7 +101,7 @@ def test_decoder_is_what_the_tflite_post_processing_computes(oracle_inputs, tmp_
 @pytest.mark.macos
 @pytest.mark.skipif(sys.platform != "darwin", reason="Core ML prediction needs macOS (libcoremlpython)")
 def test_coreml_prediction_matches_tflite_on_macos(oracle_inputs, tmp_path):
-    from conftest import fast_recipe
+    from conv_tiny_ssd import fast_recipe
     from PIL import Image
 
     from converters import convert

@@ -52,8 +52,10 @@ def test_tiny_zoo_variant_exports_every_recipe(capsys, tmp_path):
     from bench.models.registry import build_model
 
     keras.utils.set_random_seed(1)
-    weights = tmp_path / "tiny.weights.h5"
-    build_model(TINY).save_weights(str(weights))
+    # As the training stage writes them today: legacy HDF5 weights under a .weights.h5 name.
+    legacy = tmp_path / "tiny.h5"
+    build_model(TINY).save_weights(str(legacy))
+    weights = legacy.rename(tmp_path / "tiny.weights.h5")
     recipes = "tflite_fp32,tflite_fp16,tflite_dynamic_int8,tflite_int8,tflite_int8_qat,tflite_int8_pruned"
     recipes += ",coreml_fp16,coreml_w8,coreml_palettized4"
     code, out, err = _run(
@@ -82,7 +84,9 @@ def test_tiny_zoo_variant_exports_every_recipe(capsys, tmp_path):
     for name in ("tflite_int8", "tflite_int8_qat", "tflite_int8_pruned"):
         convs = tflite_conv_types(tmp_path / f"{TINY}.{name}.tflite")
         assert {(inp, w) for (_, inp, w) in convs} == {("int8", "int8")}, name
-    assert sidecars["tflite_int8_pruned"]["recipe_stats"]["kernel_sparsity"] >= 0.5
+    stats = sidecars["tflite_int8_pruned"]["recipe_stats"]
+    # tfmot prunes conv kernels, not depthwise ones: exactly 50% of the former, less over all kernels.
+    assert stats["pruned_weight_sparsity"] >= 0.499 and 0.3 < stats["kernel_sparsity"] < 0.5
     ops = {op["op"] for op in coreml_weight_ops(tmp_path / f"{TINY}.coreml_palettized4.mlpackage")}
     assert "constexpr_lut_to_dense" in ops
 

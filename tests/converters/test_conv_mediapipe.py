@@ -48,7 +48,7 @@ def _inside(box, margin: float = 0.002) -> bool:
 
 
 def test_mediapipe_object_detector_agrees_with_edgebench(mediapipe_python, oracle_inputs, tmp_path):
-    from conftest import fast_recipe
+    from conv_tiny_ssd import fast_recipe
 
     from converters import convert
 

@@ -83,7 +83,8 @@ def test_qat_artifact_is_int8_and_leaves_the_float_model_alone(converted, fixtur
 
 def test_pruned_artifact_is_sparse_int8_and_compresses_better(converted):
     pruned, dense = converted("tflite_int8_pruned"), converted("tflite_int8")
-    assert pruned.sidecar["recipe_stats"]["kernel_sparsity"] >= 0.5
+    stats = pruned.sidecar["recipe_stats"]
+    assert stats["pruned_weight_sparsity"] >= 0.499 and stats["kernel_sparsity"] >= 0.499  # no depthwise
     assert _only(tflite_conv_types(pruned.path)) == {("int8", "int8")}
     # The 0.6x budget is for trained weights at full size (bench/scripts/perf_int8.py measures it);
     # the fixture's uniform random weights only guarantee a clear gain.
@@ -97,7 +98,7 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def test_int8_detections_follow_fp32(oracle_inputs, tmp_path):
-    from conftest import fast_recipe
+    from conv_tiny_ssd import fast_recipe
 
     from converters import convert
 

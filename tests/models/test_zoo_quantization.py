@@ -54,7 +54,7 @@ def test_float_model_post_training_int8_with_uint8_input(name, rng):
 
 
 def test_float_model_saves_and_loads_with_the_custom_objects(tmp_path, rng):
-    config, model = realistic_tiny("tiny_ssdlite_mobiledet_cpu", rng)
+    config, model = realistic_tiny("tiny_ssdlite_mobilenet_v3_small", rng)  # hard-swish, SE, hard-sigmoid
     path = tmp_path / "model.keras"
     model.save(path)
     loaded = keras.models.load_model(path, custom_objects=custom_objects())

@@ -110,3 +110,33 @@ def test_dry_run_computes_and_stores_nothing(fakes, options):
     fakes.calls.clear()
     planned = run_benchmark(tiny_plan(), dataclasses.replace(options, dry_run=True))
     assert {i.status for i in planned.items} <= {"cached", "stored"}
+
+
+def _cli(tmp_path, options, *extra):
+    import yaml
+    from pl_fakes import TINY_PLAN
+
+    from bench.cli import main
+
+    plan = tmp_path / "tiny.yaml"
+    plan.write_text(yaml.safe_dump(TINY_PLAN))
+    argv = ["benchmark", "--plan", str(plan), "--workdir", str(options.workdir), "--store", options.store]
+    return main([*argv, "--quiet", *extra])
+
+
+def test_cli_dry_run_then_run_then_nothing_changed(fakes, options, tmp_path, capsys):
+    assert _cli(tmp_path, options, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert f"{TINY_EXPECTED} records in this plan selection" in out and "pending" in out
+    assert not fakes.calls
+    assert _cli(tmp_path, options) == 0
+    out = capsys.readouterr().out
+    assert "Pareto-optimal" in out and "make dashboard" in out and "records: 8 ok, 2 unsupported" in out
+    assert _cli(tmp_path, options) == 0
+    assert f"nothing changed: {TINY_EXPECTED} records already stored in run" in capsys.readouterr().out
+
+
+def test_cli_exits_1_when_a_record_failed(fakes, options, tmp_path, capsys):
+    fakes.fail_recipe = "tflite_fp32"
+    assert _cli(tmp_path, options, "--only", "*v3*") == 1
+    assert "failed: export failed: tflite_fp32" in capsys.readouterr().out

@@ -50,3 +50,9 @@ def val_split(synth_root) -> CocoDataset:
 def tiny_config(train_split) -> ModelConfig:
     """The tiny MobileNetV2 SSDLite with the dataset's 8 classes (96 px, width 0.25)."""
     return get_config(VARIANT, num_classes=train_split.num_classes)
+
+
+@pytest.fixture(scope="module")
+def tiny_config_module(train_split) -> ModelConfig:
+    """:func:`tiny_config` for module-scoped fixtures."""
+    return get_config(VARIANT, num_classes=train_split.num_classes)

@@ -22,8 +22,16 @@ def test_finetune_a_quantize_model_wrapped_model(tiny_config, train_split):
         qat = tfmot.quantization.keras.quantize_model(build_model(tiny_config))
     before = _kernels(qat)
     seen = []
-    tuned = finetune(qat, tiny_config, train_split, 3, 1e-3, batch_size=4, seed=1,
-                     on_step=lambda step, losses: seen.append(losses["loss"]))
+    tuned = finetune(
+        qat,
+        tiny_config,
+        train_split,
+        3,
+        1e-3,
+        batch_size=4,
+        seed=1,
+        on_step=lambda step, losses: seen.append(losses["loss"]),
+    )
     assert tuned is qat
     assert len(seen) == 3 and all(np.isfinite(seen))
     after = _kernels(tuned)

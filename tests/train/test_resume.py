@@ -94,8 +94,14 @@ def test_kill_9_then_rerun_ends_at_the_same_step(synth_root, tmp_path):
     os.kill(child.pid, signal.SIGKILL)
     child.wait()
     assert not (work / "final.weights.h5").exists()
-    done = subprocess.run([*argv, "fast"], cwd=Path(__file__).parents[2], capture_output=True, text=True,
-                          timeout=600, check=True)
+    done = subprocess.run(
+        [*argv, "fast"],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
     first = int(done.stdout.split("FIRST")[1].split()[0])
     assert first > 10, "the re-run started over instead of resuming"
     assert "STEPS 40" in done.stdout

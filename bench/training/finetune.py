@@ -1,0 +1,111 @@
+"""Fine-tuning an already built model with the training loop: the QAT and pruning recipes' ``finetune``.
+
+The converters cannot import bench; the pipeline hands them :func:`finetune_callable`'s closure as
+``ConversionInputs.finetune(model, steps) -> model``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import tf_keras as keras
+
+from bench.data.augment import AugmentConfig
+from bench.data.coco import CocoDataset
+from bench.models.config import ModelConfig
+from bench.training import checkpoints as ckpt
+from bench.training.config import FLIP_ONLY, TrainConfig
+from bench.training.progress import TrainProgress
+from bench.training.schedule import warmup_cosine
+from bench.training.steps import check_classes, input_stream, make_optimizer, make_train_step
+from bench.training.tfmot_steps import finish_pruning, start_pruning
+from bench.training.trainer import Loop, StepHook, run_loop
+
+
+def finetune(
+    model: keras.Model,
+    model_config: ModelConfig,
+    train_split: CocoDataset,
+    steps: int,
+    lr: float,
+    *,
+    batch_size: int = 32,
+    seed: int = 0,
+    augment: AugmentConfig = FLIP_ONLY,
+    warmup_steps: int | None = None,
+    match_iou: float | None = None,
+    progress: bool = False,
+    on_step: StepHook | None = None,
+) -> keras.Model:
+    """Fine-tune an already built model in place with the training loop (QAT and pruning recipes).
+
+    ``model`` may be wrapped by tfmot: ``quantize_model`` needs nothing more; ``prune_low_magnitude``
+    gets what tfmot's ``UpdatePruningStep`` callback does (step counters started before the first step,
+    weights multiplied by their masks after the last).
+
+    Args:
+        model: Float, QAT or pruning-wrapped Keras model of ``model_config``.
+        model_config: The variant (anchors, matcher, loss).
+        train_split: Training split.
+        steps: Optimizer steps.
+        lr: Peak learning rate (Adam, warmup then cosine to zero).
+        batch_size: Images per step.
+        seed: Shuffle and augmentation seed.
+        augment: Augmentation (flip only by default).
+        warmup_steps: Default ``min(steps // 10, 100)``: fake-quant ranges and masks start rough.
+        match_iou: Anchor-matching IoU of the targets (use the value the model was trained with).
+        progress: Show the progress display.
+        on_step: See :func:`train`.
+
+    Returns:
+        ``model`` itself, fine-tuned.
+    """
+    check_classes(model_config, train_split)
+    TrainConfig(
+        steps=steps, batch_size=batch_size, peak_lr=lr, seed=seed, augment=augment, match_iou=match_iou
+    )
+    warm = min(steps // 10, 100) if warmup_steps is None else warmup_steps
+    start_pruning(model)
+    optimizer = make_optimizer("adam")
+    optimizer.build(model.trainable_variables)
+    loop = Loop(
+        step_fn=make_train_step(model, model_config, optimizer, clip_norm=10.0),
+        iterator=iter(input_stream(model_config, train_split, batch_size, seed, augment, match_iou)),
+        end_step=steps,
+        batch_size=batch_size,
+        lr_at=lambda step, _elapsed: warmup_cosine(step, steps, lr, warm),
+        log_every=max(steps // 20, 1),
+        on_step=on_step,
+    )
+    with TrainProgress(f"finetune {model.name}", steps, enabled=progress) as display:
+        run_loop(loop, ckpt.TrainState(), display)
+    finish_pruning(model)
+    return model
+
+
+def finetune_callable(
+    model_config: ModelConfig,
+    train_split: CocoDataset,
+    *,
+    lr: float,
+    batch_size: int = 32,
+    seed: int = 0,
+    match_iou: float | None = None,
+) -> Callable[[keras.Model, int], keras.Model]:
+    """``finetune(model, steps) -> model`` for ``converters.ConversionInputs.finetune``.
+
+    Args:
+        model_config: The variant of the models the converters will hand in.
+        train_split: Training split.
+        lr: Peak learning rate of every fine-tune (QAT: about a tenth of the training peak).
+        batch_size: Images per step.
+        seed: Shuffle and augmentation seed.
+        match_iou: Anchor-matching IoU the model was trained with (``TrainConfig.match_iou``).
+    """
+
+    def run(model: keras.Model, steps: int) -> keras.Model:
+        return finetune(
+            model, model_config, train_split, steps, lr, batch_size=batch_size, seed=seed, match_iou=match_iou
+        )
+
+    return run
