@@ -13,6 +13,8 @@ from results.errors import InputError
 
 # Subcommand modules, in the order `edgebench --help` lists them.
 COMMAND_MODULES = [
+    "benchmark",
+    "models",
     "time",
     "records",
     "compare",
@@ -21,7 +23,6 @@ COMMAND_MODULES = [
     "evaluate",
     "dataset",
     "train",
-    "benchmark",
 ]
 
 EXIT_BAD_INPUT = 2
