@@ -49,6 +49,8 @@ format: $(STAMP)
 ## Performance checks: scripts that print figures and PASS/FAIL lines (not timed unit tests).
 perf: $(STAMP)
 	$(PY) -m bench.scripts.perf_timing
+	$(PY) -m bench.scripts.perf_dashboard --store work/perf/dashboard_100k.sqlite
+	$(PY) -m bench.scripts.perf_int8
 
 ## CI regression report: the newest run against BASELINE (a run id or git ref); Markdown, JUnit and JSON in $(REPORT_DIR).
 BASELINE ?= main
