@@ -59,7 +59,12 @@ def run(args: argparse.Namespace) -> int:
         ]
     labels = _labels(args.labels, config.num_classes)
     batches = calibration_batches(args.calibration_images, config.input_size, args.calibration_count)
-    inputs = zoo_inputs(config, load_zoo_model(config, args.checkpoint), labels, batches)
+    from bench.pipeline.inputs import zoo_inputs
+    from converters.tfmot_wrap import self_distillation_finetune
+
+    model = load_zoo_model(config, args.checkpoint)
+    finetune = self_distillation_finetune(model, batches[:8])
+    inputs = zoo_inputs(config, model, labels, batches, finetune, name=config.name)
     failed = 0
     for recipe in recipes:
         try:
@@ -73,38 +78,6 @@ def run(args: argparse.Namespace) -> int:
         sizes = f"{artifact.info.size_bytes} B, gzip {artifact.info.gzip_bytes} B"
         print(f"{recipe.name}: {artifact.path}  {sizes}{note}")
     return 1 if failed else 0
-
-
-def zoo_inputs(config, model, labels: list[str], batches: list[np.ndarray]):
-    """The :class:`converters.ConversionInputs` of a zoo model (what the pipeline will build too).
-
-    Args:
-        config: The variant's ``ModelConfig``.
-        model: Its float Keras model with the weights to export.
-        labels: Class names without background.
-        batches: Preprocessed calibration batches from the training split.
-    """
-    from bench.models.export import make_export_function
-    from bench.models.quantization import custom_objects, quantize_scope
-    from converters import ConversionInputs
-    from converters.tfmot_wrap import self_distillation_finetune
-
-    return ConversionInputs(
-        name=config.name,
-        keras_model=model,
-        export_fn_builder=lambda m: make_export_function(m, config),
-        anchors=config.generate_anchors(),
-        labels=labels,
-        input_size=config.input_size,
-        representative_data=batches,
-        finetune=self_distillation_finetune(model, batches[:8]),
-        custom_objects=custom_objects(),
-        quantize_scope=quantize_scope,
-        box_scales=tuple(config.matcher.box_scales),
-        iou_threshold=config.postprocess.iou_threshold,
-        max_detections=config.postprocess.max_detections,
-        model_info={"variant": config.name, "width_multiplier": config.width_multiplier},
-    )
 
 
 def load_zoo_model(config, checkpoint: str):

@@ -52,24 +52,45 @@ def conversion_inputs(
     Returns:
         The inputs for :func:`converters.convert`.
     """
+    from bench.training import finetune_callable, load_trained
+
+    tune = plan.finetune
+    return zoo_inputs(
+        model_config,
+        _load(load_trained, model_config, weights_path),
+        labels=train.class_names,
+        batches=calibration_batches(train, model_config.input_size, plan.export.calibration_samples),
+        finetune=finetune_callable(model_config, train, lr=tune.lr, batch_size=tune.batch_size, seed=0),
+        name=label.replace("@", "-"),
+    )
+
+
+def zoo_inputs(
+    model_config: ModelConfig, model, labels: list[str], batches: list[np.ndarray], finetune, name: str
+):
+    """The :class:`converters.ConversionInputs` of a zoo model: the one place that wires zoo to converters.
+
+    Args:
+        model_config: The variant's config.
+        model: Its float Keras model with the weights to export.
+        labels: Class names without background.
+        batches: Preprocessed calibration batches from the training split.
+        finetune: The fine-tuning callable of the qat and pruned recipes.
+        name: Names the artifact files.
+    """
     from bench.models.export import make_export_function
     from bench.models.quantization import custom_objects, quantize_scope
-    from bench.training import finetune_callable, load_trained
     from converters import ConversionInputs
 
-    model = _load(load_trained, model_config, weights_path)
-    tune = plan.finetune
     return ConversionInputs(
-        name=label.replace("@", "-"),
+        name=name,
         keras_model=model,
         export_fn_builder=lambda keras_model: make_export_function(keras_model, model_config),
         anchors=model_config.generate_anchors(),
-        labels=train.class_names,
+        labels=labels,
         input_size=model_config.input_size,
-        representative_data=calibration_batches(
-            train, model_config.input_size, plan.export.calibration_samples
-        ),
-        finetune=finetune_callable(model_config, train, lr=tune.lr, batch_size=tune.batch_size, seed=0),
+        representative_data=batches,
+        finetune=finetune,
         custom_objects=custom_objects(),
         quantize_scope=quantize_scope,
         box_scales=tuple(model_config.matcher.box_scales),

@@ -25,9 +25,11 @@ LATENCY_BUDGET = 0.6
 
 def _artifacts(out: Path, recipes: list[str], pruned_steps: int) -> dict:
     """recipe -> Artifact, reusing finished artifacts from an earlier run."""
-    from bench.commands.export import calibration_batches, load_zoo_model, zoo_inputs
+    from bench.commands.export import calibration_batches, load_zoo_model
     from bench.models.registry import get_config
+    from bench.pipeline.inputs import zoo_inputs
     from converters import convert, get_recipe, load_artifact
+    from converters.tfmot_wrap import self_distillation_finetune
     from results.errors import InputError
 
     found, missing = {}, []
@@ -39,9 +41,10 @@ def _artifacts(out: Path, recipes: list[str], pruned_steps: int) -> dict:
     if missing:
         config = get_config(VARIANT)
         labels = [f"class_{i}" for i in range(config.num_classes)]
-        inputs = zoo_inputs(
-            config, load_zoo_model(config, "none"), labels, calibration_batches(None, config.input_size, 16)
-        )
+        batches = calibration_batches(None, config.input_size, 16)
+        model = load_zoo_model(config, "none")
+        finetune = self_distillation_finetune(model, batches[:8])
+        inputs = zoo_inputs(config, model, labels, batches, finetune, name=VARIANT)
         for name in missing:
             recipe = get_recipe(name)
             if recipe.finetune_steps:
