@@ -10,7 +10,7 @@ STAMP := $(VENV)/.spec-$(SPEC_HASH)
 PLAN ?= quick
 PYTEST_ARGS ?=
 
-.PHONY: setup benchmark dashboard test test-all lint format perf ci-report system-deps lock clean
+.PHONY: setup benchmark dashboard test test-all lint format perf ci-report system-deps mediapipe-env lock clean
 
 setup: $(STAMP)
 
@@ -68,6 +68,10 @@ system-deps:
 		test -x /usr/sbin/sshd || missing="$$missing openssh-server openssh-client"; \
 		if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi; \
 	else echo "system-deps: not root or no apt-get; tests needing chromium or sshd will be skipped"; fi
+
+## The separate MediaPipe 0.10.14 environment (.venv-mediapipe): TFLite metadata and its ObjectDetector test.
+mediapipe-env: $(STAMP)
+	$(PY) -c "from converters.mediapipe_env import env_python; print(env_python())"
 
 ## Re-lock transitive dependencies after changing pyproject.toml.
 lock: $(STAMP)
