@@ -26,13 +26,15 @@ from pathlib import Path
 
 import tensorflow as tf
 
+from bench.data.augment import AugmentConfig
 from bench.data.coco import load_coco
 from bench.data.synthetic import SynthConfig, synthetic_cached
 from bench.evaluation import evaluate_artifact, evaluate_detector
 from bench.models.export import DetectionExport
 from bench.models.registry import build_model, get_config
-from bench.training import TrainConfig, keras_detector, train
+from bench.training import FLIP_ONLY, TrainConfig, finetune_callable, keras_detector, load_trained, train
 from bench.training.checkpoints import CHECKPOINT_PREFIX
+from bench.training.config import DEFAULT_MATCH_IOU
 
 
 def export_tflite_fp32(model, model_config, path: Path) -> Path:
@@ -109,6 +111,54 @@ class Evaluator:
         return row
 
 
+def evaluate_recipes(args, model_config, train_split, val, weights_path: Path) -> list[dict]:
+    """Convert the trained model with each of ``--recipes`` (QAT / pruning fine-tuned by bench's loop) and
+    score every artifact on the val split; the fine-tuning time (wall and CPU) is reported per recipe."""
+    from bench.pipeline.inputs import calibration_batches, zoo_inputs
+    from converters import convert
+    from converters.recipes import parse_recipe_list
+
+    tune = finetune_callable(
+        model_config,
+        train_split,
+        lr=args.finetune_lr,
+        batch_size=args.finetune_batch,
+        match_iou=args.match_iou or None,
+    )
+    spent: dict[str, float] = {}
+
+    def timed(model, steps):
+        wall, cpu = time.perf_counter(), _cpu_seconds()
+        model = tune(model, steps)
+        spent.update(finetune_wall_s=time.perf_counter() - wall, finetune_cpu_s=_cpu_seconds() - cpu)
+        return model
+
+    model = load_trained(model_config, weights_path)
+    batches = calibration_batches(train_split, model_config.input_size, 32)
+    inputs = zoo_inputs(
+        model_config, model, list(train_split.class_names), batches, timed, name=model_config.name
+    )
+    rows = []
+    for recipe in parse_recipe_list(args.recipes):
+        if recipe.finetune_steps and args.finetune_steps:
+            recipe = recipe.with_overrides(finetune_steps=args.finetune_steps)
+        spent.clear()
+        start = time.perf_counter()
+        artifact = convert(inputs, recipe, args.out / "artifacts", tflite_metadata=False)
+        seconds = time.perf_counter() - start
+        metrics = evaluate_artifact(artifact.path, val, max_images=args.eval_images)
+        row = {"recipe": recipe.name, "finetune_steps": recipe.finetune_steps, "convert_s": round(seconds, 1)}
+        row |= {k: round(v, 1) for k, v in spent.items()}
+        row |= {
+            "map": round(metrics.map, 4),
+            "ar100": round(metrics.ar100, 4),
+            "load1": round(os.getloadavg()[0], 2),
+        }
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
+
+
 def vars_summary(args) -> dict:
     """The settings of this calibration run, for the JSONL rows."""
     keys = (
@@ -121,6 +171,7 @@ def vars_summary(args) -> dict:
         "train_images",
         "warmup",
         "match_iou",
+        "augment",
     )
     return {k: getattr(args, k) for k in keys}
 
@@ -137,12 +188,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--minutes", type=float, default=None)
-    parser.add_argument("--match-iou", type=float, default=None)
+    parser.add_argument("--match-iou", type=float, default=DEFAULT_MATCH_IOU, help="0: the variant's own")
+    parser.add_argument(
+        "--augment", choices=("flip", "ssd"), default="flip", help="flip only or SSD's full set"
+    )
     parser.add_argument("--train-images", type=int, default=2000)
     parser.add_argument("--eval-images", type=int, default=500)
     parser.add_argument("--eval-with", choices=("keras", "tflite"), default="tflite")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/edgebench-data"))
     parser.add_argument("--jsonl", type=Path, default=None)
+    parser.add_argument("--recipes", default=None, help="after training: convert and score these recipes")
+    parser.add_argument("--finetune-steps", type=int, default=None, help="override the qat / pruned steps")
+    parser.add_argument("--finetune-lr", type=float, default=5e-4)
+    parser.add_argument("--finetune-batch", type=int, default=16)
     return parser.parse_args(argv)
 
 
@@ -163,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
         warmup_steps=args.warmup,
         max_minutes=args.minutes,
         checkpoint_every=args.eval_every,
-        match_iou=args.match_iou,
+        match_iou=args.match_iou or None,
+        augment=FLIP_ONLY if args.augment == "flip" else AugmentConfig(),
     )
     print(f"load average at start: {os.getloadavg()}", flush=True)
     evaluator = Evaluator(args, model_config, val, args.out)
@@ -174,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
         evaluator.restore(result.steps)
         evaluator.point(result.steps, result.final_loss, tflite=True)
     print(json.dumps({"result": result.to_dict() | {"loss_history": None}}, default=str), flush=True)
+    if args.recipes:
+        evaluate_recipes(args, model_config, train_split, val, result.weights_path)
     return 0
 
 

@@ -14,7 +14,7 @@ from bench.data.augment import AugmentConfig
 from bench.data.coco import CocoDataset
 from bench.models.config import ModelConfig
 from bench.training import checkpoints as ckpt
-from bench.training.config import FLIP_ONLY, TrainConfig
+from bench.training.config import DEFAULT_MATCH_IOU, FLIP_ONLY, TrainConfig
 from bench.training.progress import TrainProgress
 from bench.training.schedule import warmup_cosine
 from bench.training.steps import check_classes, input_stream, make_optimizer, make_train_step
@@ -33,7 +33,7 @@ def finetune(
     seed: int = 0,
     augment: AugmentConfig = FLIP_ONLY,
     warmup_steps: int | None = None,
-    match_iou: float | None = None,
+    match_iou: float | None = DEFAULT_MATCH_IOU,
     progress: bool = False,
     on_step: StepHook | None = None,
 ) -> keras.Model:
@@ -53,7 +53,8 @@ def finetune(
         seed: Shuffle and augmentation seed.
         augment: Augmentation (flip only by default).
         warmup_steps: Default ``min(steps // 10, 100)``: fake-quant ranges and masks start rough.
-        match_iou: Anchor-matching IoU of the targets (use the value the model was trained with).
+        match_iou: Anchor-matching IoU of the targets: the value the model was trained with (default
+            the training default).
         progress: Show the progress display.
         on_step: See :func:`train`.
 
@@ -90,7 +91,7 @@ def finetune_callable(
     lr: float,
     batch_size: int = 32,
     seed: int = 0,
-    match_iou: float | None = None,
+    match_iou: float | None = DEFAULT_MATCH_IOU,
 ) -> Callable[[keras.Model, int], keras.Model]:
     """``finetune(model, steps) -> model`` for ``converters.ConversionInputs.finetune``.
 

@@ -25,6 +25,8 @@ from results.errors import InputError
         ({"bn_momentum": 1.0}, "bn_momentum"),
         ({"clip_norm": -1.0}, "clip_norm"),
         ({"seed": -1}, "seed"),
+        ({"match_iou": 1.0}, "match_iou"),
+        ({"match_iou": 0}, "match_iou"),
         ({"augment": {"flip_prob": 0.5}}, "augment"),
     ],
 )
@@ -48,3 +50,13 @@ def test_from_dict_round_trip_and_unknown_keys():
     with pytest.raises(InputError, match="unknown key 'mirror'"):
         TrainConfig.from_dict({"steps": 3, "augment": {"mirror": 1}})
     assert TrainConfig.from_dict({"steps": 3, "augment": {"zoom_out_prob": 0.5}}).augment.zoom_out_prob == 0.5
+
+
+def test_training_matcher_lowers_both_thresholds_only(tiny_config):
+    from bench.training.steps import training_matcher
+
+    assert training_matcher(tiny_config, None) == tiny_config.matcher
+    lowered = training_matcher(tiny_config, 0.4)
+    assert (lowered.positive_threshold, lowered.negative_threshold) == (0.4, 0.4)
+    assert lowered.box_scales == tiny_config.matcher.box_scales  # decoding is untouched
+    assert TrainConfig(steps=1).match_iou == 0.4
