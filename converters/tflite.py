@@ -32,6 +32,17 @@ def _concrete_function(inputs: ConversionInputs, model: Any) -> Any:
     return fn.get_concrete_function(tf.TensorSpec([1, size, size, 3], tf.float32))
 
 
+def _variables_of(model: Any) -> tf.Module:
+    """A module tracking only ``model``'s variables, for the converter to save with the function.
+
+    Given the Keras model itself, TensorFlow's SavedModel writer traces every layer's call (measured
+    6x slower on ssdlite_mobilenet_v2); the function already captures the variables it reads.
+    """
+    holder = tf.Module(name="conversion_variables")
+    holder.model_variables = list(model.variables)
+    return holder
+
+
 def convert_tflite(inputs: ConversionInputs, recipe: Recipe, model: Any = None) -> bytes:
     """Convert a detector's export signature with the recipe's precision.
 
@@ -51,7 +62,7 @@ def convert_tflite(inputs: ConversionInputs, recipe: Recipe, model: Any = None) 
     missing = set(OUTPUT_NAMES) - set(concrete.structured_outputs)
     if missing:
         raise ConversionError(f"{recipe.name}: the export function lacks outputs {sorted(missing)}")
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], _variables_of(model))
     converter.allow_custom_ops = True  # TFLite_Detection_PostProcess is a custom op built into LiteRT
     if recipe.precision is Precision.FP16:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]

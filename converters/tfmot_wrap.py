@@ -50,6 +50,17 @@ def quantization_aware(inputs: ConversionInputs, recipe: Recipe) -> Any:
     return _finetune(inputs, qat, recipe)
 
 
+def _pruned_layer_types() -> tuple[type, ...]:
+    import tf_keras as keras
+
+    # The layers tfmot 0.8.1's registry prunes (kernel only; DepthwiseConv2D is registered with no
+    # prunable weight). Conv2DTranspose and SeparableConv2D do not occur in the zoo.
+    return (keras.layers.Conv2D, keras.layers.Dense)
+
+
+PRUNED_LAYER_TYPES = _pruned_layer_types()
+
+
 def _prunable(model: Any) -> list[Any]:
     return [layer for layer in model.submodules if isinstance(layer, pruning_wrapper.PruneLowMagnitude)]
 
@@ -67,8 +78,18 @@ def magnitude_pruned(inputs: ConversionInputs, recipe: Recipe) -> tuple[Any, dic
     schedule = tfmot.sparsity.keras.ConstantSparsity(
         recipe.target_sparsity, begin_step=0, frequency=recipe.pruning_frequency
     )
+    import tf_keras as keras
+
+    def wrap_prunable(layer: Any) -> Any:
+        # Whole-model prune_low_magnitude refuses layers tfmot does not know (the zoo's weightless
+        # HardSwish / HardSigmoid). Wrapping layer by layer prunes what it knows and reuses the rest;
+        # the layers (and their weights) are those of a private copy, like tfmot's own wrapping.
+        if isinstance(layer, PRUNED_LAYER_TYPES):
+            return tfmot.sparsity.keras.prune_low_magnitude(layer, pruning_schedule=schedule)
+        return layer
+
     with inputs.scope():
-        wrapped = tfmot.sparsity.keras.prune_low_magnitude(float_copy(inputs), pruning_schedule=schedule)
+        wrapped = keras.models.clone_model(float_copy(inputs), clone_function=wrap_prunable)
     for layer in _prunable(wrapped):
         layer.pruning_step.assign(0)  # as UpdatePruningStep.on_train_begin: masks update from step 0
     wrapped = _finetune(inputs, wrapped, recipe)

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -95,15 +93,7 @@ def load_zoo_model(config, checkpoint: str):
         raise InputError(f"--checkpoint: expected a .weights.h5 file or 'none'; got {checkpoint!r}")
     if not path.is_file():
         raise InputError(f"--checkpoint: no such file {checkpoint!r}")
-    try:
-        return load_trained(config, path)
-    except KeyError:
-        # tf_keras reads any *.weights.h5 name as the Keras 3 format; legacy HDF5 weights (what training
-        # writes today) load under a plain .h5 name.
-        with tempfile.TemporaryDirectory(prefix="edgebench-weights-") as tmp:
-            legacy = Path(tmp) / "weights.h5"
-            shutil.copyfile(path, legacy)
-            return load_trained(config, legacy)
+    return load_trained(config, path)
 
 
 def _trained_shape(checkpoint: str, variant: str) -> dict:

@@ -8,8 +8,6 @@ pruned recipes.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +55,7 @@ def conversion_inputs(
     tune = plan.finetune
     return zoo_inputs(
         model_config,
-        _load(load_trained, model_config, weights_path),
+        load_trained(model_config, weights_path),
         labels=train.class_names,
         batches=calibration_batches(train, model_config.input_size, plan.export.calibration_samples),
         finetune=finetune_callable(model_config, train, lr=tune.lr, batch_size=tune.batch_size, seed=0),
@@ -98,21 +96,3 @@ def zoo_inputs(
         max_detections=model_config.postprocess.max_detections,
         model_info={"variant": model_config.name, "width_multiplier": model_config.width_multiplier},
     )
-
-
-def _load(load_trained, model_config: ModelConfig, weights_path: Path):
-    """``load_trained``, tolerating HDF5 weights saved under a ``.weights.h5`` name.
-
-    tf_keras reads any ``*.weights.h5`` file as the Keras 3 weights format, so a legacy-HDF5 file of that
-    name fails with ``KeyError: 'vars'``; the same bytes under a plain ``.h5`` name load. Remove this once
-    ``bench.training`` saves and loads consistently.
-    """
-    try:
-        return load_trained(model_config, weights_path)
-    except KeyError:
-        legacy = weights_path.with_name(weights_path.name.replace(".weights.h5", ".legacy.h5"))
-        if not legacy.exists():
-            tmp = legacy.with_name(f".{legacy.name}.tmp-{os.getpid()}")
-            shutil.copyfile(weights_path, tmp)
-            os.replace(tmp, legacy)
-        return load_trained(model_config, legacy)

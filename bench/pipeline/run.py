@@ -7,6 +7,7 @@ what ``--dry-run`` prints, and what decides the run id, see :mod:`bench.pipeline
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -55,12 +56,19 @@ def run_benchmark(plan: Plan, options: Options) -> Outcome:
     """Run (or plan) a benchmark; see the module docstring.
 
     Raises:
-        InputError: bad ``--only``, a broken dataset or an unusable store, before anything is written.
+        InputError: bad ``--only``, a broken dataset, an unusable store (before anything is written), or
+            another run holding the work folder.
     """
-    from results.store import Store
-
     works = select(plan, options.only)
     cache = StageCache(Path(options.workdir).resolve())
+    with contextlib.nullcontext() if options.dry_run else runs.exclusive(cache.root):
+        return _plan_and_run(plan, options, works, cache)
+
+
+def _plan_and_run(plan: Plan, options: Options, works: list[VariantWork], cache: StageCache) -> Outcome:
+    """The planning pass, then (unless a dry run or nothing changed) the execute pass."""
+    from results.store import Store
+
     key = runs.content_key(plan.canonical(), selection_names(works))
     state = runs.find_run(cache.root, plan.name, key)
     planning = Context(plan, cache, execute=False, run_id=state.run_id, store=None, retime=options.retime)

@@ -16,12 +16,17 @@ The choice (documented in the README and the issue report):
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import os
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cache import digest, read_json, write_json_atomic
+from results.errors import InputError
 
 MANIFEST_VERSION = 1
 
@@ -102,3 +107,35 @@ def new_run_id(plan_name: str) -> str:
 def record_id(run_id: str, identity: tuple, sustained: bool = False) -> str:
     """The deterministic record id of one measurement in one run (a resumed run re-derives it)."""
     return digest("record", run_id, list(identity), sustained)[:32]
+
+
+@contextlib.contextmanager
+def exclusive(workdir: Path) -> Iterator[None]:
+    """Hold ``workdir/.lock`` while a run executes: two runs sharing a work folder would each resume the
+    other's unfinished run. The lock is the kernel's (flock), so a killed run never leaves it held.
+
+    Raises:
+        InputError: another process holds the folder (its pid is named).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / ".lock"
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise InputError(
+                f"{workdir}: another edgebench benchmark (pid {holder}) is running in this work folder; "
+                "wait for it or pass a different --workdir"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)

@@ -14,10 +14,10 @@ from bench.data.augment import AugmentConfig
 from bench.data.coco import CocoDataset
 from bench.models.config import ModelConfig
 from bench.training import checkpoints as ckpt
-from bench.training.config import DEFAULT_MATCH_IOU, FLIP_ONLY, TrainConfig
+from bench.training.config import DEFAULT_BN_MOMENTUM, DEFAULT_MATCH_IOU, FLIP_ONLY, TrainConfig
 from bench.training.progress import TrainProgress
 from bench.training.schedule import warmup_cosine
-from bench.training.steps import check_classes, input_stream, make_optimizer, make_train_step
+from bench.training.steps import check_classes, input_stream, make_optimizer, make_train_step, set_bn_momentum
 from bench.training.tfmot_steps import finish_pruning, start_pruning
 from bench.training.trainer import Loop, StepHook, run_loop
 
@@ -34,6 +34,7 @@ def finetune(
     augment: AugmentConfig = FLIP_ONLY,
     warmup_steps: int | None = None,
     match_iou: float | None = DEFAULT_MATCH_IOU,
+    bn_momentum: float | None = DEFAULT_BN_MOMENTUM,
     progress: bool = False,
     on_step: StepHook | None = None,
 ) -> keras.Model:
@@ -55,6 +56,9 @@ def finetune(
         warmup_steps: Default ``min(steps // 10, 100)``: fake-quant ranges and masks start rough.
         match_iou: Anchor-matching IoU of the targets: the value the model was trained with (default
             the training default).
+        bn_momentum: Set on every BatchNormalization layer first (None keeps the model's). A loaded model
+            has the zoo's 0.99 / 0.999, with which 100 steps keep about 90% of the old statistics; after
+            pruning half the weights those are wrong (50%-pruned MobileNetV2: 0.04 mAP instead of 0.20).
         progress: Show the progress display.
         on_step: See :func:`train`.
 
@@ -66,6 +70,7 @@ def finetune(
         steps=steps, batch_size=batch_size, peak_lr=lr, seed=seed, augment=augment, match_iou=match_iou
     )
     warm = min(steps // 10, 100) if warmup_steps is None else warmup_steps
+    set_bn_momentum(model, bn_momentum)
     start_pruning(model)
     optimizer = make_optimizer("adam")
     optimizer.build(model.trainable_variables)

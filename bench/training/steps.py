@@ -7,8 +7,9 @@ Python by :func:`bench.training.schedule.warmup_cosine`, so that a wall-clock bu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import tensorflow as tf
 import tf_keras as keras
@@ -152,4 +153,32 @@ def make_train_step(
             "classification": losses["classification"],
         }
 
-    return step
+    traced = []
+
+    def first_without_grappler(images, box_targets, class_targets, lr):
+        if traced:
+            return step(images, box_targets, class_targets, lr)
+        with _grappler_off():
+            out = step(images, box_targets, class_targets, lr)
+        traced.append(True)
+        return out
+
+    return first_without_grappler
+
+
+@contextlib.contextmanager
+def _grappler_off() -> Iterator[None]:
+    """Instantiate functions without Grappler's graph optimizations, then restore the options.
+
+    Measured on the SSDLite-MobileNetV2 step (256 px, batch 16): the first call costs 7.9 instead of
+    14.0 CPU seconds and the steady-state CPU time per image is unchanged (0.0356 vs 0.0354 s); the
+    options are read once, when a function is first instantiated.
+    """
+    previous = tf.config.optimizer.get_experimental_options()
+    tf.config.optimizer.set_experimental_options({"disable_meta_optimizer": True})
+    try:
+        yield
+    finally:
+        tf.config.optimizer.set_experimental_options(
+            {"disable_meta_optimizer": previous.get("disable_meta_optimizer", False)}
+        )

@@ -71,46 +71,60 @@ class Loop:
     checkpoint_every: int | None = None
 
 
+class _Clock:
+    """Training time (wall time without the pauses in ``on_step``) and the throughput after the first step,
+    which includes tracing."""
+
+    def __init__(self, base_elapsed: float, batch_size: int) -> None:
+        self.base, self.batch_size = base_elapsed, batch_size
+        self.t0 = time.perf_counter()
+        self.first: tuple[float, int] | None = None  # (time, step) after the first step
+
+    def elapsed(self) -> float:
+        return self.base + time.perf_counter() - self.t0
+
+    def pause(self, seconds: float) -> None:
+        self.t0 += seconds
+        if self.first is not None:
+            self.first = (self.first[0] + seconds, self.first[1])
+
+    def images_per_s(self, step: int) -> float:
+        """Throughput since the first step (0 until a second one is done)."""
+        if self.first is None:
+            self.first = (time.perf_counter(), step)
+        done = step - self.first[1]
+        return done * self.batch_size / (time.perf_counter() - self.first[0]) if done else 0.0
+
+
 def run_loop(loop: Loop, state: ckpt.TrainState, display: TrainProgress) -> LoopStats:
     """Step until ``loop.end_step`` or the time cap; keeps ``state`` (step, elapsed) current."""
     stats, step = LoopStats(), int(state.step.numpy())
-    start = step
-    base_elapsed, t0 = float(state.elapsed.numpy()), time.perf_counter()
-    first_done, first_step, window = None, step, []
+    start, clock, window = step, _Clock(float(state.elapsed.numpy()), loop.batch_size), []
     while step < loop.end_step:
-        elapsed = base_elapsed + time.perf_counter() - t0
-        if loop.max_seconds is not None and elapsed >= loop.max_seconds:
+        if loop.max_seconds is not None and clock.elapsed() >= loop.max_seconds:
             stats.stopped_by = "time"
             break
         images, box_targets, class_targets = next(loop.iterator)
-        lr = tf.constant(loop.lr_at(step, elapsed), tf.float32)
+        lr = tf.constant(loop.lr_at(step, clock.elapsed()), tf.float32)
         losses = {k: float(v) for k, v in loop.step_fn(images, box_targets, class_targets, lr).items()}
+        if not math.isfinite(losses["loss"]):
+            raise TrainingError(f"step {step + 1}: the loss is {losses['loss']}; lower the learning rate")
         step += 1
         state.step.assign(step)
-        state.elapsed.assign(base_elapsed + time.perf_counter() - t0)
-        if not math.isfinite(losses["loss"]):
-            raise TrainingError(f"step {step}: the loss is {losses['loss']}; lower the learning rate")
+        state.elapsed.assign(clock.elapsed())
+        stats.images_per_s = clock.images_per_s(step)
         window.append(losses["loss"])
-        if first_done is None:
-            first_done, first_step = time.perf_counter(), step  # the first step includes tracing
-        elif step > first_step:
-            stats.images_per_s = (step - first_step) * loop.batch_size / (time.perf_counter() - first_done)
         if step % loop.log_every == 0 or step == loop.end_step:
             stats.history.append((step, sum(window) / len(window)))
             window = []
-        display.update(
-            step, losses["loss"], stats.images_per_s, loop.batch_size, float(state.elapsed.numpy())
-        )
         stats.last_loss = stats.history[-1][1] if stats.history else losses["loss"]
+        display.update(step, losses["loss"], stats.images_per_s, loop.batch_size, clock.elapsed())
         if loop.on_checkpoint is not None and loop.checkpoint_every and step % loop.checkpoint_every == 0:
             loop.on_checkpoint(step)
         if loop.on_step is not None:
-            # The hook's time is not training time (the calibration script evaluates in it).
             hook_start = time.perf_counter()
             loop.on_step(step, losses)
-            paused = time.perf_counter() - hook_start
-            t0 += paused
-            first_done += paused
+            clock.pause(time.perf_counter() - hook_start)  # the hook's time is not training time
     stats.steps_done = step - start
     return stats
 

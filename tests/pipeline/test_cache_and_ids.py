@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from pl_fakes import tiny_plan
 
@@ -100,3 +102,12 @@ def test_slots_pair_formats_with_runners_and_expand_every_axis():
     assert sum(s.sustained for s in tflite) == 4
     (coreml,) = slots(plan, ArtifactFormat.COREML)
     assert coreml.delegate.value == "coreml_all" and coreml.target.runner == "coreml_mac"
+
+
+def test_one_run_at_a_time_per_work_folder(tmp_path):
+    # A second holder conflicts even in this process: flock locks belong to the open file.
+    busy = rf"pid {os.getpid()}\) is running in this work folder"
+    with runs.exclusive(tmp_path), pytest.raises(InputError, match=busy), runs.exclusive(tmp_path):
+        pass
+    with runs.exclusive(tmp_path):  # released, and taken again
+        assert (tmp_path / ".lock").read_text() == str(os.getpid())
