@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow_model_optimization as tfmot
+import tf_keras as keras
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
 from converters.inputs import ConversionInputs
@@ -22,8 +23,6 @@ from results.errors import InputError
 def float_copy(inputs: ConversionInputs) -> Any:
     """A fresh copy of the float model: tfmot's wrappers share the layers (and so the weights) they wrap,
     and fine-tuning must not change the caller's model."""
-    import tf_keras as keras
-
     with inputs.scope():
         clone = keras.models.clone_model(inputs.keras_model)
     clone.set_weights(inputs.keras_model.get_weights())
@@ -50,15 +49,9 @@ def quantization_aware(inputs: ConversionInputs, recipe: Recipe) -> Any:
     return _finetune(inputs, qat, recipe)
 
 
-def _pruned_layer_types() -> tuple[type, ...]:
-    import tf_keras as keras
-
-    # The layers tfmot 0.8.1's registry prunes (kernel only; DepthwiseConv2D is registered with no
-    # prunable weight). Conv2DTranspose and SeparableConv2D do not occur in the zoo.
-    return (keras.layers.Conv2D, keras.layers.Dense)
-
-
-PRUNED_LAYER_TYPES = _pruned_layer_types()
+# The layers tfmot 0.8.1's registry prunes (their kernel; DepthwiseConv2D is registered with no prunable
+# weight). Conv2DTranspose and SeparableConv2D, also registered, do not occur in the zoo.
+PRUNED_LAYER_TYPES = (keras.layers.Conv2D, keras.layers.Dense)
 
 
 def _prunable(model: Any) -> list[Any]:
@@ -78,7 +71,6 @@ def magnitude_pruned(inputs: ConversionInputs, recipe: Recipe) -> tuple[Any, dic
     schedule = tfmot.sparsity.keras.ConstantSparsity(
         recipe.target_sparsity, begin_step=0, frequency=recipe.pruning_frequency
     )
-    import tf_keras as keras
 
     def wrap_prunable(layer: Any) -> Any:
         # Whole-model prune_low_magnitude refuses layers tfmot does not know (the zoo's weightless
@@ -151,7 +143,6 @@ def self_distillation_finetune(teacher: Any, batches: list[np.ndarray], learning
         ``finetune(model, steps) -> model``.
     """
     import tensorflow as tf
-    import tf_keras as keras
 
     targets: list[Any] = []  # the teacher's outputs, computed on first use
 
