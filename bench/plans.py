@@ -82,6 +82,9 @@ class ExportSection(_Strict):
 
     calibration_samples: int = Field(default=64, ge=1)  # int8 representative images (training split)
     tflite_metadata: bool = False  # MediaPipe metadata in .tflite files (needs .venv-mediapipe)
+    # Entries the TFLite post-processing op writes per kept box, one per best class (capped at the
+    # dataset's classes). 1 is what the TF exporters write; more lets COCO evaluation see runner-up classes.
+    max_classes_per_detection: int = Field(default=1, ge=1)
 
 
 class EvaluationSection(_Strict):

@@ -50,6 +50,36 @@ class Support:
     reason: str = ""
 
 
+def from_postprocess_outputs(
+    boxes: np.ndarray,
+    classes: np.ndarray,
+    scores: np.ndarray,
+    num_detections: np.ndarray | float,
+    classes_per_box: int = 1,
+) -> Detections:
+    """The valid entries of TFLite_Detection_PostProcess-style outputs, best score first.
+
+    The op counts kept *boxes* in ``num_detections`` and writes ``classes_per_box`` entries per box
+    (``max_classes_per_detection``), so ``num_detections * classes_per_box`` entries are valid. A reader
+    that takes only ``num_detections`` entries would silently drop most boxes when that is above 1.
+
+    Args:
+        boxes: [1, N, 4] or [N, 4] normalised ymin, xmin, ymax, xmax.
+        classes: [1, N] or [N] 0-based class indices (float, as the op writes them).
+        scores: [1, N] or [N].
+        num_detections: The op's count of kept boxes.
+        classes_per_box: The op's ``max_classes_per_detection``.
+    """
+    count = int(np.asarray(num_detections).reshape(-1)[0]) * classes_per_box
+    scores = np.asarray(scores, dtype=np.float32).reshape(-1)[:count]
+    order = np.argsort(-scores, kind="stable")  # box-major entries are not in score order when K > 1
+    return Detections(
+        np.clip(np.asarray(boxes, dtype=np.float32).reshape(-1, 4)[:count], 0.0, 1.0)[order],
+        np.rint(np.asarray(classes).reshape(-1)[:count]).astype(np.int64)[order],
+        scores[order],
+    )
+
+
 def resize_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear resize of a uint8 image (Pillow anti-aliases when shrinking, as the eval pipeline does)."""
     if image.shape[:2] == (height, width):

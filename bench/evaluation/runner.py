@@ -25,6 +25,9 @@ from bench.evaluation.tflite import TFLiteDetector
 from results.errors import InputError, choice_error
 
 ARTIFACT_SUFFIXES = (".tflite", ".mlpackage", ".mlmodel")
+# COCO's results rule: at most 100 detections per image. COCOeval's maxDets caps each (image, class)
+# pair instead, so without this a detector writing several classes per box would be scored on more.
+MAX_DETECTIONS_PER_IMAGE = 100
 
 
 @dataclass(frozen=True)
@@ -43,7 +46,10 @@ class Unsupported:
 
 
 def to_coco_results(
-    record: ImageRecord, detections: Sequence[np.ndarray], category_ids: Sequence[int]
+    record: ImageRecord,
+    detections: Sequence[np.ndarray],
+    category_ids: Sequence[int],
+    limit: int | None = None,
 ) -> list[dict]:
     """One image's detections in COCO results format.
 
@@ -51,6 +57,7 @@ def to_coco_results(
         record: The image (its size turns normalised boxes into pixels).
         detections: (boxes [N, 4] normalised ymin, xmin, ymax, xmax; classes [N] 0-based; scores [N]).
         category_ids: COCO category id of each class index (``CocoDataset.category_ids``).
+        limit: Keep only this many, the best-scoring (ties in the detector's order).
 
     Returns:
         ``[{"image_id", "category_id", "bbox": [x, y, w, h] pixels, "score"}, ...]``.
@@ -72,6 +79,9 @@ def to_coco_results(
             f"detector output for image {record.image_id}: class index {int(classes[bad][0])} outside "
             f"0..{len(category_ids) - 1} (the dataset has {len(category_ids)} classes): model and data differ"
         )
+    if limit is not None and len(scores) > limit:
+        keep = np.argsort(-scores, kind="stable")[:limit]
+        boxes, classes, scores = boxes[keep], classes[keep], scores[keep]
     boxes = np.clip(boxes, 0.0, 1.0) * [record.height, record.width, record.height, record.width]
     sizes = np.maximum(boxes[:, 2:] - boxes[:, :2], 0.0)
     return [
@@ -119,7 +129,7 @@ def evaluate_detector(
         start = time.perf_counter()
         detections = detector(image)
         inference_s += time.perf_counter() - start
-        results += to_coco_results(record, detections, dataset.category_ids)
+        results += to_coco_results(record, detections, dataset.category_ids, MAX_DETECTIONS_PER_IMAGE)
     if detections_out is not None:
         write_results(results, detections_out)
     return evaluate_results(

@@ -19,12 +19,34 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.evaluation.detectors import Detections, resize_image, to_model_range
+from bench.evaluation.detectors import Detections, from_postprocess_outputs, resize_image, to_model_range
 from results.errors import InputError
 
 # TFLite_Detection_PostProcess' outputs, in the op's own order.
 POSTPROCESS_OUTPUTS = ("boxes", "classes", "scores", "num_detections")
 _TUPLE_OUTPUTS = tuple(f"output_{i}" for i in range(4))
+POSTPROCESS_OP = b"TFLite_Detection_PostProcess"
+
+
+def postprocess_options(data: bytes) -> dict:
+    """The attributes of the model's TFLite_Detection_PostProcess op (its flexbuffer custom options).
+
+    Returns:
+        e.g. ``{"max_detections": 100, "max_classes_per_detection": 1, ...}``; empty when the model has
+        no such op.
+    """
+    from ai_edge_litert import schema_py_generated as schema
+    from flatbuffers import flexbuffers
+
+    model = schema.Model.GetRootAsModel(data, 0)
+    codes = [model.OperatorCodes(i) for i in range(model.OperatorCodesLength())]
+    for g in range(model.SubgraphsLength()):
+        graph = model.Subgraphs(g)
+        for o in range(graph.OperatorsLength()):
+            op = graph.Operators(o)
+            if codes[op.OpcodeIndex()].CustomCode() == POSTPROCESS_OP and op.CustomOptionsLength():
+                return dict(flexbuffers.Loads(op.CustomOptionsAsNumpy().tobytes()))
+    return {}
 
 
 def quantize(values: np.ndarray, dtype: np.dtype, scale: float, zero_point: int) -> np.ndarray:
@@ -41,6 +63,7 @@ class TFLiteDetector:
         input_shape: The input tensor's shape, [1, H, W, 3].
         input_dtype: float32 (values in [-1, 1]) or uint8 / int8 (quantized, see ``quantize``).
         output_source: How the outputs were found: ``names``, ``tuple signature`` or ``output order``.
+        classes_per_box: The op's ``max_classes_per_detection`` (entries per kept box), 1 without the op.
     """
 
     def __init__(self, path: str | Path, num_threads: int | None = None) -> None:
@@ -74,6 +97,8 @@ class TFLiteDetector:
         self._input_index = details[0]["index"]
         self._quant = details[0]["quantization"]
         self._runner, self._input_name, self._names, self.output_source = self._find_outputs()
+        options = postprocess_options(self.path.read_bytes())
+        self.classes_per_box = int(options.get("max_classes_per_detection", 1))
 
     def _find_outputs(self):
         """(signature runner or None, its input name, op output name -> model output key, how found)."""
@@ -130,8 +155,6 @@ class TFLiteDetector:
         """Detect on one uint8 RGB image of any size (resized to the model input here)."""
         out = self._outputs(self._input_tensor(image))
         self._check(out)
-        count = int(out["num_detections"].reshape(-1)[0])
-        boxes = np.clip(out["boxes"].astype(np.float32).reshape(-1, 4)[:count], 0.0, 1.0)
-        classes = np.rint(out["classes"].reshape(-1)[:count]).astype(np.int64)
-        scores = out["scores"].astype(np.float32).reshape(-1)[:count]
-        return Detections(boxes, classes, scores)
+        return from_postprocess_outputs(
+            out["boxes"], out["classes"], out["scores"], out["num_detections"], self.classes_per_box
+        )

@@ -55,6 +55,10 @@ class ModelConfig:
         )
         ok = isinstance(self.width_multiplier, int | float) and 0 < self.width_multiplier <= 4
         _check(self.width_multiplier, "width_multiplier", ok, "in (0, 4]")
+        per_box = self.postprocess.max_classes_per_detection
+        _check(
+            per_box, "postprocess.max_classes_per_detection", per_box <= self.num_classes, "<= num_classes"
+        )
         if len(self.extra_depths) + 2 != self.anchors.num_layers:
             raise ValueError(
                 f"{self.name}: 2 backbone maps + {len(self.extra_depths)} extras != anchor layers"
@@ -91,6 +95,14 @@ class ModelConfig:
             if key not in known:
                 raise InputError(f"{key}: unknown model config field; allowed: {', '.join(sorted(known))}")
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+    def with_classes_per_detection(self, classes: int) -> ModelConfig:
+        """A copy whose export writes each kept box for up to ``classes`` classes (capped at num_classes).
+
+        See :class:`~bench.models.postprocess.PostprocessConfig` ``max_classes_per_detection``.
+        """
+        post = dataclasses.replace(self.postprocess, max_classes_per_detection=min(classes, self.num_classes))
+        return dataclasses.replace(self, postprocess=post)
 
 
 def _check(value: object, argument: str, ok: bool, allowed: str) -> None:

@@ -9,8 +9,9 @@ Signature (reference/detectors.md, TFLite export convention):
   * input ``images``: float32 [1, H, W, 3] in [-1, 1] (full-int8 converters make it uint8);
   * outputs, by name (the converter may reorder them, so look them up by name, never by position):
     ``boxes`` [1, N, 4] (ymin, xmin, ymax, xmax, normalised), ``classes`` [1, N] (0-based, background
-    skipped, float32), ``scores`` [1, N], ``num_detections`` [1] (float32); N = max_detections, 100 by
-    default.
+    skipped, float32), ``scores`` [1, N], ``num_detections`` [1] (float32, the count of kept boxes);
+    N = max_detections (100 by default) x max_classes_per_detection (K, 1 by default), and the first
+    ``num_detections * K`` entries are valid (see :mod:`bench.models.postprocess`).
 
 Converting: see :class:`DetectionExport`. Full-int8 conversion works the usual way (representative
 dataset, ``TFLITE_BUILTINS_INT8``, ``inference_input_type`` uint8 or int8); the converter dequantizes
@@ -41,7 +42,7 @@ def implements_signature(config: PostprocessConfig, num_classes: int, box_scales
     y_scale, x_scale, h_scale, w_scale = box_scales
     attrs = {
         "max_detections": ("i", config.max_detections),
-        "max_classes_per_detection": ("i", 1),
+        "max_classes_per_detection": ("i", config.max_classes_per_detection),
         "detections_per_class": ("i", config.detections_per_class),
         "use_regular_nms": ("b", "false"),
         "nms_score_threshold": ("f", repr(float(config.score_threshold))),
@@ -65,6 +66,7 @@ def _resolve(config: ModelConfig, max_detections, score_threshold, iou_threshold
         iou_threshold=default.iou_threshold if iou_threshold is None else float(iou_threshold),
         max_detections=default.max_detections if max_detections is None else int(max_detections),
         detections_per_class=default.detections_per_class,
+        max_classes_per_detection=default.max_classes_per_detection,
     )
 
 

@@ -1,9 +1,14 @@
 """Keras-side decoding and non-maximum suppression, the same computation as TFLite_Detection_PostProcess.
 
-It mirrors the op's fast path (``use_regular_nms`` false, one class per detection): decode every box,
-take each anchor's best non-background sigmoid score and its class, keep scores >= the threshold,
-run one class-agnostic greedy NMS (suppress IoU > threshold), and return up to ``max_detections`` in
-decreasing score order. Outputs are padded with zeros after ``num_detections``; boxes are not clipped.
+It mirrors the op's fast path (``use_regular_nms`` false): decode every box, take each anchor's best
+non-background sigmoid score, keep scores >= the threshold, run one class-agnostic greedy NMS (suppress
+IoU > threshold) and keep up to ``max_detections`` boxes in decreasing score order. Each kept box is then
+written once per class for its ``max_classes_per_detection`` (K) best classes, best first, so the outputs
+hold ``num_detections * K`` valid entries, box-major: entry ``i * K + j`` is box i with its j-th class.
+``num_detections`` counts boxes, not entries, as the op does. With K = 1 (the TF exporters' default) this is
+the familiar one detection per box; K > 1 also gives a box's runner-up classes a chance, which is what
+COCO-style evaluation with per-class candidates rewards. Outputs are zero-padded to ``max_detections * K``;
+boxes are not clipped.
 """
 
 from __future__ import annotations
@@ -23,22 +28,36 @@ class PostprocessConfig:
     iou_threshold: float = 0.6  # suppress boxes overlapping a kept one by more than this
     max_detections: int = 100  # detections per image (the TF exporters default to 10, capping AR@100)
     detections_per_class: int = 100  # per-class cap of the regular-NMS path of the TFLite op
+    max_classes_per_detection: int = 1  # K: entries written per kept box, one per best class
+
+    def __post_init__(self):
+        if not (isinstance(self.max_classes_per_detection, int) and self.max_classes_per_detection >= 1):
+            raise ValueError(
+                f"max_classes_per_detection: got {self.max_classes_per_detection!r}; allowed: >= 1"
+            )
+
+    @property
+    def max_entries(self) -> int:
+        """Length of the padded outputs: ``max_detections * max_classes_per_detection``."""
+        return self.max_detections * self.max_classes_per_detection
 
 
 def _one_image(boxes: tf.Tensor, scores: tf.Tensor, config: PostprocessConfig) -> tuple[tf.Tensor, ...]:
     """NMS of one image: boxes [A, 4] decoded, scores [A, C] without background."""
-    best = tf.reduce_max(scores, axis=-1)
-    classes = tf.argmax(scores, axis=-1, output_type=tf.int32)
+    per_box = config.max_classes_per_detection
+    top_scores, top_classes = tf.math.top_k(scores, k=per_box)  # [A, K], best class first
+    best = top_scores[:, 0]
     # The op keeps scores >= threshold; tf NMS keeps scores > its threshold, so mark the rest -1.
     best = tf.where(best >= config.score_threshold, best, -1.0)
     keep = tf.image.non_max_suppression(
         boxes, best, config.max_detections, iou_threshold=config.iou_threshold, score_threshold=-0.5
     )
     count = tf.shape(keep)[0]
-    pad = config.max_detections - count
-    out_boxes = tf.pad(tf.gather(boxes, keep), [[0, pad], [0, 0]])
-    out_classes = tf.pad(tf.cast(tf.gather(classes, keep), tf.float32), [[0, pad]])
-    out_scores = tf.pad(tf.gather(best, keep), [[0, pad]])
+    pad = config.max_entries - count * per_box
+    out_boxes = tf.repeat(tf.gather(boxes, keep), per_box, axis=0)  # box-major, as the op writes them
+    out_boxes = tf.pad(out_boxes, [[0, pad], [0, 0]])
+    out_classes = tf.pad(tf.cast(tf.reshape(tf.gather(top_classes, keep), [-1]), tf.float32), [[0, pad]])
+    out_scores = tf.pad(tf.reshape(tf.gather(top_scores, keep), [-1]), [[0, pad]])
     return out_boxes, out_classes, out_scores, tf.cast(count, tf.float32)
 
 
@@ -53,9 +72,9 @@ def postprocess_scores(
     boxes = decode(box_encodings, tf.cast(anchors, tf.float32)[None], box_scales)
     scores = tf.cast(class_scores, tf.float32)[..., 1:]
     signature = (
-        tf.TensorSpec([config.max_detections, 4], tf.float32),
-        tf.TensorSpec([config.max_detections], tf.float32),
-        tf.TensorSpec([config.max_detections], tf.float32),
+        tf.TensorSpec([config.max_entries, 4], tf.float32),
+        tf.TensorSpec([config.max_entries], tf.float32),
+        tf.TensorSpec([config.max_entries], tf.float32),
         tf.TensorSpec([], tf.float32),
     )
     out = tf.map_fn(lambda x: _one_image(x[0], x[1], config), (boxes, scores), fn_output_signature=signature)

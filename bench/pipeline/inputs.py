@@ -44,7 +44,7 @@ def conversion_inputs(
         model_config: The variant exactly as trained.
         weights_path: The trained weights (``TrainResult.weights_path``).
         train: The training split (calibration images and fine-tuning data).
-        plan: The plan (calibration count, fine-tuning settings).
+        plan: The plan (calibration count, fine-tuning settings, classes per detection).
         label: The variant's label in the plan (names the artifact files).
 
     Returns:
@@ -53,6 +53,7 @@ def conversion_inputs(
     from bench.training import finetune_callable, load_trained
 
     tune = plan.finetune
+    model_config = model_config.with_classes_per_detection(plan.export.max_classes_per_detection)
     return zoo_inputs(
         model_config,
         load_trained(model_config, weights_path),

@@ -3,6 +3,7 @@
     python -m bench.scripts.calibrate_training --variant ssdlite_mobilenet_v2 --steps 1000 --eval-every 250 \\
         --out /tmp/calib/v2 [--input-size 256] [--width 0.5] [--batch-size 32] [--lr 5e-3] [--minutes M]
         [--train-images 2000] [--eval-images 500] [--eval-with keras|tflite] [--jsonl FILE]
+        [--classes-per-box 8]
 
 At every evaluation point the newest checkpoint is loaded into a second model and scored on the val split;
 the last point always exports the fp32 TFLite file (the zoo's export signature, custom ops allowed) and
@@ -192,6 +193,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--augment", choices=("flip", "ssd"), default="flip", help="flip only or SSD's full set"
     )
+    parser.add_argument(
+        "--classes-per-box",
+        type=int,
+        default=8,
+        help="max_classes_per_detection of the export (quick plan: 8)",
+    )
     parser.add_argument("--train-images", type=int, default=2000)
     parser.add_argument("--eval-images", type=int, default=500)
     parser.add_argument("--eval-with", choices=("keras", "tflite"), default="tflite")
@@ -214,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         width_multiplier=args.width,
         num_classes=train_split.num_classes,
     )
+    model_config = model_config.with_classes_per_detection(args.classes_per_box)
     config = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,

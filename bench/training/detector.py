@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from bench.evaluation.detectors import Detections, resize_image, to_model_range
+from bench.evaluation.detectors import Detections, from_postprocess_outputs, resize_image, to_model_range
 from bench.models.config import ModelConfig
 from bench.models.postprocess import PostprocessConfig, postprocess
 from bench.models.quantization import quantize_scope
@@ -90,6 +90,7 @@ def keras_detector(
         iou_threshold=float(iou),
         max_detections=int(max_detections),
         detections_per_class=default.detections_per_class,
+        max_classes_per_detection=default.max_classes_per_detection,
     )
     anchors = tf.constant(model_config.generate_anchors())
     size = model_config.input_size
@@ -106,11 +107,12 @@ def keras_detector(
             raise InputError(f"detector input: expected a uint8 [H, W, 3] image; got shape {image.shape}")
         batch = to_model_range(resize_image(image.astype(np.uint8), size, size))[None]
         out = run(tf.constant(batch))
-        count = int(out["num_detections"][0])
-        return Detections(
-            out["boxes"][0, :count].numpy(),
-            out["classes"][0, :count].numpy().astype(np.int64),
-            out["scores"][0, :count].numpy(),
+        return from_postprocess_outputs(
+            out["boxes"].numpy(),
+            out["classes"].numpy(),
+            out["scores"].numpy(),
+            out["num_detections"].numpy(),
+            post.max_classes_per_detection,
         )
 
     return detect

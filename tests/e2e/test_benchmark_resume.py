@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.evaluation.tflite import postprocess_options
 from results.store import Store
 
 SMOKE_RECORDS = 2 * (2 * 2 + 1)  # 2 variants x (2 tflite recipes x 2 host delegates + coreml_fp16 on the Mac)
@@ -80,6 +81,10 @@ def test_killed_smoke_run_resumes_and_stores_every_record_once(tmp_path):
     assert {r.run_id for r in records} == {killed["run_id"]}
     assert len({r.identity for r in records}) == SMOKE_RECORDS
     assert json.loads(manifest_path.read_text())["complete"] is True
+    # The plan's export.max_classes_per_detection reaches the post-processing op of every TFLite file.
+    exported = list(work.rglob("*.tflite"))
+    per_box = {postprocess_options(p.read_bytes())["max_classes_per_detection"] for p in exported}
+    assert exported and per_box == {2}
 
     began = time.monotonic()
     again = subprocess.run(command, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)

@@ -66,6 +66,31 @@ def test_max_images_limits_inference(synth_val):
         evaluate_detector(lambda image: ([], [], []), synth_val, max_images=0)
 
 
+def test_only_the_100_best_detections_of_an_image_are_scored(synth_val, tmp_path):
+    """COCO's results rule; the ground truth is hidden among 150 low-scoring decoys."""
+
+    class Crowded(Oracle):
+        def __call__(self, image):
+            boxes, classes, scores = super().__call__(image)
+            decoys = np.tile([[0.0, 0.0, 0.05, 0.05]], (150, 1))
+            rank = np.linspace(0.5, 0.0, 150)  # 60 decoys outscore the ground truth's 0.3
+            return (
+                np.concatenate([boxes, decoys]),
+                np.concatenate([classes, np.zeros(150, np.int64)]),
+                np.concatenate([np.full(len(scores), 0.3), rank]),
+            )
+
+    saved = tmp_path / "dt.json"
+    metrics = evaluate_detector(Crowded(synth_val), synth_val, detections_out=saved)
+    written = json.loads(saved.read_text())
+    per_image = {r.image_id: sum(d["image_id"] == r.image_id for d in written) for r in synth_val.records}
+    assert set(per_image.values()) == {100}
+    for record in synth_val.records:  # the decoys kept are the best ones: 100 minus the ground truths
+        lowest = min(d["score"] for d in written if d["image_id"] == record.image_id)
+        assert lowest == pytest.approx(np.linspace(0.5, 0.0, 150)[99 - len(record.classes)])
+    assert metrics.ar100 > 0.99  # every ground truth survived among the best 100
+
+
 def test_to_coco_results_maps_ids_and_pixels(synth_val):
     record = synth_val.records[0]  # 96x96
     results = to_coco_results(record, ([[0.25, 0.5, 0.75, 1.2]], [3], [0.9]), synth_val.category_ids)

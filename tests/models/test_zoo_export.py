@@ -100,3 +100,54 @@ def test_signature_runs_in_tensorflow_too(options, rng):
     assert np.abs(eager - graph).max() < 1e-3, (np.abs(eager).max(), np.abs(graph).max())
     post = PostprocessConfig(**{**vars(config.postprocess), **options})
     _assert_same_detections(got, _keras_detections(model, config, image, post))
+
+
+def _entries(out: dict, per_box: int) -> np.ndarray:
+    """The valid entries of the op's outputs as rows (class, score, box), sorted by class then score."""
+    count = int(out["num_detections"][0]) * per_box
+    rows = np.column_stack([out["classes"][0, :count], out["scores"][0, :count], out["boxes"][0, :count]])
+    return rows[np.lexsort((rows[:, 1], rows[:, 0]))]
+
+
+def test_several_classes_per_box_match_keras_and_are_read_back(tmp_path, rng):
+    """K = 3: the op writes each kept box three times, box-major; edgebench's reader takes all of them."""
+    from bench.evaluation.tflite import TFLiteDetector, postprocess_options
+
+    config, model = realistic_tiny("tiny_ssdlite_mobilenet_v2", rng)
+    config = config.with_classes_per_detection(3)
+    flatbuffer = zoo_tflite.convert(model, config)
+    assert postprocess_options(flatbuffer)["max_classes_per_detection"] == 3
+    image = random_image(config, rng)
+    got = zoo_tflite.run(flatbuffer, image)
+    assert got["boxes"].shape == (1, 300, 4)
+    want = _keras_detections(model, config, image, config.postprocess)
+    count = int(want["num_detections"][0])
+    assert count > 0 and int(got["num_detections"][0]) == count
+    np.testing.assert_allclose(_entries(got, 3), _entries(want, 3), atol=1e-4)
+    # Box-major: entries 0..2 are the best box with its classes in decreasing score.
+    np.testing.assert_allclose(got["boxes"][0, 0], got["boxes"][0, 2])
+    assert got["scores"][0, 0] >= got["scores"][0, 1] >= got["scores"][0, 2]
+
+    path = tmp_path / "k3.tflite"
+    path.write_bytes(flatbuffer)
+    detector = TFLiteDetector(path, num_threads=1)
+    assert detector.classes_per_box == 3
+    pixels = np.clip((image[0] + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
+    boxes, classes, scores = detector(pixels)
+    assert len(scores) == 3 * int(zoo_tflite.run(flatbuffer, image)["num_detections"][0])
+    assert np.all(np.diff(scores) <= 0)
+
+
+def test_max_classes_per_detection_is_validated():
+    from bench.models.registry import get_config
+    from results.errors import InputError
+
+    with pytest.raises(ValueError, match="max_classes_per_detection"):
+        PostprocessConfig(max_classes_per_detection=0)
+    config = get_config("tiny_ssdlite_mobilenet_v2", num_classes=2)
+    import dataclasses
+
+    too_many = dataclasses.replace(config.postprocess, max_classes_per_detection=3)
+    with pytest.raises(InputError, match="max_classes_per_detection: got 3; allowed: <= num_classes"):
+        config.replace(postprocess=too_many)
+    assert config.with_classes_per_detection(8).postprocess.max_classes_per_detection == 2

@@ -90,6 +90,9 @@ def test_bad_values_targets_and_duplicates():
     assert "finetune_steps" in _bad(
         lambda d: d["recipes"].append({"name": "tflite_int8_qat", "finetune_steps": 0})
     )
+    assert "export.max_classes_per_detection: Input should be greater than or equal to 1 (got 0)" in _bad(
+        lambda d: d.setdefault("export", {}).update(max_classes_per_detection=0)
+    )
 
 
 def test_cli_rejects_a_malformed_plan_with_exit_2_and_writes_nothing(tmp_path, capsys):
