@@ -26,7 +26,7 @@ class PostprocessConfig:
 
     score_threshold: float = 1e-8  # keep detections scoring at least this
     iou_threshold: float = 0.6  # suppress boxes overlapping a kept one by more than this
-    max_detections: int = 100  # detections per image (the TF exporters default to 10, capping AR@100)
+    max_detections: int = 100  # boxes kept per image (the TF exporters default to 10, capping AR@100)
     detections_per_class: int = 100  # per-class cap of the regular-NMS path of the TFLite op
     max_classes_per_detection: int = 1  # K: entries written per kept box, one per best class
 
@@ -99,7 +99,8 @@ def postprocess(
 
     Returns:
         ``boxes`` [B, N, 4] (ymin, xmin, ymax, xmax, normalised), ``classes`` [B, N] (0-based, float32),
-        ``scores`` [B, N], ``num_detections`` [B] (float32), as the TFLite op's four outputs.
+        ``scores`` [B, N], ``num_detections`` [B] (float32, kept boxes), as the TFLite op's four outputs;
+        N = ``config.max_entries``, of which ``num_detections * max_classes_per_detection`` are valid.
     """
     return postprocess_scores(
         box_encodings, tf.sigmoid(tf.cast(class_logits, tf.float32)), anchors, config, box_scales
