@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,32 @@ class Context:
     def report(self, stage: str, label: str, status: str, key: str = "") -> None:
         """Add an item to the report."""
         self.items.append(Item(stage, label, status, key))
+
+    def lookup(
+        self, stage: str, label: str, key: str, ready: bool, valid: Callable[[dict], bool] | None = None
+    ) -> tuple[dict | None, bool]:
+        """A stage item's cached result, or whether the caller computes it now; reports the item.
+
+        Args:
+            stage: The stage (cache namespace).
+            label: The item, as the report shows it.
+            key: The item's cache key.
+            ready: Whether the item's input data is loaded.
+            valid: Re-checks a cached entry (e.g. that the file it names still exists); None accepts it.
+
+        Returns:
+            ``(entry, False)`` on a valid cache hit (reported cached); ``(None, False)`` when this pass
+            does not compute it (a planning pass: reported run, or pending while the data is missing);
+            ``(None, True)`` when the caller computes it now.
+        """
+        hit = self.cache.get(stage, key)
+        if hit and (valid is None or valid(hit)):
+            self.report(stage, label, CACHED, key)
+            return hit, False
+        if not self.execute or not ready:
+            self.report(stage, label, RUN if ready else PENDING, key)
+            return None, False
+        return None, True
 
     def counts(self) -> dict[str, Counter]:
         """Stage -> Counter of statuses."""

@@ -71,13 +71,9 @@ def train_stage(ctx: Context, data: Data, work: VariantWork) -> dict | None:
     config = TrainConfig.from_dict({**ctx.plan.training, **work.spec.train})
     spec = work.spec.model_dump(mode="json", exclude={"train"})
     key = stage_key("train", data.key, spec, config.to_dict())
-    hit = ctx.cache.get("train", key)
-    if hit and ("failed" in hit or Path(hit.get("weights", "")).is_file()):
-        ctx.report("train", work.label, CACHED, key)
+    hit, compute = ctx.lookup("train", work.label, key, data.ready, valid=_weights_present)
+    if not compute:
         return hit
-    if not ctx.execute or not data.ready:
-        ctx.report("train", work.label, RUN if data.ready else PENDING, key)
-        return None
     folder = ctx.cache.output_dir("train", work.label.replace("@", "-"), key)
     cfg = model_config(work, data)
     with ctx.progress.item("train", work.label, spinner=False):
@@ -121,8 +117,6 @@ def model_info(cfg) -> dict:
 
 def export_stage(ctx: Context, data: Data, work: VariantWork, trained: dict | None, recipe) -> dict | None:
     """Convert the trained variant with one recipe, or return the cached artifact (re-verified)."""
-    from converters.artifact import load_artifact
-
     label = f"{work.label} {recipe.name}"
     if trained is None:
         ctx.report("export", label, PENDING)
@@ -132,18 +126,9 @@ def export_stage(ctx: Context, data: Data, work: VariantWork, trained: dict | No
     extra = ctx.plan.finetune.model_dump() if recipe.training.value != "none" else None
     parts = (trained["weights_sha256"], recipe.model_dump(mode="json"), ctx.plan.export.model_dump(), extra)
     key = stage_key("export", data.key, *parts)
-    hit = ctx.cache.get("export", key)
-    if hit and "sidecar" in hit:
-        try:
-            load_artifact(hit["sidecar"])  # the file may have been deleted or changed since
-        except (InputError, KeyError):
-            hit = None
-    if hit:
-        ctx.report("export", label, CACHED, key)
+    hit, compute = ctx.lookup("export", label, key, data.ready, valid=_artifact_unchanged)
+    if not compute:
         return hit
-    if not ctx.execute or not data.ready:
-        ctx.report("export", label, RUN, key)
-        return None
     folder = ctx.cache.output_dir("export", f"{work.label.replace('@', '-')}.{recipe.name}", key)
     with ctx.progress.item("export", label, spinner=recipe.finetune_steps == 0):
         entry = _convert(ctx, data, work, trained, recipe, folder)
@@ -151,6 +136,24 @@ def export_stage(ctx: Context, data: Data, work: VariantWork, trained: dict | No
     if "failed" in entry:
         ctx.progress.note(f"export {label}: FAILED: {entry['failed']['message']}")
     return ctx.cache.put("export", key, entry)
+
+
+def _weights_present(entry: dict) -> bool:
+    """A cached training result still holds: it failed, or its weights file is still there."""
+    return "failed" in entry or Path(entry.get("weights", "")).is_file()
+
+
+def _artifact_unchanged(entry: dict) -> bool:
+    """A cached export still holds: it failed, or its artifact matches its sidecar (re-hashed)."""
+    from converters.artifact import load_artifact
+
+    if "sidecar" not in entry:
+        return True
+    try:
+        load_artifact(entry["sidecar"])  # the file may have been deleted or changed since
+    except (InputError, KeyError):
+        return False
+    return True
 
 
 def _convert(ctx: Context, data: Data, work: VariantWork, trained: dict, recipe, folder: Path) -> dict:
@@ -211,13 +214,9 @@ def evaluate_stage(ctx: Context, data: Data, exported: dict | None, label: str) 
     key = stage_key(
         "evaluate", exported["artifact"]["sha256"], exported["artifact"]["format"], data.key, evaluation
     )
-    hit = ctx.cache.get("evaluate", key)
-    if hit:
-        ctx.report("evaluate", label, CACHED, key)
+    hit, compute = ctx.lookup("evaluate", label, key, data.ready)
+    if not compute:
         return hit
-    if not ctx.execute or not data.ready:
-        ctx.report("evaluate", label, RUN, key)
-        return None
     with ctx.progress.item("evaluate", label):
         try:
             metrics = evaluate_artifact(
