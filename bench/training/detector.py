@@ -82,7 +82,8 @@ def keras_detector(
 
     Returns:
         ``detector(image uint8 [H, W, 3]) -> Detections(boxes [N, 4] normalised ymin, xmin, ymax, xmax,
-        classes [N] int 0-based, scores [N])`` with N <= ``max_detections``, in decreasing score order.
+        classes [N] int 0-based, scores [N])`` in decreasing score order, with N <= ``max_detections``
+        times the variant's ``postprocess.max_classes_per_detection``.
     """
     default = model_config.postprocess
     post = PostprocessConfig(
