@@ -21,8 +21,8 @@ from typing import Any
 from results.errors import InputError
 from results.fileinfo import file_info
 from results.schema import ArtifactInfo, ToolVersions
+from results.sidecar import SIDECAR_SUFFIX, read_sidecar
 
-SIDECAR_SUFFIX = ".artifact.json"
 SIDECAR_VERSION = 1
 _DISTRIBUTIONS = {
     "tensorflow": "tensorflow",
@@ -149,20 +149,8 @@ def load_artifact(sidecar_path: str | Path) -> Artifact:
     Raises:
         InputError: the sidecar is unreadable, or the model file is missing or has changed.
     """
-    sidecar_path = Path(sidecar_path)
-    try:
-        sidecar = json.loads(sidecar_path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputError(f"artifact sidecar {str(sidecar_path)!r}: cannot read it ({error})") from None
-    path = sidecar_path.with_name(sidecar["file"])
-    if not path.exists():
-        raise InputError(f"artifact {str(path)!r}: the model file named by its sidecar is missing")
-    info = file_info(path, recipe=sidecar["recipe"]["name"])
-    if info.sha256 != sidecar["sha256"]:
-        raise InputError(
-            f"artifact {str(path)!r}: sha256 differs from its sidecar (file changed or incomplete)"
-        )
-    return Artifact(sidecar["name"], path, sidecar_path, info, sidecar)
+    sidecar, info = read_sidecar(sidecar_path)
+    return Artifact(sidecar["name"], Path(info.path), Path(sidecar_path), info, sidecar)
 
 
 def _jsonable(value: Any) -> Any:

@@ -23,7 +23,17 @@ from device_runners.base import TimingJob
 from device_runners.host import HostRunner, check_model
 from results.errors import InputError, choice_error
 from results.fileinfo import file_info
-from results.schema import Delegate, RunRecord, Status, TimingSettings, ToolVersions
+from results.schema import (
+    ArtifactInfo,
+    Delegate,
+    ModelInfo,
+    RunRecord,
+    Status,
+    TimingSettings,
+    ToolVersions,
+)
+from results.sidecar import model_info as sidecar_model_info
+from results.sidecar import read_sidecar, sidecar_of
 from results.store import Store
 
 # Timing flags -> TimingSettings fields; None leaves benchmark_model's default (schema defaults).
@@ -103,12 +113,18 @@ def time_models(
     provenance = run_provenance()
     console = _output.stderr_console(quiet)
     jobs = [(m, d, t) for m in models for d in delegates for t in threads]
-    artifacts = {model: file_info(model) for model in models}
+    described = {model: describe_model_file(model, console) for model in models}
     records = []
     for index, (model, delegate, count) in enumerate(jobs, start=1):
         label = f"[{index}/{len(jobs)}] {Path(model).name} {delegate.value} x{count}"
+        artifact, model_info = described[model]
         job = TimingJob(
-            artifact=artifacts[model], delegate=delegate, threads=count, settings=settings, run_id=run_id
+            artifact=artifact,
+            delegate=delegate,
+            threads=count,
+            settings=settings,
+            run_id=run_id,
+            model=model_info,
         )
         with console.status(f"timing {label}"):
             record = runner.time(job)
@@ -119,6 +135,23 @@ def time_models(
         suffix = f" median {_output.ms(median)} ms" if median is not None else ""
         console.print(f"{label}: {_output.status_text(record)}{suffix}")
     return records
+
+
+def describe_model_file(model: str, console) -> tuple[ArtifactInfo, ModelInfo]:
+    """What the records say of a model file: recipe and detector from its edgebench sidecar, if any.
+
+    A sidecar that no longer matches its file is reported and ignored: the file is still timed, as a
+    file of unknown origin.
+    """
+    sidecar = sidecar_of(model)
+    if sidecar.is_file():
+        try:
+            content, info = read_sidecar(sidecar)
+        except InputError as error:
+            console.print(f"ignoring the sidecar: {error}")
+        else:
+            return info.model_copy(update={"path": str(model)}), sidecar_model_info(content)
+    return file_info(model), ModelInfo()
 
 
 def parse_delegates(text: str) -> list[Delegate]:

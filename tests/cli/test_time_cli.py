@@ -200,3 +200,36 @@ def test_the_cli_starts_without_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]", "a command module imports TensorFlow when the CLI starts"
+
+
+def test_an_edgebench_sidecar_names_the_recipe_and_detector(tflite_models, tmp_path, capsys):
+    """A file with a matching ``<name>.artifact.json`` is recorded with its recipe and variant; a stale
+    sidecar is reported and ignored, and the file is still timed."""
+    from results.fileinfo import file_info
+
+    model = tmp_path / "det.tflite_int8.tflite"
+    shutil.copy(tflite_models["tiny_int8"], model)
+    sidecar = {
+        "name": "det.tflite_int8",
+        "file": model.name,
+        "sha256": file_info(model).sha256,
+        "recipe": {"name": "tflite_int8"},
+        "model": {"variant": "ssdlite_mobilenet_v2", "width_multiplier": 0.5},
+        "input_size": 256,
+        "labels": ["circle", "square", "star"],
+    }
+    (tmp_path / "det.tflite_int8.artifact.json").write_text(json.dumps(sidecar))
+    db = tmp_path / "runs.sqlite"
+    assert main(["time", str(model), "--delegate", "cpu", *QUICK, "--store", str(db)]) == 0
+    (record,) = stored(db)
+    assert record.artifact.recipe == "tflite_int8" and record.artifact.path == str(model)
+    assert (record.model.variant, record.model.width_multiplier) == ("ssdlite_mobilenet_v2", 0.5)
+    assert (record.model.input_size, record.model.num_classes) == (256, 3)
+
+    (tmp_path / "det.tflite_int8.artifact.json").write_text(json.dumps({**sidecar, "sha256": "0" * 64}))
+    capsys.readouterr()
+    assert main(["time", str(model), "--delegate", "cpu", *QUICK, "--store", str(db)]) == 0
+    err = capsys.readouterr().err
+    assert "ignoring the sidecar" in err and "sha256 differs from its sidecar" in err
+    newest = [r for r in stored(db) if r.record_id != record.record_id]
+    assert len(newest) == 1 and newest[0].artifact.recipe is None and newest[0].model.variant is None
