@@ -11,23 +11,14 @@ import json
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from converters.mediapipe_env import MediapipeEnvError, env_python, run_script
+from converters.mediapipe_env import run_script
 from converters.tflite import run_detector
 
 DETECT_SCRIPT = Path(__file__).with_name("conv_mp_detect.py")
 UPSCALE = 32  # MediaPipe reports integer pixels: 64 px x 32 keeps rounding below 0.1% of a box side
 TOP = 10
 SCORE_STEP = 1 / 256  # int8 sigmoid scores are quantized; allow one step between runtimes
-
-
-@pytest.fixture(scope="module")
-def mediapipe_python():
-    try:
-        return env_python(create=False)
-    except MediapipeEnvError as error:
-        pytest.skip(f"MediaPipe environment not available ({error}); create it with `make mediapipe-env`")
 
 
 def _synthetic_validation_images(count: int, size: int) -> np.ndarray:

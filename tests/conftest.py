@@ -1,0 +1,16 @@
+"""Fixtures shared by more than one test folder."""
+
+from __future__ import annotations
+
+import pytest
+
+from converters.mediapipe_env import MediapipeEnvError, env_python
+
+
+@pytest.fixture(scope="module")
+def mediapipe_python():
+    """The MediaPipe environment's python; skips the test when the environment was never built."""
+    try:
+        return env_python(create=False)
+    except MediapipeEnvError as error:
+        pytest.skip(f"MediaPipe environment not available ({error}); create it with `make mediapipe-env`")
