@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from converters.mediapipe_env import MediapipeEnvError, env_python
-
 
 @pytest.fixture(scope="module")
 def mediapipe_python():
     """The MediaPipe environment's python; skips the test when the environment was never built."""
+    # Imported here: importing the converters package imports TensorFlow, which every session would pay.
+    from converters.mediapipe_env import MediapipeEnvError, env_python
+
     try:
         return env_python(create=False)
     except MediapipeEnvError as error:
