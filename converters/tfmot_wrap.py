@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
+from tensorflow_model_optimization.python.core.quantization.keras import quantize_layer, quantize_wrapper
+from tensorflow_model_optimization.python.core.quantization.keras.quantizers import MovingAverageQuantizer
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
 from converters.inputs import ConversionInputs
@@ -39,14 +41,93 @@ def _finetune(inputs: ConversionInputs, model: Any, recipe: Recipe) -> Any:
 
 
 def quantization_aware(inputs: ConversionInputs, recipe: Recipe) -> Any:
-    """tfmot quantize_model on the float model, then ``recipe.finetune_steps`` of fine-tuning.
+    """tfmot quantize_model on the float model, activation ranges set from the calibration batches, then
+    ``recipe.finetune_steps`` of fine-tuning.
 
     Returns:
         The fine-tuned QAT model (fake-quant ranges learnt); export it like the float model.
     """
     with inputs.scope():
         qat = tfmot.quantization.keras.quantize_model(float_copy(inputs))
+    calibrate_activation_ranges(qat, inputs.calibration_batches(recipe.representative_samples))
     return _finetune(inputs, qat, recipe)
+
+
+# tfmot 0.8.1's MovingAverageQuantizer starts every activation range at [-6, 6] and moves it 0.1% of the
+# way to each training batch's min / max (its ema_decay, fixed in its __call__). After the 30 fine-tuning
+# steps of the quick plan a range has moved 3%: tensors wider than +-6 (box encodings, class logits, linear
+# bottlenecks) are clipped and narrow ones get a coarse grid. So the ranges are first set from calibration
+# batches, as post-training quantization sets them, and fine-tuning only refines them.
+_EMA_DECAY = 0.999
+_CALIBRATION_BATCH = 16  # images per calibration forward pass (training mode: batch statistics)
+
+
+def moving_average_ranges(model: Any) -> list[dict[str, Any]]:
+    """The ``{"min_var", "max_var"}`` pairs of every moving-average (activation) quantizer in a QAT model:
+    input, activation and output quantizers; weight quantizers are set from the weights at every step."""
+    found: list[tuple[Any, Any]] = []
+    for layer in model.submodules:
+        if isinstance(layer, quantize_layer.QuantizeLayer):
+            found.append((layer.quantizer, getattr(layer, "quantizer_vars", None)))
+        elif isinstance(layer, quantize_wrapper.QuantizeWrapper):
+            # Private attributes of tfmot 0.8.1's wrapper (pinned); a test checks they are found.
+            for quantizer in getattr(layer, "_output_quantizers", None) or []:
+                found.append((quantizer, getattr(layer, "_output_quantizer_vars", None)))
+            for activation in getattr(layer, "_quantize_activations", None) or []:
+                found.append((activation.quantizer, getattr(activation, "_pre_activation_vars", None)))
+                found.append((activation.quantizer, getattr(activation, "_post_activation_vars", None)))
+    return [pair for quantizer, pair in found if isinstance(quantizer, MovingAverageQuantizer) and pair]
+
+
+def calibrate_activation_ranges(model: Any, batches: list[np.ndarray], passes: int = 2) -> int:
+    """Set every activation range of a fresh QAT model to the min / max the calibration batches reach.
+
+    tfmot exposes no way to read a batch's range, so each forward pass (training mode, where the ranges
+    update) is undone: one EMA step ``new = old + (1 - decay) * (seen - old)`` gives back ``seen``. Each
+    pass runs with the ranges of the one before, so the second sees the first's clipping removed.
+    BatchNormalization statistics, which the training-mode passes also move, are restored.
+
+    Args:
+        model: A model from ``tfmot.quantization.keras.quantize_model``.
+        batches: Preprocessed float32 ``[1, H, W, 3]`` (or larger) batches.
+        passes: Calibration passes over ``batches``.
+
+    Returns:
+        The number of ranges set.
+    """
+    import tensorflow as tf
+
+    ranges = moving_average_ranges(model)
+    images = np.concatenate([np.asarray(b, np.float32) for b in batches])
+    chunks = [images[i : i + _CALIBRATION_BATCH] for i in range(0, len(images), _CALIBRATION_BATCH)]
+    bn_state = [
+        (variable, variable.numpy())
+        for layer in model.submodules
+        if isinstance(layer, keras.layers.BatchNormalization)
+        for variable in (layer.moving_mean, layer.moving_variance)
+    ]
+    for _ in range(passes):
+        low = [np.inf] * len(ranges)
+        high = [-np.inf] * len(ranges)
+        for chunk in chunks:
+            before = [(pair["min_var"].numpy(), pair["max_var"].numpy()) for pair in ranges]
+            model(tf.constant(chunk), training=True)
+            for i, (pair, (old_min, old_max)) in enumerate(zip(ranges, before, strict=True)):
+                low[i] = min(low[i], _seen(old_min, pair["min_var"].numpy()))
+                high[i] = max(high[i], _seen(old_max, pair["max_var"].numpy()))
+                pair["min_var"].assign(old_min)
+                pair["max_var"].assign(old_max)
+        for pair, lo, hi in zip(ranges, low, high, strict=True):
+            pair["min_var"].assign(np.float32(lo))
+            pair["max_var"].assign(np.float32(hi))
+    for variable, value in bn_state:
+        variable.assign(value)
+    return len(ranges)
+
+
+def _seen(old: np.ndarray, new: np.ndarray) -> float:
+    """The batch value one EMA step moved ``old`` to ``new`` towards."""
+    return float(old + (new - old) / np.float32(1.0 - _EMA_DECAY))
 
 
 # The layers tfmot 0.8.1's registry prunes (their kernel; DepthwiseConv2D is registered with no prunable
