@@ -35,7 +35,12 @@ class ModelConfig:
     head: HeadKind = HeadKind.SSDLITE  # box predictor style
     extra_depths: tuple[int, ...] = (512, 256, 256, 128)  # output depths of the extra feature layers
     min_depth: int = 16  # floor of the extra-layer depths under a width multiplier (OD API min_depth)
-    class_bias_init: float = 0.0  # initial class-logit bias; -4.6 (prior 0.01) with the focal loss
+    # Initial logit biases of the class head: every object class starts at a score of 0.01 (-4.6) and the
+    # background slot at 0.99 (+4.6), since almost every anchor is background. The OD API starts the
+    # background slot like the classes (-4.6 for V3 / MobileDet, 0 for MobileNetV2); its loss then runs
+    # over every negative anchor at 0.01 and the first ~100 steps go to unlearning that (README, Accuracy).
+    class_bias_init: float = -4.6
+    background_bias_init: float = 4.6
     weight_decay: float = 4e-5  # L2 weight on regular conv kernels (collected in model.losses)
     anchors: AnchorConfig = field(default_factory=AnchorConfig)  # anchor layout
     matcher: MatcherConfig = field(default_factory=MatcherConfig)  # matching thresholds and box scales

@@ -167,9 +167,11 @@ def squeeze_excite(x: tf.Tensor, hidden: int, act: str, gate: str, name: str, st
 
 
 def head_conv(
-    x: tf.Tensor, filters: int, kernel: int, bias_init: float, name: str, style: ConvStyle
+    x: tf.Tensor, filters: int, kernel: int, bias_init: float | list[float], name: str, style: ConvStyle
 ) -> tf.Tensor:
     """The final prediction convolution of a head: with bias, no BatchNormalization, no activation.
+
+    ``bias_init`` is one value for every output channel, or one per channel.
 
     Returns:
         The output tensor.

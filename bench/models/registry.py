@@ -17,9 +17,9 @@ from results.errors import InputError, choice_error
 TINY_PREFIX = "tiny_"
 _REGISTRY: dict[str, ModelConfig] = {}
 
-# The focal-loss prior: bias -4.6 gives an initial score of 0.01 (Focal Loss paper, Section 3.3).
-_FOCAL = {"loss": LossConfig(kind=LossKind.FOCAL), "class_bias_init": -4.6}
-_HNM = {"loss": LossConfig(kind=LossKind.HARD_NEGATIVE_MINING), "class_bias_init": 0.0}
+# Every variant starts from the focal-loss prior (ModelConfig.class_bias_init / background_bias_init).
+_FOCAL = {"loss": LossConfig(kind=LossKind.FOCAL)}
+_HNM = {"loss": LossConfig(kind=LossKind.HARD_NEGATIVE_MINING)}
 
 
 def register(config: ModelConfig) -> ModelConfig:

@@ -44,14 +44,19 @@ def _extra_layers(features: tf.Tensor, depths: list[int], style: ConvStyle) -> l
     return maps
 
 
-def _head(x: tf.Tensor, outputs: int, per_row: int, bias: float, name: str, config: ModelConfig) -> tf.Tensor:
-    """One prediction branch on one feature map, reshaped to [B, cells * boxes, per_row]."""
+def _head(
+    x: tf.Tensor, outputs: int, per_row: int, bias: list[float], name: str, config: ModelConfig
+) -> tf.Tensor:
+    """One prediction branch on one feature map, reshaped to [B, cells * boxes, per_row].
+
+    ``bias`` is the initial bias of one row (``per_row`` values), repeated for every box of a cell.
+    """
     style = ConvStyle(weight_decay=config.weight_decay)
     if config.head == HeadKind.SSDLITE:
         x = depthwise_bn(x, 3, 1, RELU6, f"{name}_depthwise", style)
-        x = head_conv(x, outputs, 1, bias, name, style)
+        x = head_conv(x, outputs, 1, bias * (outputs // per_row), name, style)
     else:
-        x = head_conv(x, outputs, 3, bias, name, style)
+        x = head_conv(x, outputs, 3, bias * (outputs // per_row), name, style)
     cells = x.shape[1] * x.shape[2]
     return keras.layers.Reshape((cells * outputs // per_row, per_row), name=f"{name}_reshape")(x)
 
@@ -77,14 +82,15 @@ def build_ssd(config: ModelConfig) -> keras.Model:
     if actual != expected:
         raise ValueError(f"{config.name}: feature maps {actual} do not match the anchor layout {expected}")
     boxes, classes = [], []
+    class_row = [config.background_bias_init] + [config.class_bias_init] * config.num_classes
     for index, (feature, per_cell) in enumerate(zip(maps, config.anchors.boxes_per_cell(), strict=True)):
-        boxes.append(_head(feature, per_cell * 4, 4, 0.0, f"head{index}_box", config))
+        boxes.append(_head(feature, per_cell * 4, 4, [0.0] * 4, f"head{index}_box", config))
         classes.append(
             _head(
                 feature,
                 per_cell * config.num_class_slots,
                 config.num_class_slots,
-                config.class_bias_init,
+                class_row,
                 f"head{index}_class",
                 config,
             )

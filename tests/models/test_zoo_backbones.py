@@ -86,3 +86,17 @@ def test_tiny_models_have_no_lambda_layers_and_the_right_outputs(name):
     assert logits.shape == (2, config.num_anchors, config.num_classes + 1)
     assert [o.name.split("/")[0] for o in model.outputs] == ["box_encodings", "class_logits"]
     assert isinstance(model.get_layer("class_logits"), keras.layers.Concatenate)
+
+
+@pytest.mark.parametrize("name", ["tiny_ssdlite_mobilenet_v2", "tiny_ssd_mobilenet_v2", "tiny_ssdlite_mobiledet_cpu"])
+def test_a_fresh_model_starts_from_the_prior(name, rng):
+    """Every anchor starts as background (score 0.99) and every class at 0.01, on any image."""
+    from bench.models.registry import get_config
+
+    config = get_config(name)
+    model = build_model(config)
+    images = rng.uniform(-1, 1, (2, config.input_size, config.input_size, 3)).astype(np.float32)
+    _, logits = model(images)
+    probabilities = 1 / (1 + np.exp(-logits.numpy()))
+    np.testing.assert_allclose(probabilities[..., 0], 0.99, atol=0.01)
+    np.testing.assert_allclose(probabilities[..., 1:], 0.01, atol=0.01)

@@ -72,7 +72,7 @@ def test_configs_are_frozen_and_cite_their_source():
 
 def test_losses_and_priors_follow_the_configs():
     assert get_config("ssdlite_mobilenet_v2").loss.kind == "hard_negative_mining"
-    assert get_config("ssdlite_mobilenet_v2").class_bias_init == 0.0
     for name in FULL[2:]:
         assert get_config(name).loss.kind == "focal"
-        assert get_config(name).class_bias_init == -4.6
+    for name in FULL:
+        assert (get_config(name).class_bias_init, get_config(name).background_bias_init) == (-4.6, 4.6)
