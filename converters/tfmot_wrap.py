@@ -61,7 +61,7 @@ def quantization_aware(inputs: ConversionInputs, recipe: Recipe) -> Any:
 # bottlenecks) are clipped and narrow ones get a coarse grid. So the ranges are first set from calibration
 # batches, as post-training quantization sets them, and fine-tuning only refines them.
 _EMA_DECAY = 0.999
-_CALIBRATION_BATCH = 16  # images per calibration forward pass (training mode: batch statistics)
+_CALIBRATION_BATCH = 16  # images per calibration forward pass
 
 
 def moving_average_ranges(model: Any) -> list[dict[str, Any]]:

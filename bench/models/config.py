@@ -38,7 +38,7 @@ class ModelConfig:
     # Initial logit biases of the class head: every object class starts at a score of 0.01 (-4.6) and the
     # background slot at 0.99 (+4.6), since almost every anchor is background. The OD API starts the
     # background slot like the classes (-4.6 for V3 / MobileDet, 0 for MobileNetV2); its loss then runs
-    # over every negative anchor at 0.01 and the first ~100 steps go to unlearning that (README, Accuracy).
+    # over every negative anchor at 0.01 and the first ~100 steps go to unlearning that (README, Data).
     class_bias_init: float = -4.6
     background_bias_init: float = 4.6
     weight_decay: float = 4e-5  # L2 weight on regular conv kernels (collected in model.losses)
