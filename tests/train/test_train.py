@@ -29,8 +29,9 @@ def test_short_run_lowers_the_loss(trained):
     _, result = trained
     losses = [loss for _, loss in result.loss_history]
     assert [step for step, _ in result.loss_history] == [5, 10, 15, 20, 25, 30]
-    # The first window is dominated by the untrained classifier; 30 steps at lr 5e-3 cut it well down.
-    assert losses[-1] < 0.6 * losses[0], losses
+    # The heads start from the prior, so the first window is no longer inflated by the background slot;
+    # 30 steps at lr 5e-3 still cut the loss by a quarter (0.75x measured).
+    assert losses[-1] < 0.85 * losses[0], losses
     assert result.steps == 30 and result.stopped_by == "steps"
     assert result.final_loss == pytest.approx(losses[-1])
     assert result.images_per_s > 0 and result.seconds > 0
