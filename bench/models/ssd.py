@@ -52,11 +52,12 @@ def _head(
     ``bias`` is the initial bias of one row (``per_row`` values), repeated for every box of a cell.
     """
     style = ConvStyle(weight_decay=config.weight_decay)
+    biases = bias * (outputs // per_row)
     if config.head == HeadKind.SSDLITE:
         x = depthwise_bn(x, 3, 1, RELU6, f"{name}_depthwise", style)
-        x = head_conv(x, outputs, 1, bias * (outputs // per_row), name, style)
+        x = head_conv(x, outputs, 1, biases, name, style)
     else:
-        x = head_conv(x, outputs, 3, bias * (outputs // per_row), name, style)
+        x = head_conv(x, outputs, 3, biases, name, style)
     cells = x.shape[1] * x.shape[2]
     return keras.layers.Reshape((cells * outputs // per_row, per_row), name=f"{name}_reshape")(x)
 

@@ -23,7 +23,9 @@ def _wide_output_qat_model():
     x = keras.layers.Conv2D(8, 3, padding="same")(inputs)
     x = keras.layers.BatchNormalization()(x)
     x = keras.layers.ReLU()(x)
-    outputs = keras.layers.Conv2D(2, 1, kernel_initializer=keras.initializers.Constant(10.0), name="wide_out")(x)
+    outputs = keras.layers.Conv2D(
+        2, 1, kernel_initializer=keras.initializers.Constant(10.0), name="wide_out"
+    )(x)
     model = keras.Model(inputs, outputs)
     return model, tfmot.quantization.keras.quantize_model(model)
 
@@ -45,9 +47,12 @@ def _bn_statistics(model) -> list[np.ndarray]:
 def test_every_activation_quantizer_is_found():
     _, qat = _wide_output_qat_model()
     ranges = moving_average_ranges(qat)
-    # The first conv's output is not quantized (BN follows), BN's is not (ReLU follows): ReLU and the last conv.
+    # The first conv's output is not quantized (BN follows), BN's is not (ReLU follows):
+    # the ranges are the ReLU's and the last conv's.
     assert len(ranges) == 2
-    assert all(float(pair["min_var"].numpy()) == -6.0 and float(pair["max_var"].numpy()) == 6.0 for pair in ranges)
+    assert all(
+        float(pair["min_var"].numpy()) == -6.0 and float(pair["max_var"].numpy()) == 6.0 for pair in ranges
+    )
 
 
 def test_calibrated_ranges_cover_the_inference_activations_and_leave_batch_norm_alone():
@@ -60,7 +65,9 @@ def test_calibrated_ranges_cover_the_inference_activations_and_leave_batch_norm_
 
     assert calibrate_activation_ranges(qat, batches) == 2
 
-    (output_range,) = [p for p in moving_average_ranges(qat) if p["min_var"].name.startswith("quant_wide_out/")]
+    (output_range,) = [
+        p for p in moving_average_ranges(qat) if p["min_var"].name.startswith("quant_wide_out/")
+    ]
     low, high = float(output_range["min_var"].numpy()), float(output_range["max_var"].numpy())
     reached = model(images, training=False).numpy()  # the exported model's activations
     assert low == pytest.approx(min(reached.min(), 0.0), rel=0.02, abs=0.05)
@@ -69,7 +76,9 @@ def test_calibrated_ranges_cover_the_inference_activations_and_leave_batch_norm_
         np.testing.assert_array_equal(old, new)
     # Inference now follows the float model within the int8 grid, instead of stopping at +-6.
     step = (high - low) / 255
-    assert np.abs(qat(images, training=False).numpy() - model(images, training=False).numpy()).max() < 4 * step
+    assert (
+        np.abs(qat(images, training=False).numpy() - model(images, training=False).numpy()).max() < 4 * step
+    )
 
 
 def test_without_calibration_the_quantized_model_clips():

@@ -88,7 +88,9 @@ def test_tiny_models_have_no_lambda_layers_and_the_right_outputs(name):
     assert isinstance(model.get_layer("class_logits"), keras.layers.Concatenate)
 
 
-@pytest.mark.parametrize("name", ["tiny_ssdlite_mobilenet_v2", "tiny_ssd_mobilenet_v2", "tiny_ssdlite_mobiledet_cpu"])
+@pytest.mark.parametrize(
+    "name", ["tiny_ssdlite_mobilenet_v2", "tiny_ssd_mobilenet_v2", "tiny_ssdlite_mobiledet_cpu"]
+)
 def test_a_fresh_model_starts_from_the_prior(name, rng):
     """Every anchor starts as background (score 0.99) and every class at 0.01, on any image."""
     from bench.models.registry import get_config
