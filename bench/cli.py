@@ -1,6 +1,6 @@
 """The ``edgebench`` command: one subcommand per module in ``bench/commands``, named like the module.
 
-Bad input anywhere (``results.errors.InputError``) ends in one line on stderr and exit code 2.
+Bad input anywhere (``common.errors.InputError``) ends in one line on stderr and exit code 2.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import argparse
 import importlib
 import sys
 
-from results.errors import InputError
+from common.errors import InputError
 
 # Subcommand modules, in the order `edgebench --help` lists them.
 COMMAND_MODULES = [

@@ -15,8 +15,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from common.errors import InputError, choice_error
 from device_runners.targets import TargetConfig
-from results.errors import InputError, choice_error
 from results.schema import TimingSettings
 
 PLANS_DIR = Path(__file__).with_name("plans")

@@ -18,7 +18,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from results.errors import InputError
+from common.errors import InputError
 from results.fileinfo import file_info
 from results.schema import ArtifactInfo, ToolVersions
 from results.sidecar import SIDECAR_SUFFIX, read_sidecar

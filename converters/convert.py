@@ -14,11 +14,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from common.process import CommandError, CommandTimeout, tail
 from converters import artifact as store
 from converters.inputs import ConversionInputs
 from converters.mediapipe_env import MediapipeEnvError, run_script
 from converters.recipes import Recipe, Training, get_recipe
-from device_runners._exec import CommandError, CommandTimeout, tail
 from results.schema import ArtifactFormat
 
 _LOG = logging.getLogger(__name__)

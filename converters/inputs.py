@@ -12,7 +12,7 @@ trained detector and calls :func:`converters.convert` once per recipe::
         input_size=320,
         representative_data=lambda: calibration_batches(),
         finetune=lambda model, steps: train_loop(model, steps),
-        quantize_scope=bench.models.quantization.quantize_scope,
+        quantize_scope=bench.models.saving.quantize_scope,
     )
     artifact = convert(inputs, "tflite_int8", out_dir)
 """
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from results.errors import InputError
+from common.errors import InputError
 
 # keras.Model -> its raw outputs (box encodings [1, A, 4], class logits [1, A, C + 1]).
 RawOutputs = Callable[[Any], tuple[Any, Any]]

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from device_runners._exec import CommandError, CommandTimeout, Completed, run, tail
+from common.process import CommandError, CommandTimeout, Completed, run, tail
 
 ENV_VARIABLE = "EDGEBENCH_MEDIAPIPE_ENV"
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -22,7 +22,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from results.errors import InputError, choice_error
+from common.errors import InputError, choice_error
 from results.schema import ArtifactFormat
 
 NAME_PATTERN = re.compile(

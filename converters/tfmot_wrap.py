@@ -17,9 +17,9 @@ from tensorflow_model_optimization.python.core.quantization.keras import quantiz
 from tensorflow_model_optimization.python.core.quantization.keras.quantizers import MovingAverageQuantizer
 from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wrapper
 
+from common.errors import InputError
 from converters.inputs import ConversionInputs
 from converters.recipes import Recipe
-from results.errors import InputError
 
 
 def float_copy(inputs: ConversionInputs) -> Any:

@@ -15,7 +15,7 @@ import sys
 import pandas as pd
 import streamlit as st
 
-from results.errors import InputError
+from common.errors import InputError
 from results.schema import RunRecord
 from results.store import FLAT_COLUMNS, STORE_ENV, Store, resolve_url
 

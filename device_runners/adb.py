@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from common.errors import InputError
 from device_runners import adb_session
 from device_runners.adb_server import ServerTransport, server_devices
 from device_runners.adb_transport import (
@@ -29,7 +30,6 @@ from device_runners.android_info import android_props, parse_getprop
 from device_runners.base import DeviceInfo, Support, TimingJob, unsupported_record
 from device_runners.registry import register
 from device_runners.targets import ADB_TCP_PORT, Probe, TargetConfig, benchmark_model_path, env_targets
-from results.errors import InputError
 from results.schema import ArtifactFormat, Delegate, RunRecord
 
 ADB_DELEGATES = (Delegate.CPU, Delegate.XNNPACK, Delegate.GPU, Delegate.NNAPI)

@@ -1,4 +1,4 @@
-"""A device reached through a running ``adb`` server: the ``adb`` program, driven through ``_exec.run``.
+"""A device reached through a running ``adb`` server: the ``adb`` program, driven through ``process.run``.
 
 Same calls and errors as :class:`device_runners.adb_transport.LibraryTransport`. adb joins the words after
 ``shell`` with spaces for the device shell, so the command goes as one word already quoted by
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from device_runners import _exec
+from common import process
 from device_runners.adb_transport import (
     FILE_MODE,
     DeviceTimeout,
@@ -36,14 +36,14 @@ class ServerTransport:
         self.serial = serial
         self.adb = adb
 
-    def _run(self, args: Sequence[str], timeout: float) -> _exec.Completed:
+    def _run(self, args: Sequence[str], timeout: float) -> process.Completed:
         argv = [self.adb, "-s", self.serial, *args]
         try:
-            return _exec.run(argv, timeout)
-        except _exec.CommandTimeout as error:
+            return process.run(argv, timeout)
+        except process.CommandTimeout as error:
             raise DeviceTimeout(str(error)) from error
-        except _exec.CommandError as error:
-            raise TransportError(f"{self.serial}: {_exec.tail(error.stderr or error.stdout, 3)}") from error
+        except process.CommandError as error:
+            raise TransportError(f"{self.serial}: {process.tail(error.stderr or error.stdout, 3)}") from error
         except FileNotFoundError as error:
             raise TransportError(f"adb program {self.adb!r} not found") from error
 
@@ -103,6 +103,6 @@ def server_devices(adb: str = "adb", timeout: float = 15.0) -> list[ServerDevice
         TransportError: adb is missing or the server does not answer.
     """
     try:
-        return parse_devices_l(_exec.run([adb, "devices", "-l"], timeout).stdout)
-    except (_exec.CommandError, _exec.CommandTimeout, FileNotFoundError) as error:
+        return parse_devices_l(process.run([adb, "devices", "-l"], timeout).stdout)
+    except (process.CommandError, process.CommandTimeout, FileNotFoundError) as error:
         raise TransportError(f"adb server: {error}") from error

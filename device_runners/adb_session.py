@@ -13,7 +13,7 @@ import signal
 import uuid
 from pathlib import Path
 
-from device_runners import _exec
+from common import process
 from device_runners.adb_benchmark import (
     benchmark_argv,
     fallback_info,
@@ -175,7 +175,9 @@ class Session:
     def _checked(self, argv: list[str]) -> None:
         result = self.transport.shell(argv, _SHORT_TIMEOUT)
         if result.exit_code != 0:
-            raise TransportError(f"{' '.join(argv[:2])} failed on the device: {_exec.tail(result.output, 2)}")
+            raise TransportError(
+                f"{' '.join(argv[:2])} failed on the device: {process.tail(result.output, 2)}"
+            )
 
     def cleanup(self) -> None:
         """Remove the pushed files; best effort (the device may be gone)."""
@@ -220,10 +222,10 @@ class Session:
                 command=argv,
                 returncode=code,
                 signal=number,
-                stderr_tail=_exec.tail(text),
+                stderr_tail=process.tail(text),
             )
             return Outcome(self._target_info(), Status.CRASHED, error=error, tools=self._tools())
-        reason = output.errors[-1] if output.errors else _exec.tail(text, 1)
+        reason = output.errors[-1] if output.errors else process.tail(text, 1)
         if output.cpu_fallback_disallowed:
             delegate = self.job.delegate.value
             reason = f"the {delegate} delegate could not take the whole graph (CPU fallback disallowed)"
@@ -233,7 +235,7 @@ class Session:
 
     def _error_outcome(self, kind: str, message: str, argv, text: str, code: int | None = None) -> Outcome:
         error = ErrorInfo(
-            type=kind, message=message, command=argv, returncode=code, stderr_tail=_exec.tail(text) or None
+            type=kind, message=message, command=argv, returncode=code, stderr_tail=process.tail(text) or None
         )
         return Outcome(self._target_info(), Status.FAILED, error=error, tools=self._tools())
 

@@ -2,7 +2,7 @@
 
 A runner never raises for trouble on the device side: it returns a record whose status says what
 happened (``unsupported`` with a reason, ``failed`` with a typed error, ``crashed`` with a signal).
-It raises only for bad input (``results.errors.InputError``), which the CLI turns into exit code 2.
+It raises only for bad input (``common.errors.InputError``), which the CLI turns into exit code 2.
 """
 
 from __future__ import annotations

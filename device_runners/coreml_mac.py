@@ -17,12 +17,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from device_runners import _exec
+from common import process
+from common.errors import InputError
 from device_runners.base import DeviceInfo, Support, TimingJob, make_record, unsupported_record
 from device_runners.isolation import time_in_child, timeout_for
 from device_runners.registry import register
 from device_runners.targets import Probe, TargetConfig
-from results.errors import InputError
 from results.schema import ArtifactFormat, Delegate, RunRecord, SustainedTrace, TargetInfo, ToolVersions
 
 WORKER = Path(__file__).resolve().parent / "coreml_worker.py"
@@ -172,8 +172,8 @@ def _sustained(out: Path) -> SustainedTrace | None:
 
 def _sysctl(key: str) -> str | None:
     try:
-        return _exec.run(["sysctl", "-n", key], timeout=5).stdout.strip() or None
-    except (_exec.CommandError, _exec.CommandTimeout, FileNotFoundError):
+        return process.run(["sysctl", "-n", key], timeout=5).stdout.strip() or None
+    except (process.CommandError, process.CommandTimeout, FileNotFoundError):
         return None
 
 

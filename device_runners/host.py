@@ -13,7 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from device_runners import _exec
+from common import process
+from common.errors import InputError
 from device_runners.base import DeviceInfo, Outcome, Support, TimingJob, make_record, unsupported_record
 from device_runners.isolation import (
     STARTUP_ALLOWANCE_SECS,
@@ -25,7 +26,6 @@ from device_runners.isolation import (
     worker_args,
 )
 from device_runners.registry import register
-from results.errors import InputError
 from results.schema import ArtifactFormat, Delegate, RunRecord, TargetInfo
 
 HOST_DELEGATES = (Delegate.CPU, Delegate.XNNPACK)
@@ -119,8 +119,8 @@ def cpu_model_name() -> str | None:
         pass
     if sys.platform == "darwin":
         try:
-            return _exec.run(["sysctl", "-n", "machdep.cpu.brand_string"], timeout=5).stdout.strip() or None
-        except (_exec.CommandError, _exec.CommandTimeout, FileNotFoundError):
+            return process.run(["sysctl", "-n", "machdep.cpu.brand_string"], timeout=5).stdout.strip() or None
+        except (process.CommandError, process.CommandTimeout, FileNotFoundError):
             pass
     return platform.processor() or None
 
@@ -168,9 +168,9 @@ def _load_in_child(path: Path, label: str, python: str) -> dict:
         ]
         try:
             result, _ = run_worker(argv, out, STARTUP_ALLOWANCE_SECS)
-        except _exec.CommandError as error:
+        except process.CommandError as error:
             raise InputError(f"{label}: LiteRT {error.describe_exit()} while loading it") from None
-        except (_exec.CommandTimeout, WorkerOutputError) as error:
+        except (process.CommandTimeout, WorkerOutputError) as error:
             raise InputError(f"{label}: could not be checked: {error}") from None
     if not result.get("ok"):
         message = (result.get("error") or {}).get("message", "unknown error")

@@ -14,7 +14,7 @@ import json
 import signal
 from pathlib import Path
 
-from device_runners import _exec
+from common import process
 from device_runners.base import Outcome
 from results.schema import ErrorInfo, FallbackInfo, Status, TargetInfo, Timing, TimingSettings, ToolVersions
 
@@ -56,7 +56,7 @@ def run_worker(argv: list[str], out: Path, timeout: float) -> tuple[dict, str]:
         FileNotFoundError: the program does not exist.
         WorkerOutputError: it exited 0 without a readable result of our protocol.
     """
-    completed = _exec.run(argv, timeout)
+    completed = process.run(argv, timeout)
     try:
         result = json.loads(out.read_text())
     except (OSError, ValueError) as error:
@@ -72,14 +72,14 @@ def time_in_child(
     """Run one timing in a child process; never raises for anything that happens in the child."""
     try:
         result, stderr = run_worker(argv, out, timeout)
-    except (_exec.CommandError, _exec.CommandTimeout, WorkerOutputError, FileNotFoundError) as error:
+    except (process.CommandError, process.CommandTimeout, WorkerOutputError, FileNotFoundError) as error:
         return outcome_from_failure(error, target, argv)
     return outcome_from_result(result, target, settings, stderr)
 
 
 def outcome_from_failure(error: Exception, target: TargetInfo, argv: list[str] | None = None) -> Outcome:
     """Map what went wrong with the child to a ``crashed`` or ``failed`` outcome."""
-    if isinstance(error, _exec.CommandError) and error.signal is not None:
+    if isinstance(error, process.CommandError) and error.signal is not None:
         name = _signal_name(error.signal)
         hint = " (the out-of-memory killer sends this)" if error.signal == signal.SIGKILL else ""
         info = ErrorInfo(
@@ -88,24 +88,24 @@ def outcome_from_failure(error: Exception, target: TargetInfo, argv: list[str] |
             command=error.argv,
             returncode=error.returncode,
             signal=error.signal,
-            stderr_tail=_exec.tail(error.stderr, _STDERR_LINES) or None,
+            stderr_tail=process.tail(error.stderr, _STDERR_LINES) or None,
         )
         return Outcome(target=target, status=Status.CRASHED, error=info)
-    if isinstance(error, _exec.CommandError):
-        last = _exec.tail(error.stderr, 1) or "(no stderr)"
+    if isinstance(error, process.CommandError):
+        last = process.tail(error.stderr, 1) or "(no stderr)"
         info = ErrorInfo(
             type="CommandError",
             message=f"the timing process exited with {error.returncode}: {last}",
             command=error.argv,
             returncode=error.returncode,
-            stderr_tail=_exec.tail(error.stderr, _STDERR_LINES) or None,
+            stderr_tail=process.tail(error.stderr, _STDERR_LINES) or None,
         )
-    elif isinstance(error, _exec.CommandTimeout):
+    elif isinstance(error, process.CommandTimeout):
         info = ErrorInfo(
             type="CommandTimeout",
             message=f"the timing process did not finish within {error.timeout:g} s and was killed",
             command=error.argv,
-            stderr_tail=_exec.tail(error.stderr, _STDERR_LINES) or None,
+            stderr_tail=process.tail(error.stderr, _STDERR_LINES) or None,
         )
     else:
         info = ErrorInfo(type=type(error).__name__, message=str(error), command=argv)
@@ -118,7 +118,7 @@ def outcome_from_result(
     """Turn a worker result (the parsed JSON) into an ``ok`` outcome, ``failed`` when it reports an error."""
     runtime = result.get("runtime") or {}
     tools = ToolVersions(litert=runtime.get("litert"), python=runtime.get("python"))
-    stderr_tail = _exec.tail(stderr, _STDERR_LINES) or None
+    stderr_tail = process.tail(stderr, _STDERR_LINES) or None
     if not result.get("ok"):
         error = result.get("error") or {}
         info = ErrorInfo(

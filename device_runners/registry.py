@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from results.errors import choice_error
+from common.errors import choice_error
 
 _RUNNERS: dict[str, Callable[..., object]] = {}
 

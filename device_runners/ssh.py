@@ -18,7 +18,8 @@ import re
 import time
 from pathlib import Path
 
-from device_runners import _exec
+from common import process
+from common.errors import InputError
 from device_runners.base import DeviceInfo, Outcome, Support, TimingJob, make_record, unsupported_record
 from device_runners.isolation import (
     WORKER_PATH,
@@ -31,7 +32,6 @@ from device_runners.isolation import (
 from device_runners.registry import register
 from device_runners.ssh_client import SshClient, SshError, board_info, board_temperature
 from device_runners.targets import Probe, TargetConfig, env_targets, parse_ssh_spec
-from results.errors import InputError
 from results.schema import (
     ArtifactFormat,
     Delegate,
@@ -99,7 +99,7 @@ class SshRunner:
         try:
             info = board_info(client, SSH_DELEGATES)
             check = client.run([client.target.python, "-c", _LITERT_CHECK], _SHORT)
-        except (SshError, _exec.CommandTimeout, FileNotFoundError) as error:
+        except (SshError, process.CommandTimeout, FileNotFoundError) as error:
             return Probe("ssh", label, None, str(error))
         if check.exit_code != 0:
             reason = f"{client.target.python} on the board has no ai_edge_litert or tflite_runtime"
@@ -107,7 +107,7 @@ class SshRunner:
                 "ssh",
                 label,
                 None,
-                reason if check.exit_code == 3 else _exec.tail(check.stdout + check.stderr, 2),
+                reason if check.exit_code == 3 else process.tail(check.stdout + check.stderr, 2),
             )
         return Probe("ssh", label, info)
 
@@ -150,7 +150,7 @@ class SshRunner:
                 self._sleep(backoff * 2 ** (attempt - 1))
             try:
                 return make_record(job, _Attempt(client, job).run())
-            except (SshError, _exec.CommandTimeout) as error:  # the link, not the worker, failed
+            except (SshError, process.CommandTimeout) as error:  # the link, not the worker, failed
                 last = str(error)
             except FileNotFoundError as error:
                 return unsupported_record(
@@ -196,7 +196,7 @@ class _Attempt:
             )
         try:
             return self._time(target)
-        except _exec.CommandTimeout as error:
+        except process.CommandTimeout as error:
             return outcome_from_failure(error, target)
         finally:
             self._cleanup()
@@ -207,7 +207,7 @@ class _Attempt:
         path = made.stdout.strip()
         if made.exit_code != 0 or not _SAFE_REMOTE.match(path):
             raise _SetupError(
-                f"mktemp on {self.client.target.host} failed: {_exec.tail(made.stdout + made.stderr, 2)}"
+                f"mktemp on {self.client.target.host} failed: {process.tail(made.stdout + made.stderr, 2)}"
             )
         return path
 
@@ -244,11 +244,11 @@ class _Attempt:
     def _exit_outcome(self, done, target: TargetInfo, seconds: float) -> Outcome:
         if done.exit_code == 124:  # coreutils timeout: the worker ran too long and was killed on the board
             return outcome_from_failure(
-                _exec.CommandTimeout(done.argv, seconds, done.stdout, done.stderr), target
+                process.CommandTimeout(done.argv, seconds, done.stdout, done.stderr), target
             )
         # The remote shell reports a signal death as 128 + N: make it a crash like a local child's.
         code = -(done.exit_code - 128) if 128 < done.exit_code < 160 else done.exit_code
-        return outcome_from_failure(_exec.CommandError(done.argv, code, done.stdout, done.stderr), target)
+        return outcome_from_failure(process.CommandError(done.argv, code, done.stdout, done.stderr), target)
 
     def _result(self, target: TargetInfo, out: str, stderr: str, sustained: bool, settings) -> Outcome:
         read = self.client.run(["cat", out], _SHORT)
@@ -260,7 +260,7 @@ class _Attempt:
             error = ErrorInfo(
                 type="WorkerOutputError",
                 message=f"no readable result of worker protocol {WORKER_PROTOCOL} at {out}",
-                stderr_tail=_exec.tail(stderr) or None,
+                stderr_tail=process.tail(stderr) or None,
             )
             return Outcome(target=target, status=Status.FAILED, error=error)
         outcome = outcome_from_result(result, target, settings, stderr)
@@ -276,7 +276,7 @@ class _Attempt:
         if self.remote_dir is None:
             return
         # If the board went away, its temp directory goes at its next boot.
-        with contextlib.suppress(SshError, _exec.CommandTimeout):
+        with contextlib.suppress(SshError, process.CommandTimeout):
             self.client.run(["rm", "-rf", "--", self.remote_dir], _SHORT)
 
 

@@ -1,4 +1,4 @@
-"""Commands and copies on a Linux board over OpenSSH's ``ssh`` and ``scp``, through ``_exec.run``.
+"""Commands and copies on a Linux board over OpenSSH's ``ssh`` and ``scp``, through ``process.run``.
 
 Every remote command is an argv list joined with ``shlex.join`` (the remote side always runs it through
 the login shell, so each word is quoted), followed by an exit-status marker: ssh's own exit status is
@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from device_runners import _exec
+from common import process
 from device_runners.base import DeviceInfo
 from device_runners.targets import TargetConfig
 
@@ -86,17 +86,17 @@ class SshClient:
 
         Raises:
             SshError: ssh failed (exit 255) or the output ended before the command did.
-            CommandTimeout: it did not finish within ``timeout`` (from _exec).
+            CommandTimeout: it did not finish within ``timeout`` (from common.process).
         """
         command = f"{shlex.join(str(word) for word in argv)}; echo {EXIT_MARKER}$?"
         local = [self.ssh, *self.options("-p"), "--", self.target.host, command]
         try:
-            done = _exec.run(local, timeout)
+            done = process.run(local, timeout)
             stdout, stderr = done.stdout, done.stderr
-        except _exec.CommandError as error:
+        except process.CommandError as error:
             if error.returncode == SSH_FAILURE or not _EXIT.search(error.stdout):
                 raise SshError(
-                    f"ssh {self.target.host}: {_exec.tail(error.stderr, 2) or error.describe_exit()}"
+                    f"ssh {self.target.host}: {process.tail(error.stderr, 2) or error.describe_exit()}"
                 ) from None
             stdout, stderr = error.stdout, error.stderr
         match = _EXIT.search(stdout)
@@ -114,10 +114,10 @@ class SshClient:
         source = str(Path(local).resolve())
         destination = f"{_bracketed(self.target.host)}:{remote}"
         try:
-            _exec.run([self.scp, "-q", *self.options("-P"), "--", source, destination], timeout)
-        except (_exec.CommandError, _exec.CommandTimeout) as error:
+            process.run([self.scp, "-q", *self.options("-P"), "--", source, destination], timeout)
+        except (process.CommandError, process.CommandTimeout) as error:
             raise SshError(
-                f"scp to {self.target.host}: {_exec.tail(getattr(error, 'stderr', ''), 2) or error}"
+                f"scp to {self.target.host}: {process.tail(getattr(error, 'stderr', ''), 2) or error}"
             ) from None
 
 
@@ -193,7 +193,7 @@ def board_temperature(client: SshClient) -> str | None:
     """
     try:
         done = client.run(["sh", "-c", "cat /sys/class/thermal/thermal_zone*/temp 2>/dev/null"], 30.0)
-    except (SshError, _exec.CommandTimeout):
+    except (SshError, process.CommandTimeout):
         return None
     readings = [int(word) for word in done.stdout.split() if word.lstrip("-").isdigit()]
     if not readings:

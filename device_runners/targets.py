@@ -32,8 +32,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from common.errors import InputError
 from device_runners.base import DeviceInfo
-from results.errors import InputError
 from results.schema import Delegate, TimingSettings
 
 BENCHMARK_MODEL_ENV = "EDGEBENCH_BENCHMARK_MODEL"

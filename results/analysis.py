@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from results.errors import InputError
+from common.errors import InputError
 
 # The flat columns that say what a record is "of"; mirrors ``RunRecord.identity`` (a record without a
 # variant is identified by its artifact path instead).

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from results.errors import InputError, choice_error
+from common.errors import InputError, choice_error
 from results.schema import RunRecord
 
 DEFAULT_CHECKS = "mAP:-0.5pt,median:5%,size:0"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from results.errors import InputError
+from common.errors import InputError
 from results.schema import SCHEMA_VERSION
 
 # version -> the function that turns a record of that version into one of the next version.

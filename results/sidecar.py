@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from results.errors import InputError
+from common.errors import InputError
 from results.fileinfo import file_info
 from results.schema import ArtifactInfo, ModelInfo
 

@@ -18,7 +18,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
-from results.errors import InputError
+from common.errors import InputError
 from results.migrations import upgrade
 from results.schema import RunRecord
 

@@ -12,7 +12,7 @@ import argparse
 import os
 from pathlib import Path
 
-from bench.commands import _output
+from bench import console as output
 from results.schema import Status
 
 WORKDIR_ENV = "EDGEBENCH_WORKDIR"
@@ -68,11 +68,11 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TQDM_DISABLE", "1")
     workdir = Path(args.workdir or os.environ.get(WORKDIR_ENV) or "work")
     options = Options(workdir, args.store, args.only, args.dry_run, args.retime, args.quiet)
-    console = _output.stdout_console()
+    console = output.stdout_console()
     try:
         outcome = run_benchmark(plan, options)
     except KeyboardInterrupt:
-        _output.stderr_console(False).print(
+        output.stderr_console(False).print(
             f"interrupted: run the same command again to resume plan {plan.name!r} where it stopped"
         )
         raise

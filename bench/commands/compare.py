@@ -12,10 +12,10 @@ import re
 
 import pandas as pd
 
-from device_runners._exec import CommandError, CommandTimeout
-from device_runners._exec import run as run_command
+from common.errors import InputError
+from common.process import CommandError, CommandTimeout
+from common.process import run as run_command
 from results.checks import DEFAULT_CHECKS, FORMS, METRICS, parse_checks
-from results.errors import InputError
 from results.regression import ALPHA, compare_runs
 from results.report import to_json, to_junit, to_markdown, write_atomic
 from results.store import Store

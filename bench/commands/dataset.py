@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.data.coco import INSTANCES_FILE, CocoDataset, load_coco
 from bench.data.synthetic import SPLITS, SynthConfig, generate_synthetic
-from results.errors import InputError
+from common.errors import InputError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ import argparse
 
 from rich.table import Table
 
-from bench.commands import _output
+from bench import console as output
 from device_runners.discovery import discover
 from device_runners.targets import Probe, load_target_file
 
@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     targets = load_target_file(args.targets) if args.targets else []
     probes = discover(targets)
     if args.json:
-        _output.print_json([as_dict(probe) for probe in probes])
+        output.print_json([as_dict(probe) for probe in probes])
         return 0
     table = Table(title="edgebench targets")
     for column in ("runner", "target", "reachable", "model", "os", "soc", "abi", "delegates / reason"):
@@ -56,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
                 device.abi or "-",
                 delegates,
             )
-    _output.stdout_console().print(table)
+    output.stdout_console().print(table)
     return 0
 
 

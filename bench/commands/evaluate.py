@@ -17,7 +17,7 @@ import sys
 from bench.data.coco import load_coco
 from bench.evaluation.metrics import METRIC_KEYS, METRIC_LABELS, CocoMetrics
 from bench.evaluation.runner import Unsupported, evaluate_artifact, evaluate_detections_file
-from results.errors import InputError
+from common.errors import InputError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from results.errors import InputError
+from common.errors import InputError
 
 _SEED = 0
 

@@ -11,8 +11,8 @@ import argparse
 
 from rich.table import Table
 
-from bench.commands import _output
-from results.errors import InputError, choice_error
+from bench import console as output
+from common.errors import InputError, choice_error
 
 _WILDCARDS = set("*?[")
 
@@ -49,15 +49,15 @@ def run(args: argparse.Namespace) -> int:
         if _WILDCARDS.isdisjoint(args.filter):
             raise choice_error("--filter", args.filter, allowed)
         raise InputError(f"--filter: no variant matches {args.filter!r}; allowed: {', '.join(allowed)}")
-    progress = _output.stderr_console(quiet=args.json)
+    progress = output.stderr_console(quiet=args.json)
     rows = []
     for name in names:
         with progress.status(f"building {name}"):
             rows.append(describe(name, args.input_size, args.num_classes, args.width))
     if args.json:
-        _output.print_json(rows)
+        output.print_json(rows)
     else:
-        _output.stdout_console().print(models_table(rows))
+        output.stdout_console().print(models_table(rows))
     return 0
 
 

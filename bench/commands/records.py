@@ -11,8 +11,8 @@ import sys
 
 from rich.table import Table
 
-from bench.commands import _output
-from results.errors import InputError
+from bench import console as output
+from common.errors import InputError
 from results.schema import RunRecord
 from results.store import Store
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         return _print_records(args)
     except BrokenPipeError:  # the reader (e.g. `| head`) stopped early: not an error
-        _output.silence_closed_stdout()
+        output.silence_closed_stdout()
         return 0
 
 
@@ -58,9 +58,9 @@ def _print_records(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _output.print_json(_output.records_json(records))
+        output.print_json(output.records_json(records))
     else:
-        _output.stdout_console().print(records_table(records))
+        output.stdout_console().print(records_table(records))
     return 0
 
 
@@ -90,10 +90,10 @@ def records_table(records: list[RunRecord]) -> Table:
             record.target.device_id,
             record.target.delegate.value,
             str(record.target.threads),
-            _output.ms(timing and timing.median_ms),
-            _output.ms(timing and timing.p90_ms),
-            _output.mb(timing and timing.peak_memory_mb),
+            output.ms(timing and timing.median_ms),
+            output.ms(timing and timing.p90_ms),
+            output.mb(timing and timing.peak_memory_mb),
             "-" if accuracy is None else f"{accuracy.map:.3f}",
-            _output.status_text(record),
+            output.status_text(record),
         )
     return table

@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import argparse
 import secrets
-import sys
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from bench.commands import _output
-from device_runners import _exec
+from bench import console as output
+from bench.provenance import run_provenance
+from common.errors import InputError, choice_error
 from device_runners.base import TimingJob
 from device_runners.host import HostRunner, check_model
-from results.errors import InputError, choice_error
 from results.fileinfo import file_info
 from results.schema import (
     ArtifactInfo,
@@ -30,7 +28,6 @@ from results.schema import (
     RunRecord,
     Status,
     TimingSettings,
-    ToolVersions,
 )
 from results.sidecar import model_info as sidecar_model_info
 from results.sidecar import read_sidecar, sidecar_of
@@ -45,7 +42,6 @@ _SETTING_FLAGS = {
     "max_runs": ("max_runs", "--max-runs"),
     "max_secs": ("max_secs", "--max-secs"),
 }
-_GIT_TIMEOUT_SECS = 10
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -92,9 +88,9 @@ def run(args: argparse.Namespace) -> int:
     finally:
         store.close()
     if args.json:
-        _output.print_json(_output.records_json(records))
+        output.print_json(output.records_json(records))
     else:
-        _output.stdout_console().print(_output.timing_table(records, title=f"run {records[0].run_id}"))
+        output.stdout_console().print(output.timing_table(records, title=f"run {records[0].run_id}"))
     broken = [r for r in records if r.status in (Status.FAILED, Status.CRASHED)]
     return 1 if broken else 0
 
@@ -111,7 +107,7 @@ def time_models(
     runner = HostRunner()
     run_id = new_run_id()
     provenance = run_provenance()
-    console = _output.stderr_console(quiet)
+    console = output.stderr_console(quiet)
     jobs = [(m, d, t) for m in models for d in delegates for t in threads]
     described = {model: describe_model_file(model, console) for model in models}
     records = []
@@ -128,12 +124,12 @@ def time_models(
         )
         with console.status(f"timing {label}"):
             record = runner.time(job)
-        record = _with_provenance(record, provenance)
+        record = provenance.stamp(record)
         store.add(record)
         records.append(record)
         median = record.timing.median_ms if record.timing else None
-        suffix = f" median {_output.ms(median)} ms" if median is not None else ""
-        console.print(f"{label}: {_output.status_text(record)}{suffix}")
+        suffix = f" median {output.ms(median)} ms" if median is not None else ""
+        console.print(f"{label}: {output.status_text(record)}{suffix}")
     return records
 
 
@@ -195,33 +191,3 @@ def parse_settings(args: argparse.Namespace) -> TimingSettings:
 def new_run_id() -> str:
     """'time-YYYYmmdd-HHMMSS-xxxx' (UTC), unique enough for concurrent invocations."""
     return f"time-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-
-
-def run_provenance() -> dict:
-    """git commit and dirty flag of the current directory's checkout (best effort), and tool versions."""
-    commit = dirty = None
-    try:
-        commit = _exec.run(["git", "rev-parse", "HEAD"], timeout=_GIT_TIMEOUT_SECS).stdout.strip() or None
-        status = _exec.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], timeout=_GIT_TIMEOUT_SECS
-        )
-        dirty = bool(status.stdout.strip())
-    except (_exec.CommandError, _exec.CommandTimeout, FileNotFoundError):
-        pass  # not a checkout, no commit yet, or no git: the record says None
-    try:
-        litert = f"ai_edge_litert {metadata.version('ai-edge-litert')}"
-    except metadata.PackageNotFoundError:
-        litert = None
-    python = ".".join(map(str, sys.version_info[:3]))
-    return {"git_commit": commit, "git_dirty": dirty, "tools": ToolVersions(litert=litert, python=python)}
-
-
-def _with_provenance(record: RunRecord, provenance: dict) -> RunRecord:
-    # The worker reports the LiteRT and Python it ran with; keep those, fill what it could not say.
-    measured = record.tools
-    tools = provenance["tools"].model_copy(
-        update={k: v for k, v in measured.model_dump().items() if v is not None}
-    )
-    return record.model_copy(
-        update={"git_commit": provenance["git_commit"], "git_dirty": provenance["git_dirty"], "tools": tools}
-    )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bench.data.coco import INSTANCES_FILE, CocoDataset, load_coco
 from bench.data.synthetic import SynthConfig, synthetic_cached
-from results.errors import InputError, choice_error
+from common.errors import InputError, choice_error
 
 SYNTHETIC = "synthetic"
 # With only --minutes the schedule follows time; the step budget is then effectively unbounded.

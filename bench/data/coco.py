@@ -1,6 +1,6 @@
 """Load a COCO-format detection dataset (instances JSON + image folder) into a validated, typed object.
 
-The loader is strict: every kind of broken dataset ends in one :class:`~results.errors.InputError` line
+The loader is strict: every kind of broken dataset ends in one :class:`~common.errors.InputError` line
 naming the file and the problem (DESIGN.md, Conventions). The structural checks live in
 :mod:`bench.data.coco_checks`; this module turns a checked JSON document into :class:`CocoDataset`.
 
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.data.coco_checks import check_document, raise_problems
-from results.errors import InputError
+from common.errors import InputError
 
 # The name every split directory uses for its annotations (train/instances.json, val/instances.json).
 INSTANCES_FILE = "instances.json"

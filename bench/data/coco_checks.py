@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from results.errors import InputError
+from common.errors import InputError
 
 # COCO's own annotations overhang the image border by fractions of a pixel; allow up to one pixel.
 BORDER_TOLERANCE_PX = 1.0

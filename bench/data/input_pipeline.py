@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from bench.data.augment import AugmentConfig, augment
 from bench.data.coco import CocoDataset
-from results.errors import InputError
+from common.errors import InputError
 
 EncodeFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple]
 

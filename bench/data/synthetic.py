@@ -32,7 +32,7 @@ from PIL import Image
 
 from bench.data.coco import IMAGES_DIR, INSTANCES_FILE
 from bench.data.synth_draw import SHAPES, render
-from results.errors import InputError, choice_error
+from common.errors import InputError, choice_error
 
 # Bump whenever a change to the drawing code changes the bytes written: it invalidates every cache.
 GENERATOR_VERSION = 1

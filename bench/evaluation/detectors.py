@@ -20,7 +20,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 from PIL import Image
 
-from results.errors import InputError
+from common.errors import InputError
 
 
 class Detections(NamedTuple):

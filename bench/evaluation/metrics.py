@@ -20,7 +20,7 @@ from pycocotools.cocoeval import COCOeval
 
 from bench.data.coco import read_json, resolve_annotations
 from bench.data.coco_checks import check_document, raise_problems
-from results.errors import InputError
+from common.errors import InputError
 
 # COCOeval.stats order (pycocotools' summarize()); the names are the keys of CocoMetrics.to_dict().
 METRIC_KEYS = (

@@ -22,7 +22,7 @@ from bench.data.coco import CocoDataset, ImageRecord, load_coco
 from bench.evaluation.detectors import CoreMLDetector, Detector, coreml_support
 from bench.evaluation.metrics import CocoMetrics, ground_truth, load_results, metrics_from_stats, run_cocoeval
 from bench.evaluation.tflite import TFLiteDetector
-from results.errors import InputError, choice_error
+from common.errors import InputError, choice_error
 
 ARTIFACT_SUFFIXES = (".tflite", ".mlpackage", ".mlmodel")
 # COCO's results rule: at most 100 detections per image. COCOeval's maxDets caps each (image, class)

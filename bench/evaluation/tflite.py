@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.evaluation.detectors import Detections, from_postprocess_outputs, resize_image, to_model_range
-from results.errors import InputError
+from common.errors import InputError
 
 # TFLite_Detection_PostProcess' outputs, in the op's own order.
 POSTPROCESS_OUTPUTS = ("boxes", "classes", "scores", "num_detections")

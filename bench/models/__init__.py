@@ -20,8 +20,8 @@ from bench.models.config import HeadKind, ModelConfig
 from bench.models.export import EXPORT_INPUT, EXPORT_OUTPUTS, DetectionExport, make_export_function
 from bench.models.losses import LossConfig, LossKind, detection_loss
 from bench.models.postprocess import PostprocessConfig, postprocess
-from bench.models.quantization import custom_objects, quantize_scope
 from bench.models.registry import build_model, get_config, list_models, register
+from bench.models.saving import custom_objects, quantize_scope
 from bench.models.ssd import OUTPUT_NAMES, preprocess
 from bench.models.target_assigner import MatcherConfig, assign_targets
 

@@ -13,7 +13,7 @@ from bench.models.anchors import AnchorConfig, feature_map_sizes, generate_ancho
 from bench.models.losses import LossConfig
 from bench.models.postprocess import PostprocessConfig
 from bench.models.target_assigner import MatcherConfig
-from results.errors import InputError
+from common.errors import InputError
 
 
 class HeadKind(enum.StrEnum):

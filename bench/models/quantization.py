@@ -77,36 +77,3 @@ def unwrap(layer: keras.layers.Layer) -> keras.layers.Layer:
     while hasattr(layer, "layer") and isinstance(layer, keras.layers.Wrapper):
         layer = layer.layer
     return layer
-
-
-def custom_objects() -> dict[str, object]:
-    """Every custom class a zoo model (float or QAT) may contain, by its registered and plain names.
-
-    Includes tfmot's own wrapper, quantizer and config classes (what its ``quantize_scope`` adds), since
-    even the float model holds ``QuantizeAnnotate`` wrappers.
-
-    Returns:
-        A dict for ``keras.models.load_model(..., custom_objects=...)`` or
-        ``keras.utils.custom_object_scope``.
-    """
-    # Imported here because layers imports this module (annotation helpers).
-    from bench.models.layers import HardSigmoid, HardSwish
-
-    objects: dict[str, object] = {}
-    for scope_objects in tfmot.quantization.keras.quantize_scope().custom_objects:
-        objects.update(scope_objects)
-    for cls in (HardSwish, HardSigmoid, OutputQuantizeConfig):
-        objects[cls.__name__] = cls
-        objects[keras.utils.get_registered_name(cls)] = cls
-    return objects
-
-
-def quantize_scope():
-    """tfmot's ``quantize_scope`` extended with the zoo's classes (:func:`custom_objects`).
-
-    Use it around ``quantize_model`` / ``quantize_apply`` and when loading a saved QAT model.
-
-    Returns:
-        A context manager (a Keras ``CustomObjectScope``).
-    """
-    return tfmot.quantization.keras.quantize_scope(custom_objects())

@@ -12,7 +12,7 @@ import tf_keras as keras
 
 from bench.models.config import HeadKind, ModelConfig
 from bench.models.losses import LossConfig, LossKind
-from results.errors import InputError, choice_error
+from common.errors import InputError, choice_error
 
 TINY_PREFIX = "tiny_"
 _REGISTRY: dict[str, ModelConfig] = {}

@@ -71,7 +71,7 @@ def build_ssd(config: ModelConfig) -> keras.Model:
     Returns:
         A functional ``keras.Model`` named ``config.name`` with the input and outputs described in this
         module's docstring. QAT: ``tfmot.quantization.keras.quantize_model`` accepts it inside
-        :func:`bench.models.quantization.quantize_scope`.
+        :func:`bench.models.saving.quantize_scope`.
     """
     size = config.input_size
     inputs = keras.Input((size, size, 3), name=INPUT_NAME)

@@ -10,6 +10,7 @@ from typing import Any
 
 from bench.cache import StageCache
 from bench.plans import Plan
+from bench.provenance import Provenance
 
 # Item statuses in the report of a pass.
 CACHED = "cached"  # the stage's result is in the cache
@@ -73,7 +74,7 @@ class Context:
     run_id: str
     store: Any
     retime: bool = False
-    provenance: dict = field(default_factory=dict)
+    provenance: Provenance = field(default_factory=Provenance.unknown)
     progress: Any = None
     items: list[Item] = field(default_factory=list)
     reachability: dict = field(default_factory=dict)  # target label -> device_runners.base.Support

@@ -78,7 +78,7 @@ def zoo_inputs(
         name: Names the artifact files.
     """
     from bench.models.export import make_export_function
-    from bench.models.quantization import custom_objects, quantize_scope
+    from bench.models.saving import custom_objects, quantize_scope
     from converters import ConversionInputs
 
     return ConversionInputs(

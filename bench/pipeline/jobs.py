@@ -11,8 +11,8 @@ import fnmatch
 from dataclasses import dataclass
 
 from bench.plans import Plan, VariantSpec, variant_label
+from common.errors import InputError
 from device_runners.targets import TargetConfig
-from results.errors import InputError
 from results.schema import ArtifactFormat, Delegate, TimingSettings
 
 RUNNER_FORMATS = {

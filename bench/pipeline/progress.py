@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from rich.console import Console
 
-from bench.commands._output import stderr_console
+from bench.console import stderr_console
 
 STAGES = ("dataset", "train", "export", "evaluate", "time")
 

@@ -19,6 +19,7 @@ from bench.pipeline.progress import Progress
 from bench.pipeline.stages import dataset_stage, evaluate_stage, export_stage, release_inputs, train_stage
 from bench.pipeline.timing import time_stage
 from bench.plans import Plan
+from bench.provenance import run_provenance
 from results.schema import RunRecord
 
 NOTHING_CHANGED = "nothing changed"
@@ -104,7 +105,6 @@ def _choose_run(state: runs.RunState, planning: Context, options: Options) -> ru
 
 def _execute(plan, options, works, state, key, planning, outcome, store) -> Outcome:
     """The execute pass: mark the run started, walk, mark it finished; fill ``outcome``."""
-    from bench.commands.time import run_provenance
 
     progress = Progress(estimates(plan, planning), quiet=options.quiet)
     ctx = Context(plan, planning.cache, True, state.run_id, store, options.retime, run_provenance(), progress)

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench.cache import digest, read_json, write_json_atomic
-from results.errors import InputError
+from common.errors import InputError
 
 MANIFEST_VERSION = 1
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from bench.cache import digest, file_sha256, stage_key
 from bench.pipeline.context import CACHED, FAILED, PENDING, RUN, Context, Data
 from bench.pipeline.jobs import VariantWork
-from results.errors import InputError
+from common.errors import InputError
 
 
 def failure(error: BaseException) -> dict:

@@ -12,7 +12,7 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from bench.commands._output import mb, ms
+from bench.console import mb, ms
 from bench.pipeline.context import Item
 from results.analysis import pareto_front
 from results.schema import RunRecord, Status

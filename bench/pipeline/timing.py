@@ -21,7 +21,6 @@ from results.schema import (
     RunRecord,
     Status,
     TargetInfo,
-    ToolVersions,
 )
 
 
@@ -164,16 +163,5 @@ def _failed_record(job: TimingJob, slot: Slot, failed: dict) -> RunRecord:
 
 def _finish(ctx: Context, record: RunRecord, rid: str, artifact_tools: dict) -> RunRecord:
     """This run's identity and provenance on a (possibly cached) record; tool versions merged."""
-    measured = {k: v for k, v in record.tools.model_dump().items() if v is not None}
-    converted = {k: v for k, v in artifact_tools.items() if v is not None and k in ToolVersions.model_fields}
-    provenance = ctx.provenance
-    return record.model_copy(
-        update={
-            "record_id": rid,
-            "run_id": ctx.run_id,
-            "plan": ctx.plan.name,
-            "git_commit": provenance.get("git_commit"),
-            "git_dirty": provenance.get("git_dirty"),
-            "tools": ToolVersions(**{**converted, **measured}),
-        }
-    )
+    identified = record.model_copy(update={"record_id": rid, "run_id": ctx.run_id, "plan": ctx.plan.name})
+    return ctx.provenance.stamp(identified, artifact_tools)

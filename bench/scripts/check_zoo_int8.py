@@ -24,8 +24,8 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from bench.models.quantization import quantize_scope
 from bench.models.registry import TINY_PREFIX, build_model, get_config, list_models
+from bench.models.saving import quantize_scope
 from bench.scripts import zoo_tflite
 
 POSTPROCESS = "TFLite_Detection_PostProcess"

@@ -11,7 +11,7 @@ import argparse
 import sys
 import time
 
-from results.errors import InputError
+from common.errors import InputError
 from results.fixtures import fill_store
 from results.store import Store
 

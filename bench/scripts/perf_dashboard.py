@@ -18,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from device_runners._exec import run
+from common.process import run
 
 BUDGET_S = 3.0
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
 
 def ensure_store(path: Path, records: int, seed: int) -> str:
     """The store URL, filled with ``records`` synthetic records unless it already holds that many."""
-    from results.errors import InputError
+    from common.errors import InputError
     from results.fixtures import fill_store
     from results.store import Store
 
@@ -106,7 +106,7 @@ def time_browser(url: str) -> dict[str, float]:
         port = probe.getsockname()[1]
     serve = ["--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true"]
     argv = [sys.executable, "-m", "streamlit", "run", str(APP), *serve, "--", "--store", url]
-    # A long-lived server cannot go through _exec.run (it waits for the command to end).
+    # A long-lived server cannot go through common.process.run (it waits for the command to end).
     server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(200):

@@ -28,9 +28,9 @@ def _artifacts(out: Path, recipes: list[str], pruned_steps: int) -> dict:
     from bench.commands.export import calibration_batches, load_zoo_model
     from bench.models.registry import get_config
     from bench.pipeline.inputs import zoo_inputs
+    from common.errors import InputError
     from converters import convert, get_recipe, load_artifact
     from converters.tfmot_wrap import self_distillation_finetune
-    from results.errors import InputError
 
     found, missing = {}, []
     for name in recipes:

@@ -30,8 +30,8 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bench.commands._output import stdout_console
-from device_runners import _exec
+from bench.console import stdout_console
+from common import process
 
 MODELS = {"float": "mobilenet_float", "int8": "mobilenet_int8"}
 DELEGATES = ("cpu", "xnnpack")
@@ -88,7 +88,7 @@ def ensure_models(directory: Path) -> dict[str, Path]:
     if not all(path.exists() for path in wanted.values()):
         print(f"building {', '.join(MODELS.values())} into {directory} (once) ...", file=sys.stderr)
         argv = [sys.executable, "-m", "bench.scripts.timing_models", str(directory), *MODELS.values()]
-        _exec.run(argv, timeout=_BUILD_TIMEOUT_SECS)
+        process.run(argv, timeout=_BUILD_TIMEOUT_SECS)
     return wanted
 
 
@@ -136,7 +136,7 @@ def edgebench_median(config: Config, args: argparse.Namespace, store: Path) -> f
     command += ["time", str(config.path), "--delegate", config.delegate, "--threads", str(config.threads)]
     command += ["--warmup", str(args.warmup), "--warmup-secs", str(args.warmup_secs)]
     command += ["--runs", str(args.runs), "--min-secs", str(args.min_secs), "--store", str(store), "--json"]
-    records = json.loads(_exec.run(command, timeout=_CLI_TIMEOUT_SECS).stdout)
+    records = json.loads(process.run(command, timeout=_CLI_TIMEOUT_SECS).stdout)
     if records[0]["status"] != "ok":
         raise SystemExit(f"edgebench time failed on {config.path.name}: {records[0]['error']}")
     return records[0]["timing"]["median_ms"]

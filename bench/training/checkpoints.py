@@ -20,7 +20,7 @@ from pathlib import Path
 import tensorflow as tf
 import tf_keras as keras
 
-from results.errors import EdgebenchWarning, InputError
+from common.errors import EdgebenchWarning, InputError
 
 RUN_FILE = "run.json"
 RESULT_FILE = "train_result.json"

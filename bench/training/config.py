@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.data.augment import AugmentConfig
-from results.errors import InputError, choice_error
+from common.errors import InputError, choice_error
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # Matching anchors at IoU 0.4 instead of the OD API's 0.5 gives small and medium objects several times more

@@ -20,9 +20,9 @@ import tf_keras as keras
 from bench.evaluation.detectors import Detections, from_postprocess_outputs, resize_image, to_model_range
 from bench.models.config import ModelConfig
 from bench.models.postprocess import PostprocessConfig, postprocess
-from bench.models.quantization import quantize_scope
 from bench.models.registry import build_model
-from results.errors import InputError
+from bench.models.saving import quantize_scope
+from common.errors import InputError
 
 
 def load_trained(model_config: ModelConfig, weights_path: str | Path) -> keras.Model:

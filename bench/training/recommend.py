@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bench.models.registry import TINY_PREFIX, get_config
 from bench.training.config import TrainConfig
-from results.errors import choice_error
+from common.errors import choice_error
 
 PLANS = ("quick", "paper")
 

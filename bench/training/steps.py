@@ -21,7 +21,7 @@ from bench.models.config import ModelConfig
 from bench.models.losses import detection_loss
 from bench.models.quantization import unwrap
 from bench.models.target_assigner import MatcherConfig, assign_targets
-from results.errors import InputError
+from common.errors import InputError
 
 StepFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor], dict[str, tf.Tensor]]
 

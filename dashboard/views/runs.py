@@ -5,10 +5,10 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
+from common.errors import InputError
 from dashboard import data, detail_charts
 from dashboard.comparison import RunDiff, delta_rows, run_diff
 from results.checks import DEFAULT_CHECKS, FORMS
-from results.errors import InputError
 from results.regression import ALPHA, SPEED_BUCKETS
 
 _REGRESSED_STYLE = "background-color: rgba(214, 39, 40, 0.18)"

@@ -7,9 +7,9 @@ import dataclasses
 import pytest
 from conv_tiny_ssd import fast_recipe
 
+from common.errors import InputError
 from converters import convert, load_artifact
 from converters.tflite import ConversionError
-from results.errors import InputError
 
 
 def test_loaded_artifact_matches_and_detects_changes(converted):

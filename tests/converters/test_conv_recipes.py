@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import InputError
 from converters.recipes import (
     NAME_PATTERN,
     Precision,
@@ -14,7 +15,6 @@ from converters.recipes import (
     recipe_names,
     register,
 )
-from results.errors import InputError
 
 EXPECTED = [
     "tflite_fp32",

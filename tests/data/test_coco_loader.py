@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from bench.data.coco import load_coco
-from results.errors import InputError
+from common.errors import InputError
 
 
 def test_loads_mapping_boxes_crowd_and_empty_images(valid_split):

@@ -11,7 +11,7 @@ import bench  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
 from bench.data.augment import AugmentConfig
 from bench.data.coco import load_coco
 from bench.evaluation.detectors import resize_image, to_model_range
-from results.errors import InputError
+from common.errors import InputError
 
 tf = pytest.importorskip("tensorflow")
 from bench.data.input_pipeline import PipelineConfig, eval_dataset, train_dataset  # noqa: E402

@@ -13,7 +13,7 @@ from bench.data import synthetic
 from bench.data.coco import load_coco
 from bench.data.synth_draw import SHAPES
 from bench.data.synthetic import CATEGORY_IDS, SynthConfig, generate_synthetic, synthetic_cached
-from results.errors import InputError
+from common.errors import InputError
 
 SMALL = SynthConfig(seed=3, train=10, val=6, size=96)
 

@@ -9,9 +9,9 @@ import pytest
 from dr_fake_adb import DeviceConfig, FakeAdbDevice
 from dr_helpers import encode_result, fake_benchmark_binary, make_job, recorded
 
+from common.errors import InputError
 from device_runners.adb import AdbRunner
 from device_runners.targets import TargetConfig
-from results.errors import InputError
 from results.schema import Delegate, Status, TimingSettings
 from results.store import Store
 

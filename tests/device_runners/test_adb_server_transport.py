@@ -1,4 +1,4 @@
-"""The adb runner through an adb server: the ``adb`` program (here a fake one on PATH) driven via _exec."""
+"""The adb runner through an adb server: the `adb` program (a fake one on PATH) run by common.process."""
 
 from __future__ import annotations
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from common.errors import InputError
 from device_runners.sustained_worker import paced_run
 from device_runners.targets import (
     TargetConfig,
@@ -16,7 +17,6 @@ from device_runners.targets import (
     parse_ssh_spec,
     parse_target,
 )
-from results.errors import InputError
 from results.schema import Delegate, TimingSettings
 
 

@@ -11,7 +11,7 @@ import pytest
 from bench.data.coco import load_coco
 from bench.data.synthetic import SynthConfig, generate_synthetic
 from bench.evaluation import METRIC_KEYS, evaluate_detector, to_coco_results
-from results.errors import InputError
+from common.errors import InputError
 
 
 @pytest.fixture(scope="module")

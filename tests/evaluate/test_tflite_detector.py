@@ -13,7 +13,7 @@ from PIL import Image
 
 from bench.data.coco import load_coco
 from bench.evaluation import METRIC_KEYS, TFLiteDetector, evaluate_artifact
-from results.errors import InputError
+from common.errors import InputError
 
 CELL = 16  # a 64x64 image is a 4x4 grid of 16 px cells, matching the fixture model's anchors
 COLOURS = ((255, 0, 0), (0, 255, 0), (0, 0, 255))  # class 0, 1, 2

@@ -10,7 +10,7 @@ import tf_keras as keras
 
 from bench.commands import models as models_command
 from bench.models.complexity import count_complexity
-from results.errors import InputError
+from common.errors import InputError
 
 # variant: (input size, anchors, trainable, incl. BN stats, BN-folded or None, MAdds)
 TARGETS = {

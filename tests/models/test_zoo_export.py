@@ -141,7 +141,7 @@ def test_several_classes_per_box_match_keras_and_are_read_back(tmp_path, rng):
 
 def test_max_classes_per_detection_is_validated():
     from bench.models.registry import get_config
-    from results.errors import InputError
+    from common.errors import InputError
 
     with pytest.raises(ValueError, match="max_classes_per_detection"):
         PostprocessConfig(max_classes_per_detection=0)

@@ -8,7 +8,7 @@ import pytest
 
 from bench.models.config import ModelConfig
 from bench.models.registry import TINY_PREFIX, get_config, list_models, register
-from results.errors import InputError
+from common.errors import InputError
 
 FULL = [
     "ssd_mobilenet_v2",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 from pl_fakes import Fakes
 
+from bench.provenance import Provenance
+
 
 @pytest.fixture
 def fakes(monkeypatch):
@@ -22,8 +24,8 @@ def fakes(monkeypatch):
     monkeypatch.setattr(registry, "runner_class", found.runner_class(registry.runner_class))
     monkeypatch.setattr(stages, "conversion_inputs_for", lambda *args: object())
     monkeypatch.setattr(stages, "model_info", lambda cfg: {"variant": cfg.name, "params": 10, "madds": 20})
-    provenance = {"git_commit": "abc", "git_dirty": False}
-    monkeypatch.setattr("bench.commands.time.run_provenance", lambda: provenance)
+    provenance = Provenance("abc", False)
+    monkeypatch.setattr("bench.pipeline.run.run_provenance", lambda: provenance)
     return found
 
 

@@ -10,7 +10,7 @@ from pl_fakes import tiny_plan
 from bench import cache
 from bench.pipeline import runs
 from bench.pipeline.jobs import select, slots
-from results.errors import InputError
+from common.errors import InputError
 from results.schema import ArtifactFormat
 
 

@@ -10,7 +10,7 @@ from pl_fakes import TINY_PLAN
 
 from bench.cli import main
 from bench.plans import load_plan, parse_plan, plan_names
-from results.errors import InputError
+from common.errors import InputError
 
 
 @pytest.mark.parametrize("name", ["quick", "paper", "smoke"])

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from common.errors import InputError
 from results.analysis import aggregate, latest_per_identity, pareto_front
-from results.errors import InputError
 from results.schema import AccuracyInfo, ArtifactInfo, ModelInfo, RunRecord, TargetInfo, Timing
 from results.store import Store
 

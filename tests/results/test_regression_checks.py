@@ -2,8 +2,8 @@
 
 import pytest
 
+from common.errors import InputError
 from results.checks import DEFAULT_CHECKS, METRICS, parse_checks
-from results.errors import InputError
 
 
 def test_default_checks_parse_to_their_canonical_text():

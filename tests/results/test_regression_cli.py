@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from bench.cli import main
-from device_runners._exec import run
+from common.process import run
 from results.schema import ArtifactInfo, ModelInfo, RunRecord, TargetInfo, Timing
 from results.store import Store
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from results.errors import InputError
+from common.errors import InputError
 from results.migrations import upgrade
 from results.schema import SCHEMA_VERSION, RunRecord, Status, Timing, percentile, summarize
 

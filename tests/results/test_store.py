@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from results.errors import InputError
+from common.errors import InputError
 from results.schema import RunRecord
 from results.store import FLAT_COLUMNS, Store, resolve_url
 

@@ -7,7 +7,7 @@ import threading
 import time
 from pathlib import Path
 
-from device_runners import _exec
+from common import process
 from results.store import Store
 
 PER_PROCESS = 200
@@ -45,8 +45,8 @@ def test_two_processes_appending_200_records_each_end_with_400_rows(tmp_path: Pa
     def write(name: str) -> None:
         argv = [sys.executable, "-c", WRITER, url, name, str(PER_PROCESS), str(go)]
         try:
-            outputs[name] = _exec.run(argv, timeout=300).stdout
-        except (_exec.CommandError, _exec.CommandTimeout) as error:
+            outputs[name] = process.run(argv, timeout=300).stdout
+        except (process.CommandError, process.CommandTimeout) as error:
             errors.append(error)
 
     threads = [threading.Thread(target=write, args=(name,)) for name in ("writer-a", "writer-b")]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from common.errors import InputError
 from device_runners.base import Runner, TimingJob
 from device_runners.host import HostRunner, check_model, cpu_model_name, host_info
 from device_runners.registry import runner_class
-from results.errors import InputError
 from results.fileinfo import file_info
 from results.schema import ArtifactFormat, ArtifactInfo, Delegate, Status
 

@@ -6,7 +6,8 @@ import signal
 
 import pytest
 
-from device_runners import _exec, isolation
+from common import process
+from device_runners import isolation
 from device_runners.base import TimingJob
 from device_runners.host import HostRunner
 from results.fileinfo import file_info
@@ -83,16 +84,16 @@ def test_a_result_without_samples_key_is_failed():
 
 
 def test_failures_map_to_crashed_or_failed():
-    segv = _exec.CommandError(["python", "worker.py"], -signal.SIGSEGV, "", "boom\n")
+    segv = process.CommandError(["python", "worker.py"], -signal.SIGSEGV, "", "boom\n")
     crashed = isolation.outcome_from_failure(segv, TARGET)
     assert crashed.status is Status.CRASHED
     assert (crashed.error.type, crashed.error.signal, crashed.error.stderr_tail) == ("SIGSEGV", 11, "boom")
     exited = isolation.outcome_from_failure(
-        _exec.CommandError(["w"], 3, "", "Traceback\nKeyError: x\n"), TARGET
+        process.CommandError(["w"], 3, "", "Traceback\nKeyError: x\n"), TARGET
     )
     assert exited.status is Status.FAILED and exited.error.returncode == 3
     assert exited.error.message.endswith("KeyError: x")
-    late = isolation.outcome_from_failure(_exec.CommandTimeout(["w"], 5.0, "", ""), TARGET)
+    late = isolation.outcome_from_failure(process.CommandTimeout(["w"], 5.0, "", ""), TARGET)
     assert (
         late.status is Status.FAILED and late.error.type == "CommandTimeout" and "5 s" in late.error.message
     )

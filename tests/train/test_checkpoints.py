@@ -7,7 +7,7 @@ import pytest
 import tf_keras as keras
 
 from bench.training import checkpoints as ckpt
-from results.errors import EdgebenchWarning
+from common.errors import EdgebenchWarning
 
 
 def _objects(workdir, keep=3):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.training.config import FLIP_ONLY, TrainConfig
-from results.errors import InputError
+from common.errors import InputError
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 
 from bench.models.registry import build_model
 from bench.training import keras_detector
-from results.errors import InputError
+from common.errors import InputError
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import tensorflow_model_optimization as tfmot
 
-from bench.models.quantization import quantize_scope
 from bench.models.registry import build_model
+from bench.models.saving import quantize_scope
 from bench.training import finetune, finetune_callable, keras_detector
 from bench.training.tfmot_steps import prunable_layers
-from results.errors import InputError
+from common.errors import InputError
 
 
 def _kernels(model):

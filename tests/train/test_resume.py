@@ -14,7 +14,7 @@ import pytest
 
 from bench.training import TrainConfig, train
 from bench.training.checkpoints import RUN_FILE, check_run
-from results.errors import InputError
+from common.errors import InputError
 
 CONFIG = TrainConfig(steps=12, batch_size=4, warmup_steps=2, checkpoint_every=4, log_every=2)
 

@@ -11,7 +11,7 @@ from bench.models.registry import build_model, get_config
 from bench.training import TrainConfig, load_trained, train
 from bench.training.checkpoints import RESULT_FILE, RUN_FILE, WEIGHTS_FILE
 from bench.training.config import FLIP_ONLY
-from results.errors import InputError
+from common.errors import InputError
 
 SHORT = TrainConfig(
     steps=30, batch_size=8, warmup_steps=3, log_every=5, checkpoint_every=10, augment=FLIP_ONLY

@@ -1,4 +1,4 @@
-"""Shared output helpers of the ``time`` and ``records`` commands: consoles, tables, JSON."""
+"""Output shared by the commands and the pipeline: consoles that suit a terminal or a log, tables, JSON."""
 
 from __future__ import annotations
 
