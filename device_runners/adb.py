@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from common.errors import InputError
+from common.retry import GaveUp, retry
 from device_runners import adb_session
 from device_runners.adb_server import ServerTransport, server_devices
 from device_runners.adb_transport import (
@@ -161,30 +162,31 @@ class AdbRunner:
         support = self.supports(job)
         if not support.ok:
             return unsupported_record(job, "adb", support.reason, device_id)
-        attempts = self.target.retries + 1
-        errors: list[str] = []
-        for attempt in range(attempts):
-            if attempt:
-                self.sleep(self.target.retry_backoff_secs * 2 ** (attempt - 1))
-            try:
-                transport = self._transport(device_id)
-            except UsbUnavailable as error:
-                return unsupported_record(job, "adb", str(error), device_id)
-            except TransportError as error:
-                errors.append(str(error))
-                continue
-            session = adb_session.Session(self, transport, job, binary)
-            try:
-                return session.run()
-            except TransportError as error:
-                errors.append(str(error))
-            except DeviceTimeout as error:
-                return session.failed("DeviceTimeout", str(error))
-            finally:
-                session.cleanup()
-                transport.close()
-        message = f"gave up after {attempts} attempts; last: {errors[-1]}"
-        return adb_session.Session(self, None, job, binary).failed("TransportError", message)
+        try:
+            return retry(
+                lambda: self._attempt(job, device_id, binary),
+                on=(TransportError,),
+                attempts=self.target.retries + 1,
+                first_backoff_secs=self.target.retry_backoff_secs,
+                sleep=self.sleep,
+            )
+        except GaveUp as gave_up:
+            return adb_session.Session(self, None, job, binary).failed("TransportError", str(gave_up))
+
+    def _attempt(self, job: TimingJob, device_id: str, binary: Path | None) -> RunRecord:
+        """One try on a fresh connection; a TransportError means the link broke (worth retrying)."""
+        try:
+            transport = self._transport(device_id)
+        except UsbUnavailable as error:
+            return unsupported_record(job, "adb", str(error), device_id)
+        session = adb_session.Session(self, transport, job, binary)
+        try:
+            return session.run()
+        except DeviceTimeout as error:
+            return session.failed("DeviceTimeout", str(error))
+        finally:
+            session.cleanup()
+            transport.close()
 
     # -- plumbing ------------------------------------------------------------------------------------
 

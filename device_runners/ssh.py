@@ -20,6 +20,7 @@ from pathlib import Path
 
 from common import process
 from common.errors import InputError
+from common.retry import GaveUp, retry
 from device_runners.base import DeviceInfo, Outcome, Support, TimingJob, make_record, unsupported_record
 from device_runners.isolation import (
     WORKER_PATH,
@@ -143,24 +144,23 @@ class SshRunner:
         device_id = client.target.device_id if client else job.device_id
         if not support.ok:
             return unsupported_record(job, self.name, support.reason, device_id)
-        retries, backoff = client.target.retries, client.target.retry_backoff_secs
-        last = ""
-        for attempt in range(retries + 1):
-            if attempt:
-                self._sleep(backoff * 2 ** (attempt - 1))
-            try:
-                return make_record(job, _Attempt(client, job).run())
-            except (SshError, process.CommandTimeout) as error:  # the link, not the worker, failed
-                last = str(error)
-            except FileNotFoundError as error:
-                return unsupported_record(
-                    job, self.name, f"the ssh client is not installed: {error}", device_id
-                )
-        error = ErrorInfo(
-            type="TransportError", message=f"gave up after {retries + 1} attempts; last: {last}"
-        )
-        target = TargetInfo(runner=self.name, device_id=device_id, delegate=job.delegate, threads=job.threads)
-        return make_record(job, Outcome(target=target, status=Status.FAILED, error=error))
+        try:
+            outcome = retry(
+                lambda: _Attempt(client, job).run(),  # a fresh remote directory per try
+                on=(SshError, process.CommandTimeout),  # the link, not the worker, failed
+                attempts=client.target.retries + 1,
+                first_backoff_secs=client.target.retry_backoff_secs,
+                sleep=self._sleep,
+            )
+        except GaveUp as gave_up:
+            error = ErrorInfo(type="TransportError", message=str(gave_up))
+            target = TargetInfo(
+                runner=self.name, device_id=device_id, delegate=job.delegate, threads=job.threads
+            )
+            outcome = Outcome(target=target, status=Status.FAILED, error=error)
+        except FileNotFoundError as error:
+            return unsupported_record(job, self.name, f"the ssh client is not installed: {error}", device_id)
+        return make_record(job, outcome)
 
 
 class _SetupError(Exception):
