@@ -13,8 +13,9 @@ import argparse
 from rich.table import Table
 
 from bench import console as output
+from device_runners.base import Probe
 from device_runners.discovery import discover
-from device_runners.targets import Probe, load_target_file
+from device_runners.targets import load_target_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
