@@ -1,6 +1,14 @@
-"""The hand-written BenchmarkResult decoder against messages serialized by the real protobuf runtime."""
+"""The BenchmarkResult decoder against messages serialized from an independently built schema.
+
+The fixture builds the schema field by field from LiteRT's benchmark_result.proto, so a wrong number or
+type in device_runners/benchmark_result.proto shows up here; the checked-in benchmark_result_pb2.py must
+be what protoc generates from that file today.
+"""
 
 from __future__ import annotations
+
+import shutil
+from pathlib import Path
 
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
@@ -113,3 +121,16 @@ def test_empty_file_is_an_empty_result():
 def test_truncated_or_malformed_bytes_raise(data):
     with pytest.raises(ProtoDecodeError):
         decode_result(data)
+
+
+def test_the_checked_in_module_is_what_protoc_generates(tmp_path):
+    protoc = pytest.importorskip("grpc_tools.protoc", reason="grpcio-tools is a dev dependency")
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "device_runners").mkdir()
+    shutil.copy(root / "device_runners/benchmark_result.proto", tmp_path / "device_runners")
+    argv = ["protoc", f"-I{tmp_path}", f"--python_out={tmp_path}", "device_runners/benchmark_result.proto"]
+    assert protoc.main(argv) == 0
+    generated = (tmp_path / "device_runners/benchmark_result_pb2.py").read_text()
+    assert generated == (root / "device_runners/benchmark_result_pb2.py").read_text(), (
+        "device_runners/benchmark_result_pb2.py is stale: regenerate it (command in benchmark_result.proto)"
+    )
