@@ -1,5 +1,6 @@
 """``edgebench devices [--targets FILE] [--json]``: the targets reachable now, and why the others are not.
 
+Every registered runner (``device_runners.registry``) discovers its own devices, in registry order.
 The host is always listed; Android devices come from a running adb server (``adb`` on PATH), from
 ``$EDGEBENCH_ADB_DEVICES`` and from the targets file; the Mac only on macOS; Linux boards from the
 targets file and ``$EDGEBENCH_SSH_HOSTS``. A targets file is a YAML mapping with a ``targets:`` list (a
