@@ -79,7 +79,7 @@ class AdbRunner(Runner):
     # -- discovery -----------------------------------------------------------------------------------
 
     @classmethod
-    def device_id(cls, target: TargetConfig) -> str:
+    def device_id_of(cls, target: TargetConfig) -> str:
         """The serial, else ``host:port``, else "auto" (the only device the adb server sees)."""
         if target.serial:
             return target.serial

@@ -134,7 +134,7 @@ class Runner(abc.ABC):
         return cls.defaults
 
     @classmethod
-    def device_id(cls, target: TargetConfig) -> str:
+    def device_id_of(cls, target: TargetConfig) -> str:
         """The device id records of ``target`` carry ("local" for a runner of this machine)."""
         return "local"
 

@@ -94,7 +94,7 @@ class SshRunner(Runner):
     # -- discovery -----------------------------------------------------------------------------------
 
     @classmethod
-    def device_id(cls, target: TargetConfig) -> str:
+    def device_id_of(cls, target: TargetConfig) -> str:
         """The host, with ``:port`` when the port is not 22."""
         port = target.port or SSH_PORT
         return target.host if port == SSH_PORT else f"{target.host}:{port}"

@@ -136,7 +136,7 @@ class TargetConfig(BaseModel):
     @property
     def device_id(self) -> str:
         """The id records carry: "local", the adb serial or address, the ssh host (as its runner says)."""
-        return runner_class(self.runner).device_id(self)
+        return runner_class(self.runner).device_id_of(self)
 
     def timing_settings(self, base: TimingSettings) -> list[TimingSettings]:
         """The settings to time with here: the steady-state run, then a sustained run when configured.
