@@ -12,9 +12,11 @@ running ``adb`` server when the ``adb`` program is on PATH, else directly with a
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from common.errors import InputError
+from common.retry import GaveUp, retry
 from device_runners import adb_session
 from device_runners.adb_server import ServerTransport, server_devices
 from device_runners.adb_transport import (
@@ -27,9 +29,9 @@ from device_runners.adb_transport import (
     usb_device,
 )
 from device_runners.android_info import android_props, parse_getprop
-from device_runners.base import DeviceInfo, Support, TimingJob, unsupported_record
+from device_runners.base import DeviceInfo, Probe, Runner, Support, TimingJob, unsupported_record
 from device_runners.registry import register
-from device_runners.targets import ADB_TCP_PORT, Probe, TargetConfig, benchmark_model_path, env_targets
+from device_runners.targets import ADB_TCP_PORT, TargetConfig, benchmark_model_path, env_targets
 from results.schema import ArtifactFormat, Delegate, RunRecord
 
 ADB_DELEGATES = (Delegate.CPU, Delegate.XNNPACK, Delegate.GPU, Delegate.NNAPI)
@@ -40,7 +42,7 @@ _MISSING_BINARY = (
 
 
 @register("adb")
-class AdbRunner:
+class AdbRunner(Runner):
     """Android over adb. ``AdbRunner(target)``; without a target, the job's device id picks the device.
 
     Args:
@@ -49,21 +51,48 @@ class AdbRunner:
         sleep: For tests: the backoff and cooldown sleep.
     """
 
-    name = "adb"
+    formats = (ArtifactFormat.TFLITE,)
+    # NNAPI is timed only when a target lists it: Android 15 deprecates it.
+    defaults = (Delegate.CPU, Delegate.XNNPACK, Delegate.GPU)
+    target_keys = frozenset(
+        {
+            "serial",
+            "host",
+            "port",
+            "benchmark_model",
+            "benchmark_flags",
+            "adb_key",
+            "use_adb_server",
+            "remote_dir",
+            "connect_timeout_secs",
+        }
+    )
 
     def __init__(
         self, target: TargetConfig | None = None, *, transport_factory=None, sleep=time.sleep
     ) -> None:
-        self.target = target or TargetConfig(runner="adb")
+        super().__init__(target or TargetConfig(runner="adb"))
         self._factory = transport_factory
         self.sleep = sleep
         self.proto_support: dict[str, bool] = {}  # device id -> whether its binary writes the result proto
 
     # -- discovery -----------------------------------------------------------------------------------
 
-    def devices(self) -> list[DeviceInfo]:
-        """The devices reachable now (through the server and at configured addresses)."""
-        return [probe.device for probe in self.probe() if probe.device is not None]
+    @classmethod
+    def device_id_of(cls, target: TargetConfig) -> str:
+        """The serial, else ``host:port``, else "auto" (the only device the adb server sees)."""
+        if target.serial:
+            return target.serial
+        if not target.host:
+            return "auto"
+        return f"{target.host}:{target.port or ADB_TCP_PORT}"
+
+    @classmethod
+    def discover(cls, targets: Sequence[TargetConfig]) -> list[Probe]:
+        """The server's and the environment's devices (less those configured), then the configured ones."""
+        configured = {target.device_id for target in targets}
+        found = [probe for probe in cls().probe() if _probe_id(probe) not in configured or not probe.ok]
+        return found + [probe for target in targets for probe in cls(target).probe()]
 
     def probe(self) -> list[Probe]:
         """This target's device; without one, every device the adb server lists or the environment names.
@@ -161,30 +190,31 @@ class AdbRunner:
         support = self.supports(job)
         if not support.ok:
             return unsupported_record(job, "adb", support.reason, device_id)
-        attempts = self.target.retries + 1
-        errors: list[str] = []
-        for attempt in range(attempts):
-            if attempt:
-                self.sleep(self.target.retry_backoff_secs * 2 ** (attempt - 1))
-            try:
-                transport = self._transport(device_id)
-            except UsbUnavailable as error:
-                return unsupported_record(job, "adb", str(error), device_id)
-            except TransportError as error:
-                errors.append(str(error))
-                continue
-            session = adb_session.Session(self, transport, job, binary)
-            try:
-                return session.run()
-            except TransportError as error:
-                errors.append(str(error))
-            except DeviceTimeout as error:
-                return session.failed("DeviceTimeout", str(error))
-            finally:
-                session.cleanup()
-                transport.close()
-        message = f"gave up after {attempts} attempts; last: {errors[-1]}"
-        return adb_session.Session(self, None, job, binary).failed("TransportError", message)
+        try:
+            return retry(
+                lambda: self._attempt(job, device_id, binary),
+                on=(TransportError,),
+                attempts=self.target.retries + 1,
+                first_backoff_secs=self.target.retry_backoff_secs,
+                sleep=self.sleep,
+            )
+        except GaveUp as gave_up:
+            return adb_session.Session(self, None, job, binary).failed("TransportError", str(gave_up))
+
+    def _attempt(self, job: TimingJob, device_id: str, binary: Path | None) -> RunRecord:
+        """One try on a fresh connection; a TransportError means the link broke (worth retrying)."""
+        try:
+            transport = self._transport(device_id)
+        except UsbUnavailable as error:
+            return unsupported_record(job, "adb", str(error), device_id)
+        session = adb_session.Session(self, transport, job, binary)
+        try:
+            return session.run()
+        except DeviceTimeout as error:
+            return session.failed("DeviceTimeout", str(error))
+        finally:
+            session.cleanup()
+            transport.close()
 
     # -- plumbing ------------------------------------------------------------------------------------
 
@@ -229,3 +259,7 @@ class AdbRunner:
             signers,
             self.target.connect_timeout_secs,
         )
+
+
+def _probe_id(probe: Probe) -> str:
+    return probe.device.device_id if probe.device is not None else probe.label

@@ -1,4 +1,9 @@
-"""The Runner protocol every way of reaching hardware implements, and the job it is given.
+"""The Runner base class every way of reaching hardware derives from, and the job it is given.
+
+A runner class carries everything the rest of edgebench needs to know about it: the artifact formats it
+times, its default delegates, the target keys it reads, how a target names its device, and how to probe
+and discover its devices. The pipeline and ``edgebench devices`` ask the class through the registry
+(``device_runners.registry``), so a new runner is one module plus one line in the registry.
 
 A runner never raises for trouble on the device side: it returns a record whose status says what
 happened (``unsupported`` with a reason, ``failed`` with a typed error, ``crashed`` with a signal).
@@ -7,10 +12,13 @@ It raises only for bad input (``common.errors.InputError``), which the CLI turns
 
 from __future__ import annotations
 
+import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar
 
 from results.schema import (
+    ArtifactFormat,
     ArtifactInfo,
     Delegate,
     ErrorInfo,
@@ -23,6 +31,9 @@ from results.schema import (
     TimingSettings,
     ToolVersions,
 )
+
+if TYPE_CHECKING:
+    from device_runners.targets import TargetConfig
 
 
 @dataclass(frozen=True)
@@ -55,6 +66,20 @@ class DeviceInfo:
 
 
 @dataclass(frozen=True)
+class Probe:
+    """Whether one target is reachable now, for ``edgebench devices`` and the pipeline's reachability."""
+
+    runner: str
+    label: str  # the target's name or device id
+    device: DeviceInfo | None  # set when reachable
+    reason: str = ""  # why not, when unreachable
+
+    @property
+    def ok(self) -> bool:
+        return self.device is not None
+
+
+@dataclass(frozen=True)
 class TimingJob:
     """One artifact to time with one delegate and thread count, plus what the record should say of it."""
 
@@ -81,23 +106,71 @@ class Outcome:
     tools: ToolVersions = field(default_factory=ToolVersions)
 
 
-@runtime_checkable
-class Runner(Protocol):
-    """A way of reaching hardware: the host, a phone over adb, a Mac, a board over SSH."""
+class Runner(abc.ABC):
+    """A way of reaching hardware: the host, a phone over adb, a Mac, a board over SSH.
 
-    name: str
+    Constructed as ``cls(target)`` with the target's :class:`~device_runners.targets.TargetConfig`, or
+    ``cls()`` for the devices it finds by itself. Subclasses set the class attributes and implement
+    :meth:`probe`, :meth:`supports` and :meth:`time`; the class methods have defaults that fit a runner
+    whose device is this machine.
+    """
+
+    name: ClassVar[str] = ""  # set by device_runners.registry.register
+    formats: ClassVar[tuple[ArtifactFormat, ...]] = ()  # the artifact formats it times
+    defaults: ClassVar[tuple[Delegate, ...]] = ()  # what a target times when it lists no delegates
+    target_keys: ClassVar[frozenset[str]] = frozenset()  # TargetConfig keys it reads beyond the common ones
+
+    def __init__(self, target: TargetConfig | None = None) -> None:
+        self.target = target
+
+    @classmethod
+    def takes(cls, artifact_format: ArtifactFormat) -> bool:
+        """Whether this runner times artifacts of this format."""
+        return artifact_format in cls.formats
+
+    @classmethod
+    def default_delegates(cls, target: TargetConfig) -> tuple[Delegate, ...]:
+        """The delegates ``target`` times when its entry lists none."""
+        return cls.defaults
+
+    @classmethod
+    def device_id_of(cls, target: TargetConfig) -> str:
+        """The device id records of ``target`` carry ("local" for a runner of this machine)."""
+        return "local"
+
+    @classmethod
+    def check_target(cls, target: TargetConfig) -> None:
+        """Reject a target this runner cannot use beyond its keys (e.g. ssh without a host).
+
+        Raises:
+            ValueError: the message names the key (pydantic reports it on the target).
+        """
+        return None
+
+    @classmethod
+    def discover(cls, targets: Sequence[TargetConfig]) -> list[Probe]:
+        """Probe the configured ``targets`` of this runner, or the runner's own devices when none.
+
+        ``edgebench devices`` calls this for every registered runner.
+        """
+        runners = [cls(target) for target in targets] if targets else [cls()]
+        return [probe for runner in runners for probe in runner.probe()]
 
     def devices(self) -> list[DeviceInfo]:
         """The devices this runner can reach now (empty when none)."""
-        ...
+        return [probe.device for probe in self.probe() if probe.device is not None]
 
+    @abc.abstractmethod
+    def probe(self) -> list[Probe]:
+        """Each device this runner would use, reachable with its DeviceInfo or with the reason why not."""
+
+    @abc.abstractmethod
     def supports(self, job: TimingJob) -> Support:
         """Whether ``job`` can run here; never raises."""
-        ...
 
+    @abc.abstractmethod
     def time(self, job: TimingJob) -> RunRecord:
         """Time one job and return its record; device-side trouble becomes the record's status."""
-        ...
 
 
 def make_record(job: TimingJob, outcome: Outcome, git_commit: str | None = None) -> RunRecord:

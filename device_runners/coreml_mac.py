@@ -19,10 +19,18 @@ from pathlib import Path
 
 from common import process
 from common.errors import InputError
-from device_runners.base import DeviceInfo, Support, TimingJob, make_record, unsupported_record
+from device_runners.base import (
+    DeviceInfo,
+    Probe,
+    Runner,
+    Support,
+    TimingJob,
+    make_record,
+    unsupported_record,
+)
 from device_runners.isolation import time_in_child, timeout_for
 from device_runners.registry import register
-from device_runners.targets import Probe, TargetConfig
+from device_runners.targets import TargetConfig
 from results.schema import ArtifactFormat, Delegate, RunRecord, SustainedTrace, TargetInfo, ToolVersions
 
 WORKER = Path(__file__).resolve().parent / "coreml_worker.py"
@@ -37,7 +45,7 @@ _COMPILE_ALLOWANCE_SECS = 300.0  # first compilation of a large model for the Ne
 
 
 @register("coreml_mac")
-class CoreMLRunner:
+class CoreMLRunner(Runner):
     """This Mac's Core ML. ``CoreMLRunner(target)``.
 
     Args:
@@ -45,10 +53,12 @@ class CoreMLRunner:
         system: For tests: the platform name (``sys.platform``), to run the macOS path elsewhere.
     """
 
-    name = "coreml_mac"
+    formats = (ArtifactFormat.COREML,)
+    defaults = (Delegate.COREML_ALL,)  # let Core ML place each op, as apps ship by default
+    target_keys = frozenset({"python"})
 
     def __init__(self, target: TargetConfig | None = None, *, system: str | None = None) -> None:
-        self.target = target
+        super().__init__(target)
         self.system = system or sys.platform
         self.python = (
             target.python if target is not None and "python" in target.model_fields_set else sys.executable
@@ -61,14 +71,11 @@ class CoreMLRunner:
             return "coremltools is not installed"
         return None
 
-    def devices(self) -> list[DeviceInfo]:
-        """This Mac, when it is one."""
-        return [] if self._why_not() else [self._device()]
-
     def probe(self) -> list[Probe]:
         """This Mac, or why Core ML cannot run here."""
         reason = self._why_not()
-        return [Probe(self.name, "local", None if reason else self._device(), reason or "")]
+        label = self.target.label if self.target else "local"
+        return [Probe(self.name, label, None if reason else self._device(), reason or "")]
 
     def supports(self, job: TimingJob) -> Support:
         """A Core ML artifact, a Core ML compute unit, macOS with coremltools; never raises."""

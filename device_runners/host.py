@@ -15,7 +15,16 @@ from pathlib import Path
 
 from common import process
 from common.errors import InputError
-from device_runners.base import DeviceInfo, Outcome, Support, TimingJob, make_record, unsupported_record
+from device_runners.base import (
+    DeviceInfo,
+    Outcome,
+    Probe,
+    Runner,
+    Support,
+    TimingJob,
+    make_record,
+    unsupported_record,
+)
 from device_runners.isolation import (
     STARTUP_ALLOWANCE_SECS,
     WORKER_PATH,
@@ -26,6 +35,7 @@ from device_runners.isolation import (
     worker_args,
 )
 from device_runners.registry import register
+from device_runners.targets import TargetConfig
 from results.schema import ArtifactFormat, Delegate, RunRecord, TargetInfo
 
 HOST_DELEGATES = (Delegate.CPU, Delegate.XNNPACK)
@@ -42,31 +52,33 @@ _WHY_NOT = {
 
 
 @register("host")
-class HostRunner:
+class HostRunner(Runner):
     """Times on this machine with LiteRT; see the module docstring.
 
     Args:
+        target: Optional; only its name labels the probe (the host has one device).
         python: The interpreter that runs the worker; this one by default.
     """
 
-    name = "host"
+    formats = (ArtifactFormat.TFLITE,)
+    defaults = HOST_DELEGATES
 
-    def __init__(self, python: str | None = None) -> None:
+    def __init__(self, target: TargetConfig | None = None, *, python: str | None = None) -> None:
+        super().__init__(target)
         self.python = python or sys.executable
 
-    def devices(self) -> list[DeviceInfo]:
-        """The one local device."""
+    def probe(self) -> list[Probe]:
+        """The one local device, always reachable."""
         info = host_info()
-        return [
-            DeviceInfo(
-                runner=self.name,
-                device_id="local",
-                model=info["device_model"],
-                os=info["os"],
-                abi=info["abi"],
-                delegates=HOST_DELEGATES,
-            )
-        ]
+        device = DeviceInfo(
+            runner=self.name,
+            device_id="local",
+            model=info["device_model"],
+            os=info["os"],
+            abi=info["abi"],
+            delegates=HOST_DELEGATES,
+        )
+        return [Probe(self.name, self.target.label if self.target else "local", device)]
 
     def supports(self, job: TimingJob) -> Support:
         """Whether ``job`` can run here (a .tflite file, the cpu or xnnpack delegate); never raises."""
@@ -87,7 +99,7 @@ class HostRunner:
         support = self.supports(job)
         if not support.ok:
             return unsupported_record(job, self.name, support.reason)
-        target = self.target(job)
+        target = self.target_info(job)
         with tempfile.TemporaryDirectory(prefix="edgebench-host-") as scratch:
             out = Path(scratch) / "result.json"
             args = worker_args(job.artifact.path, job.delegate.value, job.threads, job.settings, str(out))
@@ -95,7 +107,7 @@ class HostRunner:
             outcome: Outcome = time_in_child(argv, out, timeout_for(job.settings), target, job.settings)
         return make_record(job, outcome)
 
-    def target(self, job: TimingJob) -> TargetInfo:
+    def target_info(self, job: TimingJob) -> TargetInfo:
         """Where the job runs: this machine's CPU, OS and ABI."""
         return TargetInfo(
             runner=self.name, device_id="local", delegate=job.delegate, threads=job.threads, **host_info()

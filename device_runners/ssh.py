@@ -16,11 +16,13 @@ import dataclasses
 import json
 import re
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from common import process
 from common.errors import InputError
-from device_runners.base import DeviceInfo, Outcome, Support, TimingJob, make_record, unsupported_record
+from common.retry import GaveUp, retry
+from device_runners.base import Outcome, Probe, Runner, Support, TimingJob, make_record, unsupported_record
 from device_runners.isolation import (
     WORKER_PATH,
     WORKER_PROTOCOL,
@@ -31,7 +33,7 @@ from device_runners.isolation import (
 )
 from device_runners.registry import register
 from device_runners.ssh_client import SshClient, SshError, board_info, board_temperature
-from device_runners.targets import Probe, TargetConfig, env_targets, parse_ssh_spec
+from device_runners.targets import SSH_PORT, TargetConfig, env_targets, parse_ssh_spec
 from results.schema import (
     ArtifactFormat,
     Delegate,
@@ -54,17 +56,32 @@ _LITERT_CHECK = (
 
 
 @register("ssh")
-class SshRunner:
+class SshRunner(Runner):
     """A Linux board over SSH. ``SshRunner(target)``; without a target the job's device id is
     ``[user@]host[:port]``.
     """
 
-    name = "ssh"
+    formats = (ArtifactFormat.TFLITE,)
+    defaults = SSH_DELEGATES
+    target_keys = frozenset(
+        {
+            "host",
+            "port",
+            "user",
+            "identity_file",
+            "python",
+            "remote_dir",
+            "connect_timeout_secs",
+            "strict_host_key_checking",
+            "known_hosts_file",
+            "multiplex",
+        }
+    )
 
     def __init__(
         self, target: TargetConfig | None = None, *, sleep=time.sleep, ssh: str = "ssh", scp: str = "scp"
     ):
-        self.target = target
+        super().__init__(target)
         self._sleep = sleep
         self._programs = (ssh, scp)
 
@@ -76,9 +93,27 @@ class SshRunner:
 
     # -- discovery -----------------------------------------------------------------------------------
 
-    def devices(self) -> list[DeviceInfo]:
-        """The boards that answer now."""
-        return [probe.device for probe in self.probe() if probe.device is not None]
+    @classmethod
+    def device_id_of(cls, target: TargetConfig) -> str:
+        """The host, with ``:port`` when the port is not 22."""
+        port = target.port or SSH_PORT
+        return target.host if port == SSH_PORT else f"{target.host}:{port}"
+
+    @classmethod
+    def check_target(cls, target: TargetConfig) -> None:
+        """A board needs an address."""
+        if not target.host:
+            raise ValueError("host: required for runner 'ssh'")
+
+    @classmethod
+    def discover(cls, targets: Sequence[TargetConfig]) -> list[Probe]:
+        """The configured boards and those of ``$EDGEBENCH_SSH_HOSTS``; without any, why there is none."""
+        configured = {target.device_id for target in targets}
+        named = [t for t in env_targets() if t.runner == "ssh" and t.device_id not in configured]
+        boards = [*targets, *named]
+        if not boards:
+            return cls().probe()
+        return [probe for board in boards for probe in cls(board).probe()]
 
     def probe(self) -> list[Probe]:
         """Each configured board (the target, else $EDGEBENCH_SSH_HOSTS), reachable or with the reason."""
@@ -143,24 +178,23 @@ class SshRunner:
         device_id = client.target.device_id if client else job.device_id
         if not support.ok:
             return unsupported_record(job, self.name, support.reason, device_id)
-        retries, backoff = client.target.retries, client.target.retry_backoff_secs
-        last = ""
-        for attempt in range(retries + 1):
-            if attempt:
-                self._sleep(backoff * 2 ** (attempt - 1))
-            try:
-                return make_record(job, _Attempt(client, job).run())
-            except (SshError, process.CommandTimeout) as error:  # the link, not the worker, failed
-                last = str(error)
-            except FileNotFoundError as error:
-                return unsupported_record(
-                    job, self.name, f"the ssh client is not installed: {error}", device_id
-                )
-        error = ErrorInfo(
-            type="TransportError", message=f"gave up after {retries + 1} attempts; last: {last}"
-        )
-        target = TargetInfo(runner=self.name, device_id=device_id, delegate=job.delegate, threads=job.threads)
-        return make_record(job, Outcome(target=target, status=Status.FAILED, error=error))
+        try:
+            outcome = retry(
+                lambda: _Attempt(client, job).run(),  # a fresh remote directory per try
+                on=(SshError, process.CommandTimeout),  # the link, not the worker, failed
+                attempts=client.target.retries + 1,
+                first_backoff_secs=client.target.retry_backoff_secs,
+                sleep=self._sleep,
+            )
+        except GaveUp as gave_up:
+            error = ErrorInfo(type="TransportError", message=str(gave_up))
+            target = TargetInfo(
+                runner=self.name, device_id=device_id, delegate=job.delegate, threads=job.threads
+            )
+            outcome = Outcome(target=target, status=Status.FAILED, error=error)
+        except FileNotFoundError as error:
+            return unsupported_record(job, self.name, f"the ssh client is not installed: {error}", device_id)
+        return make_record(job, outcome)
 
 
 class _SetupError(Exception):

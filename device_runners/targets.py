@@ -25,15 +25,14 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from common.errors import InputError
-from device_runners.base import DeviceInfo
+from device_runners.registry import runner_class, runner_names
 from results.schema import Delegate, TimingSettings
 
 BENCHMARK_MODEL_ENV = "EDGEBENCH_BENCHMARK_MODEL"
@@ -43,49 +42,22 @@ ADB_TCP_PORT = 5555
 SSH_PORT = 22
 
 _SAFE_DIR = re.compile(r"^/[A-Za-z0-9._/+-]*$")
-RunnerName = Literal["host", "adb", "coreml_mac", "ssh"]
 
-_COMMON = {
-    "name",
-    "runner",
-    "delegates",
-    "threads",
-    "cooldown_secs",
-    "sustained",
-    "retries",
-    "retry_backoff_secs",
-    "run_timeout_secs",
-}
-# Keys that mean something to each runner; any other key set on a target is an error.
-_RUNNER_KEYS = {
-    "host": _COMMON,
-    "coreml_mac": _COMMON | {"python"},
-    "adb": _COMMON
-    | {
-        "serial",
-        "host",
-        "port",
-        "benchmark_model",
-        "benchmark_flags",
-        "adb_key",
-        "use_adb_server",
-        "remote_dir",
-        "connect_timeout_secs",
-    },
-    "ssh": _COMMON
-    | {
-        "host",
-        "port",
-        "user",
-        "identity_file",
-        "python",
-        "remote_dir",
-        "connect_timeout_secs",
-        "strict_host_key_checking",
-        "known_hosts_file",
-        "multiplex",
-    },
-}
+# Keys every runner reads; each runner class adds its own (``Runner.target_keys``), and any other key
+# set on a target is an error.
+COMMON_TARGET_KEYS = frozenset(
+    {
+        "name",
+        "runner",
+        "delegates",
+        "threads",
+        "cooldown_secs",
+        "sustained",
+        "retries",
+        "retry_backoff_secs",
+        "run_timeout_secs",
+    }
+)
 
 
 class SustainedConfig(BaseModel):
@@ -106,7 +78,7 @@ class TargetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str | None = None  # what plans and `edgebench devices` call it; defaults to the device id
-    runner: RunnerName
+    runner: str  # a registered runner: host, adb, coreml_mac, ssh (device_runners.registry)
     serial: str | None = None  # adb: serial as `adb devices` prints it, or "host:port" for adb over TCP
     host: str | None = None  # ssh: board address; adb: device address for adb over TCP (with port)
     port: int | None = Field(default=None, ge=1, le=65535)  # ssh default 22, adb over TCP default 5555
@@ -130,17 +102,25 @@ class TargetConfig(BaseModel):
     retry_backoff_secs: float = Field(default=1.0, ge=0)  # first wait; doubles per attempt
     run_timeout_secs: float = Field(default=900.0, gt=0)  # one timing run, before it is killed
 
+    @field_validator("runner")
+    @classmethod
+    def _registered(cls, runner: str) -> str:
+        names = runner_names()
+        if runner not in names:
+            raise ValueError(f"got {runner!r}; allowed: {', '.join(names)}")
+        return runner
+
     @model_validator(mode="after")
     def _check(self) -> TargetConfig:
-        allowed = _RUNNER_KEYS[self.runner]
+        runner = runner_class(self.runner)
+        allowed = COMMON_TARGET_KEYS | runner.target_keys
         stray = sorted(key for key in self.model_fields_set if key not in allowed)
         if stray:
             raise ValueError(
                 f"{', '.join(stray)}: not used by runner {self.runner!r}; "
                 f"allowed: {', '.join(sorted(allowed))}"
             )
-        if self.runner == "ssh" and not self.host:
-            raise ValueError("host: required for runner 'ssh'")
+        runner.check_target(self)
         if any(t < 1 for t in self.threads):
             raise ValueError(f"threads: each must be at least 1; got {list(self.threads)}")
         if self.remote_dir is not None and not _SAFE_DIR.match(self.remote_dir):
@@ -155,16 +135,8 @@ class TargetConfig(BaseModel):
 
     @property
     def device_id(self) -> str:
-        """The id records carry: the adb serial or address, the ssh host (with a non-default port)."""
-        if self.runner in ("host", "coreml_mac"):
-            return "local"
-        if self.serial:
-            return self.serial
-        if not self.host:
-            return "auto"  # adb: the only device the server sees
-        default = ADB_TCP_PORT if self.runner == "adb" else SSH_PORT
-        port = self.port or default
-        return self.host if self.runner == "ssh" and port == SSH_PORT else f"{self.host}:{port}"
+        """The id records carry: "local", the adb serial or address, the ssh host (as its runner says)."""
+        return runner_class(self.runner).device_id_of(self)
 
     def timing_settings(self, base: TimingSettings) -> list[TimingSettings]:
         """The settings to time with here: the steady-state run, then a sustained run when configured.
@@ -190,7 +162,8 @@ def parse_target(data: dict, where: str = "target") -> TargetConfig:
     except ValidationError as error:
         first = error.errors()[0]
         key = ".".join(str(part) for part in first["loc"])
-        raise InputError(f"{where}{'.' + key if key else ''}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise InputError(f"{where}{'.' + key if key else ''}: {message}") from None
 
 
 def load_target_file(path: str | Path) -> list[TargetConfig]:
@@ -246,17 +219,3 @@ def benchmark_model_path(target: TargetConfig | None, environ: dict[str, str] | 
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
-
-
-@dataclass(frozen=True)
-class Probe:
-    """Whether one target is reachable now, for `edgebench devices`."""
-
-    runner: str
-    label: str  # the target's name or device id
-    device: DeviceInfo | None  # set when reachable
-    reason: str = ""  # why not, when unreachable
-
-    @property
-    def ok(self) -> bool:
-        return self.device is not None

@@ -1,5 +1,6 @@
 """``edgebench devices [--targets FILE] [--json]``: the targets reachable now, and why the others are not.
 
+Every registered runner (``device_runners.registry``) discovers its own devices, in registry order.
 The host is always listed; Android devices come from a running adb server (``adb`` on PATH), from
 ``$EDGEBENCH_ADB_DEVICES`` and from the targets file; the Mac only on macOS; Linux boards from the
 targets file and ``$EDGEBENCH_SSH_HOSTS``. A targets file is a YAML mapping with a ``targets:`` list (a
@@ -13,8 +14,9 @@ import argparse
 from rich.table import Table
 
 from bench import console as output
+from device_runners.base import Probe
 from device_runners.discovery import discover
-from device_runners.targets import Probe, load_target_file
+from device_runners.targets import load_target_file
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

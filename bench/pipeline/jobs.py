@@ -2,7 +2,7 @@
 
 Experiments are a product of independent axes (DESIGN.md): variant x recipe x target x delegate x
 threads (x steady / sustained settings). An artifact is timed on the targets whose runner takes its
-format: ``.tflite`` on host, adb and ssh; Core ML on coreml_mac.
+format; the runner class (``device_runners.registry``) says which formats and which default delegates.
 """
 
 from __future__ import annotations
@@ -12,15 +12,9 @@ from dataclasses import dataclass
 
 from bench.plans import Plan, VariantSpec, variant_label
 from common.errors import InputError
+from device_runners.registry import runner_class
 from device_runners.targets import TargetConfig
 from results.schema import ArtifactFormat, Delegate, TimingSettings
-
-RUNNER_FORMATS = {
-    "host": ArtifactFormat.TFLITE,
-    "adb": ArtifactFormat.TFLITE,
-    "ssh": ArtifactFormat.TFLITE,
-    "coreml_mac": ArtifactFormat.COREML,
-}
 
 
 @dataclass(frozen=True)
@@ -105,24 +99,14 @@ def slots(plan: Plan, artifact_format: ArtifactFormat) -> list[Slot]:
     """Every timing of an artifact of this format: target x delegate x threads x settings."""
     found = []
     for target in plan.targets:
-        if RUNNER_FORMATS.get(target.runner) is not artifact_format:
+        runner = runner_class(target.runner)
+        if not runner.takes(artifact_format):
             continue
-        for delegate in target.delegates or default_delegates(target.runner):
+        for delegate in target.delegates or runner.default_delegates(target):
             for threads in target.threads:
                 for settings in target.timing_settings(plan.timing):
                     found.append(Slot(target, delegate, threads, settings))
     return found
-
-
-def default_delegates(runner: str) -> tuple[Delegate, ...]:
-    """The delegates a target times when its plan entry lists none."""
-    defaults = {
-        "host": (Delegate.CPU, Delegate.XNNPACK),
-        "adb": (Delegate.CPU, Delegate.XNNPACK, Delegate.GPU),
-        "ssh": (Delegate.CPU, Delegate.XNNPACK),
-        "coreml_mac": (Delegate.COREML_ALL,),
-    }
-    return defaults[runner]
 
 
 def identity(label: str, recipe: str, slot: Slot) -> tuple:

@@ -92,15 +92,9 @@ def reach(ctx: Context, slot: Slot) -> Support:
     """Whether the slot's target is reachable now (probed once per target per pass)."""
     name = slot.target.label
     if name not in ctx.reachability:
-        runner = runner_for(ctx, slot)
-        probe = getattr(runner, "probe", None)
-        if probe is None:
-            ctx.reachability[name] = Support.yes()
-        else:
-            probes = probe()
-            reachable = [p for p in probes if p.ok]
-            reason = "; ".join(p.reason for p in probes if p.reason) or "not reachable"
-            ctx.reachability[name] = Support.yes() if reachable else Support.no(reason)
+        probes = runner_for(ctx, slot).probe()
+        reason = "; ".join(p.reason for p in probes if p.reason) or "not reachable"
+        ctx.reachability[name] = Support.yes() if any(p.ok for p in probes) else Support.no(reason)
     return ctx.reachability[name]
 
 
@@ -110,9 +104,7 @@ def runner_for(ctx: Context, slot: Slot):
 
     name = slot.target.label
     if name not in ctx.runners:
-        cls = runner_class(slot.target.runner)
-        # The host runner takes no target (it has one device); every other runner takes its TargetConfig.
-        ctx.runners[name] = cls() if slot.target.runner == "host" else cls(slot.target)
+        ctx.runners[name] = runner_class(slot.target.runner)(slot.target)
     return ctx.runners[name]
 
 

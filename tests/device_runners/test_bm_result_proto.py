@@ -1,10 +1,20 @@
-"""The hand-written BenchmarkResult decoder against messages serialized by the real protobuf runtime."""
+"""The BenchmarkResult decoder against messages serialized from an independently built schema.
+
+The fixture builds the schema field by field from LiteRT's benchmark_result.proto, so a wrong number or
+type in device_runners/benchmark_result.proto shows up here; the checked-in benchmark_result_pb2.py must
+be what protoc generates from that file today.
+"""
 
 from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
 
 import pytest
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
 
+from common import process
 from device_runners.benchmark_result_proto import ProtoDecodeError, decode_result
 
 _FLOAT = descriptor_pb2.FieldDescriptorProto.TYPE_FLOAT
@@ -113,3 +123,17 @@ def test_empty_file_is_an_empty_result():
 def test_truncated_or_malformed_bytes_raise(data):
     with pytest.raises(ProtoDecodeError):
         decode_result(data)
+
+
+def test_the_checked_in_module_is_what_protoc_generates(tmp_path):
+    pytest.importorskip("grpc_tools", reason="grpcio-tools is a dev dependency")
+    root = Path(__file__).resolve().parents[2]
+    (tmp_path / "device_runners").mkdir()
+    shutil.copy(root / "device_runners/benchmark_result.proto", tmp_path / "device_runners")
+    # In a child: grpc_tools' protoc links its own protobuf, which crashes beside TensorFlow's in one process.
+    argv = [sys.executable, "-m", "grpc_tools.protoc", "-I.", "--python_out=."]
+    process.run([*argv, "device_runners/benchmark_result.proto"], timeout=60, cwd=str(tmp_path))
+    generated = (tmp_path / "device_runners/benchmark_result_pb2.py").read_text()
+    assert generated == (root / "device_runners/benchmark_result_pb2.py").read_text(), (
+        "device_runners/benchmark_result_pb2.py is stale: regenerate it (command in benchmark_result.proto)"
+    )

@@ -61,7 +61,7 @@ def test_device_ids(fields, device_id):
         ({"runner": "adb", "identity_file": "k"}, "identity_file: not used by runner 'adb'; allowed:"),
         ({"runner": "host", "serial": "x"}, "serial: not used by runner 'host'"),
         ({"runner": "ssh"}, "host: required for runner 'ssh'"),
-        ({"runner": "phone"}, "target.runner: Input should be 'host', 'adb', 'coreml_mac' or 'ssh'"),
+        ({"runner": "phone"}, "target.runner: got 'phone'; allowed: host, adb, coreml_mac, ssh"),
         ({"runner": "adb", "threads": [0]}, "threads: each must be at least 1"),
         ({"runner": "adb", "delegates": ["tpu"]}, "target.delegates.0: Input should be"),
         (

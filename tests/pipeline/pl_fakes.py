@@ -84,9 +84,7 @@ class Fakes:
     def runner_class(self, real):
         fakes = self
 
-        class FakeHost:
-            name = "host"
-
+        class FakeHost(real("host")):  # the real class's formats, delegates and probe; a fake timing
             def time(self, job):
                 fakes.calls["time"] += 1
                 if fakes.interrupt_after is not None and fakes.calls["time"] > fakes.interrupt_after:
