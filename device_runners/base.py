@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from results.energy import EnergyInfo
 from results.schema import (
     ArtifactInfo,
     Delegate,
@@ -79,6 +80,7 @@ class Outcome:
     error: ErrorInfo | None = None
     fallback: FallbackInfo | None = None
     tools: ToolVersions = field(default_factory=ToolVersions)
+    energy: EnergyInfo | None = None  # sustained runs with power sampling (results/energy.py)
 
 
 @runtime_checkable
@@ -115,6 +117,7 @@ def make_record(job: TimingJob, outcome: Outcome, git_commit: str | None = None)
         status=outcome.status,
         error=outcome.error,
         fallback=outcome.fallback,
+        energy=outcome.energy,
         **extra,
     )
 

@@ -9,7 +9,7 @@ In YAML (a plan's ``targets:`` list, or a file for ``edgebench devices --targets
     targets:
       - {name: pixel7, runner: adb, serial: 28031FDH2000BY, delegates: [cpu, xnnpack, gpu, nnapi],
          threads: [1, 4], benchmark_model: ~/bin/android_aarch64_benchmark_model, cooldown_secs: 60,
-         sustained: {fps: 30, secs: 300}}
+         sustained: {fps: 30, secs: 300, power: true}}
       - {name: lab-tablet, runner: adb, host: 192.168.1.20, port: 5555}
       - {name: pi5, runner: ssh, host: pi5.local, user: pi, identity_file: ~/.ssh/id_ed25519,
          python: /home/pi/litert/bin/python, threads: [1, 4]}
@@ -98,6 +98,13 @@ class SustainedConfig(BaseModel):
     chunk_secs: float = Field(
         default=5.0, gt=0
     )  # adb: length of one benchmark_model run between thermal reads
+    power: bool = (
+        False  # also sample power (battery sysfs, RAPL, hwmon) and derive energy (results/energy.py)
+    )
+    idle_secs: float = Field(default=10.0, ge=0)  # power: the idle baseline's length, before the run
+    power_interval_secs: float = Field(default=1.0, gt=0)  # power: seconds between readings
+    power_monitor: bool = False  # adb: USB is attached but the phone runs from a power monitor, not a charger
+    allow_unplug: bool = False  # adb: may run `dumpsys battery unplug` (always reset afterwards)
 
 
 class TargetConfig(BaseModel):
