@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from common.errors import InputError
-from device_runners import adb_session
+from device_runners import adb_power, adb_session
 from device_runners.adb_server import ServerTransport, server_devices
 from device_runners.adb_transport import (
     DeviceTimeout,
@@ -58,6 +58,7 @@ class AdbRunner:
         self._factory = transport_factory
         self.sleep = sleep
         self.proto_support: dict[str, bool] = {}  # device id -> whether its binary writes the result proto
+        self.pending_resets: dict[str, str] = {}  # device id -> why its `dumpsys battery unplug` is not reset
 
     # -- discovery -----------------------------------------------------------------------------------
 
@@ -184,7 +185,8 @@ class AdbRunner:
                 session.cleanup()
                 transport.close()
         message = f"gave up after {attempts} attempts; last: {errors[-1]}"
-        return adb_session.Session(self, None, job, binary).failed("TransportError", message)
+        record = adb_session.Session(self, None, job, binary).failed("TransportError", message)
+        return adb_power.after_failure(self, device_id, record)
 
     # -- plumbing ------------------------------------------------------------------------------------
 
