@@ -105,6 +105,10 @@ class SustainedConfig(BaseModel):
     power_interval_secs: float = Field(default=1.0, gt=0)  # power: seconds between readings
     power_monitor: bool = False  # adb: USB is attached but the phone runs from a power monitor, not a charger
     allow_unplug: bool = False  # adb: may run `dumpsys battery unplug` (always reset afterwards)
+    # Which of the target's delegates and thread counts also get a sustained run (empty: all of them):
+    # ten minutes per artifact x delegate x threads adds up fast.
+    delegates: tuple[Delegate, ...] = ()
+    threads: tuple[int, ...] = ()
 
 
 class TargetConfig(BaseModel):
@@ -173,13 +177,20 @@ class TargetConfig(BaseModel):
         port = self.port or default
         return self.host if self.runner == "ssh" and port == SSH_PORT else f"{self.host}:{port}"
 
-    def timing_settings(self, base: TimingSettings) -> list[TimingSettings]:
+    def timing_settings(
+        self, base: TimingSettings, delegate: Delegate | None = None, threads: int | None = None
+    ) -> list[TimingSettings]:
         """The settings to time with here: the steady-state run, then a sustained run when configured.
 
-        The target's cooldown applies when it is longer than the plan's.
+        The target's cooldown applies when it is longer than the plan's. Given a delegate and thread
+        count, the sustained run is left out where ``sustained.delegates`` / ``threads`` exclude them.
         """
         steady = base.model_copy(update={"cooldown_secs": max(base.cooldown_secs, self.cooldown_secs)})
         if self.sustained is None:
+            return [steady]
+        if (
+            delegate is not None and self.sustained.delegates and delegate not in self.sustained.delegates
+        ) or (threads is not None and self.sustained.threads and threads not in self.sustained.threads):
             return [steady]
         sustained = {"sustained_fps": self.sustained.fps, "sustained_secs": self.sustained.secs}
         return [steady, steady.model_copy(update=sustained)]

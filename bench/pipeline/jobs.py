@@ -109,7 +109,7 @@ def slots(plan: Plan, artifact_format: ArtifactFormat) -> list[Slot]:
             continue
         for delegate in target.delegates or default_delegates(target.runner):
             for threads in target.threads:
-                for settings in target.timing_settings(plan.timing):
+                for settings in target.timing_settings(plan.timing, delegate, threads):
                     found.append(Slot(target, delegate, threads, settings))
     return found
 
