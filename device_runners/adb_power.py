@@ -102,7 +102,7 @@ class PhonePower:
         self._sampler.begin()
 
     def stop(self) -> None:
-        """Stop the background readings (one last reading first) and close their connection."""
+        """Stop the background readings, with one last reading."""
         if self._sampler is not None:
             self._sampler.finish()
             self.readings = self._sampler.readings
@@ -110,7 +110,15 @@ class PhonePower:
                 self.notes.append(f"power readings stopped early: {self._sampler.error}")
 
     def restore(self) -> None:
-        """``dumpsys battery reset`` when this run unplugged; on failure the runner retries on reconnect."""
+        """``dumpsys battery reset`` when this run unplugged (on the session's connection, else on the
+        sampler's); on failure the runner resets on its next connection. Closes the sampler's connection."""
+        try:
+            self._reset()
+        finally:
+            if self._sampler is not None:
+                self._sampler.close()
+
+    def _reset(self) -> None:
         if not self.unplugged:
             return
         transports = [self.session.transport] + ([self._sampler.transport] if self._sampler else [])
@@ -226,6 +234,8 @@ class _Sampler:
         self._stop.set()
         self._thread.join(timeout=_TIMEOUT)
         self._sample()
+
+    def close(self) -> None:
         with contextlib.suppress(TransportError, DeviceTimeout, OSError):
             self.transport.close()
 

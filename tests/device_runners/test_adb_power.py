@@ -13,6 +13,7 @@ import pytest
 from dr_fake_adb import DeviceConfig, FakeAdbDevice
 from dr_helpers import fake_benchmark_binary, make_job, recorded
 
+from device_runners import power_android as pa
 from device_runners.adb import AdbRunner
 from device_runners.targets import TargetConfig
 from results.energy import EnergyStatus, PowerSource
@@ -191,3 +192,33 @@ def test_disconnect_for_good_reports_the_unplug_it_could_not_reset(device, tmp_p
     assert "dumpsys battery reset" in battery.restore_error and "adb -s 127.0.0.1:" in battery.restore_error
     assert device.config.battery_unplugged  # still in effect on the phone, as the record says
     assert runner.pending_resets
+
+
+def test_dumpsys_battery_fields_and_capacity_from_the_charge_counter():
+    dump = pa.parse_dumpsys_battery(USB)
+    assert dump.powered == ("usb",) and dump.status == 2 and dump.level_pct == 87
+    assert dump.capacity_mah == pytest.approx(3391.0 / 0.87)  # 3391 mAh left at 87 %
+    assert pa.parse_dumpsys_battery(WIFI).powered == ()
+
+
+def test_units_from_magnitude_and_the_supply_by_type():
+    assert pa.current_unit([-250000.0, -260000.0]) == ("uA", 1e-3)
+    assert pa.current_unit([250.0, 900.0]) == ("mA", 1.0)
+    assert pa.voltage_unit([3_900_000.0])[0] == "uV" and pa.voltage_unit([3900.0])[0] == "mV"
+    assert pa.voltage_unit([3.9])[0] == "V"
+    assert pa.discharge_sign([120.0, 130.0], discharging=True) == 1
+    assert pa.discharge_sign([120.0, 130.0], discharging=False) == -1  # not provable: Android's convention
+    assert pa.choose_supply(["usb", "bms", "max1720x"], {"max1720x": "Battery\n", "usb": "USB"}) == "max1720x"
+    assert pa.parse_pair("-250000\n3900000\n") == (-250000.0, 3900000.0)
+    assert pa.parse_pair("cat: /sys/...: Permission denied\n") is None
+
+
+def test_phone_without_a_battery_is_not_available(device, tmp_path):
+    import shutil
+
+    script(device, PIXEL)
+    shutil.rmtree(device.config.root / "sys/class/power_supply/battery")
+    _, record = measure(device, tmp_path)
+    assert record.status is Status.OK
+    assert record.energy.status is EnergyStatus.NOT_AVAILABLE
+    assert record.energy.reason == "not available: no battery under /sys/class/power_supply (entries: usb)"
