@@ -11,7 +11,7 @@ from device_runners import energy_record
 from device_runners.power_linux import LinuxPower, counter_delta
 from device_runners.sustained_worker import paced_run, power_result
 from results.energy import EnergyStatus, PowerSource
-from results.schema import SustainedTrace, Timing
+from results.schema import Delegate, SustainedTrace, Timing
 
 RANGE = 262_143_328_850  # max_energy_range_uj of a real package zone
 
@@ -128,3 +128,48 @@ def test_worker_without_sensor_is_not_available():
     info = energy_record.from_worker({"reason": "no RAPL zone under /sys/class/powercap"}, Timing())
     assert info.status is EnergyStatus.NOT_AVAILABLE
     assert info.reason == "not available: no RAPL zone under /sys/class/powercap"
+
+
+def test_sustained_args_ask_for_power_only_when_configured():
+    from dr_helpers import make_job
+
+    from device_runners.ssh import sustained_args
+    from device_runners.targets import SustainedConfig
+
+    job = make_job(Path(__file__), Delegate.XNNPACK)
+    settings = job.settings.model_copy(update={"sustained_fps": 30.0, "sustained_secs": 60.0})
+    plain = sustained_args("m.tflite", job, settings, "out.json")
+    assert "--power" not in plain
+    config = SustainedConfig(power=True, idle_secs=5, power_interval_secs=0.5)
+    args = sustained_args("m.tflite", job, settings, "out.json", config)
+    assert args[:5] == ["--power", "--idle-secs", "5.0", "--thermal-interval-secs", "0.5"]
+
+
+@pytest.mark.slow
+def test_worker_reads_a_fake_hwmon_tree_end_to_end(tiny_tflite, tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from device_runners import sustained_worker
+
+    write(tmp_path, "sys/class/hwmon/hwmon0/name", "ina226")
+    write(tmp_path, "sys/class/hwmon/hwmon0/power1_input", "2500000")  # 2.5 W, constant
+    out = tmp_path / "r.json"
+    argv = [sys.executable, sustained_worker.__file__, "--model", str(tiny_tflite), "--out", str(out)]
+    argv += ["--fps", "50", "--secs", "1", "--power", "--idle-secs", "0.3", "--thermal-interval-secs", "0.1"]
+    subprocess.run([*argv, "--sysfs-root", str(tmp_path)], check=True, timeout=120)
+    result = json.loads(out.read_text())
+    power = result["power"]
+    assert power["source"] == "hwmon" and power["sensor"] == "ina226:power1_input"
+    assert len(power["idle"]["times_s"]) >= 3 and len(power["trace"]["times_s"]) >= 9
+    trace = SustainedTrace(
+        **{k: result["sustained"][k] for k in ("target_fps", "duration_secs", "sample_times_s")}
+    )
+    info = energy_record.from_worker(power, Timing(samples_ms=result["samples_ms"], sustained=trace))
+    assert info.figures.active_mw == pytest.approx(2500.0) and info.figures.above_idle_mw == pytest.approx(
+        0.0
+    )
+    assert info.figures.inferences == len(
+        result["samples_ms"]
+    ) and info.figures.achieved_fps == pytest.approx(50, rel=0.1)
