@@ -88,8 +88,10 @@ class FakeShell:
         service, battery = self.config.thermal[index]
         if args == ["thermalservice"]:
             return service, 0
-        battery = self.config.battery or battery
-        if self.config.battery_unplugged:  # what the framework reports after `dumpsys battery unplug`
+        battery = getattr(self.config, "battery", None) or battery  # the adb CLI fake has no power script
+        if getattr(
+            self.config, "battery_unplugged", False
+        ):  # what the framework reports after `dumpsys battery unplug`
             battery = battery.replace("powered: true", "powered: false")
         return battery, 0
 
@@ -126,7 +128,7 @@ class FakeShell:
     def _cmd_cat(self, args):
         output, status = [], 0
         for path in args:
-            script = self.config.sysfs.get(path)
+            script = getattr(self.config, "sysfs", {}).get(path)
             if script:  # a sysfs file whose value changes between reads; the last value stays
                 output.append((script.pop(0) if len(script) > 1 else script[0]) + "\n")
                 continue
