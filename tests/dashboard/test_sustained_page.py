@@ -53,3 +53,16 @@ def test_energy_front_keeps_only_undominated_points():
         better = same[(same["energy_mj"] < row["energy_mj"]) & (same["map"] > row["map"])]
         assert better.empty
     assert points["energy_mj"].min() > 0
+
+
+def test_record_detail_shows_the_energy_figures(monkeypatch, fixture_store_url):
+    # The newest one: the picker offers the newest records.
+    record = max((r for r in synthetic_records(1200, seed=0, runs=3) if r.energy), key=lambda r: r.created_at)
+    app = open_app(monkeypatch, fixture_store_url, "views/records.py")
+    app.selectbox(key="records-pick").set_value(record.record_id).run()
+    assert not app.exception, [e.value for e in app.exception]
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["energy / inference"] == f"{record.energy.figures.energy_per_inference_mj:.2f} mJ"
+    onset = record.energy.figures.throttle_onset_s
+    assert metrics["throttling onset"] == (f"{onset:.0f} s" if onset is not None else "none")
+    assert metrics["dropped frames"] == str(record.energy.figures.dropped_frames)
