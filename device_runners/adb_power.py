@@ -41,6 +41,7 @@ class PhonePower:
         self.readings: list[tuple[float, tuple[float, float]]] = []
         self._sampler: _Sampler | None = None
         self.capacity: tuple[float | None, str | None] = (None, None)
+        self.screen: str | None = None  # mWakefulness before the run
 
     # -- before the run ------------------------------------------------------------------------------
 
@@ -59,6 +60,7 @@ class PhonePower:
             return
         self.kernel_status = self._shell(["cat", self._path("status")]).strip() or None
         self.capacity = self._capacity()
+        self.screen = pa.screen_state(self._shell(["dumpsys", "power"]))
         if self.config.power_monitor:
             self.notes.append(
                 "power_monitor: the gauge's magnitude is used; compare with the monitor's own log"
@@ -142,6 +144,8 @@ class PhonePower:
         discharging = (self.kernel_status or "").lower() == "discharging"
         norm = pa.Normaliser.detect([pair for _, pair in self.idle], discharging, self.config.power_monitor)
         after = pa.parse_dumpsys_battery(self._safe_shell(["dumpsys", "battery"]))
+        screen = pa.screen_note(self.screen, pa.screen_state(self._safe_shell(["dumpsys", "power"])))
+        self.notes += [screen] if screen else []
         return energy_record.measured(
             PowerSource.ANDROID_BATTERY,
             self._path(""),

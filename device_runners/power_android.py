@@ -179,6 +179,22 @@ def charging_refusal(dump: BatteryDump, kernel_status: str | None, unplugged: bo
     )
 
 
+def screen_state(dumpsys_power: str) -> str | None:
+    """``mWakefulness`` from ``dumpsys power``: "Awake", "Asleep", "Dozing" (None when not printed)."""
+    match = re.search(r"mWakefulness=(\w+)", dumpsys_power)
+    return match.group(1) if match else None
+
+
+def screen_note(before: str | None, after: str | None) -> str | None:
+    """A caveat when the screen changed state during the run, which moves the idle baseline by hundreds
+    of mW (a screen timeout mid-run makes the detector look cheaper than it is)."""
+    if before is None or after is None:
+        return None
+    if before != after:
+        return f"the screen went {before} -> {after} during the run: the idle baseline no longer applies"
+    return f"screen {before} throughout (the idle baseline was taken in the same state)"
+
+
 def battery_state(
     before: BatteryDump, after: BatteryDump | None, kernel_status: str | None, **fields
 ) -> BatteryState:

@@ -48,6 +48,7 @@ class DeviceConfig:
         None  # `dumpsys battery` output (else the thermal script's); "powered: false" unplugged
     )
     battery_unplugged: bool = False  # `dumpsys battery unplug` is in effect (until `reset`)
+    screen: list[str] = field(default_factory=list)  # `dumpsys power` mWakefulness in turn
     commands: list[str] = field(default_factory=list)  # every shell command received, raw
     pushes: list[tuple[str, int, str]] = field(default_factory=list)  # (path, mode, sha256 of the bytes)
     connections: int = 0

@@ -83,6 +83,10 @@ class FakeShell:
         if args[:1] == ["battery"] and args[1:] in (["unplug"], ["reset"]):
             self.config.battery_unplugged = args[1] == "unplug"
             return "", 0
+        screen = getattr(self.config, "screen", None)
+        if args == ["power"] and screen:  # mWakefulness, changing between reads; the last stays
+            state = screen.pop(0) if len(screen) > 1 else screen[0]
+            return f"POWER MANAGER (dumpsys power)\n  mWakefulness={state}\n", 0
         index = min(self.thermal_reads // 2, len(self.config.thermal) - 1)
         self.thermal_reads += 1
         service, battery = self.config.thermal[index]

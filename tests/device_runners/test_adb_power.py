@@ -222,3 +222,14 @@ def test_phone_without_a_battery_is_not_available(device, tmp_path):
     assert record.status is Status.OK
     assert record.energy.status is EnergyStatus.NOT_AVAILABLE
     assert record.energy.reason == "not available: no battery under /sys/class/power_supply (entries: usb)"
+
+
+def test_screen_turning_off_mid_run_is_noted(device, tmp_path):
+    script(device, PIXEL)
+    device.config.screen = ["Awake", "Asleep"]
+    _, record = measure(device, tmp_path)
+    assert "the screen went Awake -> Asleep during the run" in " ".join(record.energy.notes)
+    device.config.screen = ["Awake"]
+    script(device, PIXEL)
+    _, again = measure(device, tmp_path)
+    assert "screen Awake throughout" in " ".join(again.energy.notes)
