@@ -69,7 +69,11 @@ class PhonePower:
         reason = pa.charging_refusal(self.before, self.kernel_status, unplugged=False)
         if self.config.allow_unplug and (reason or self.before.powered):
             # Also with charging disabled: Android applies its on-charger policies while it sees power.
-            self._shell_checked(["dumpsys", "battery", "unplug"])
+            result = self.session.transport.shell(["dumpsys", "battery", "unplug"], _TIMEOUT)
+            if result.exit_code != 0:
+                why = result.output.strip()[-200:] or f"exit {result.exit_code}"
+                self.refusal = refused(f"`dumpsys battery unplug` failed on the device: {why}")
+                return
             self.unplugged = True
             self.session.runner.pending_resets[self.session.device_id] = "not reset yet"
             self.kernel_status = self._shell(["cat", self._path("status")]).strip() or None
