@@ -93,3 +93,14 @@ def test_record_round_trips_with_energy():
     assert record.energy.reason.startswith("not available: no /sys/class/powercap")
     again = RunRecord.model_validate_json(record.model_dump_json())
     assert again == record
+
+
+def test_energy_survives_the_store(tmp_path):
+    from results.fixtures import synthetic_records
+    from results.store import Store
+
+    record = next(r for r in synthetic_records(1200, seed=0, runs=3) if r.energy is not None)
+    store = Store(str(tmp_path / "s.sqlite"))
+    assert store.add(record)
+    assert store.record(record.record_id).energy == record.energy
+    store.close()
