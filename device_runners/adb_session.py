@@ -156,6 +156,11 @@ class Session:
         if power is None:
             return outcome
         inferences = len(result.samples_ms) * plan.runs_per_chunk
+        if plan.chunks > 1:
+            power.notes.append(
+                f"benchmark_model restarts every {plan.chunk_secs:g} s: its re-initialisation is inside the "
+                "power trace, so energy per inference is an upper bound (longer chunk_secs shrink it)"
+            )
         return dataclasses.replace(outcome, energy=power.energy(timing, inferences))
 
     # -- device helpers ------------------------------------------------------------------------------
