@@ -99,6 +99,13 @@ class PhonePower:
         if not self.idle:
             self.refusal = not_available(f"{self._path('current_now')} and voltage_now gave no readable pair")
 
+    def begin(self) -> None:
+        """Unless already refused: the idle baseline, then background readings."""
+        if self.refusal is None:
+            self.idle_baseline()
+        if self.refusal is None:
+            self.start()
+
     # -- during the run ------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -160,6 +167,15 @@ class PhonePower:
             battery=self._battery(after, norm),
             notes=tuple(self.notes),
         )
+
+    def chunked_energy(self, timing: Timing, plan, chunks_run: int) -> EnergyInfo:
+        """:meth:`energy` for benchmark_model's chunks (``plan``: a ``SustainedPlan``)."""
+        if plan.chunks > 1:
+            self.notes.append(
+                f"benchmark_model restarts every {plan.chunk_secs:g} s: its re-initialisation is inside the "
+                "power trace, so energy per inference is an upper bound (longer chunk_secs shrink it)"
+            )
+        return self.energy(timing, chunks_run * plan.runs_per_chunk)
 
     def _trace(self, readings, norm: pa.Normaliser) -> PowerTrace:
         return PowerTrace(

@@ -129,10 +129,8 @@ class Session:
                 power.prepare()
             calibration = run_chunk(_CALIBRATION)
             mean = calibration.run.get("avg") if calibration.run else None
-            if power is not None and power.refusal is None:
-                power.idle_baseline()
-                if power.refusal is None:
-                    power.start()
+            if power is not None:
+                power.begin()  # the idle baseline, then readings in the background
             result = run_sustained(plan, run_chunk, lambda: self.thermal().hottest_c, mean and mean / 1000.0)
         except _BenchmarkExit as error:
             return self._exit_outcome(error.argv, error.exit_code, error.output, parse(error.output))
@@ -155,13 +153,7 @@ class Session:
         outcome = self._ok(timing, first)
         if power is None:
             return outcome
-        inferences = len(result.samples_ms) * plan.runs_per_chunk
-        if plan.chunks > 1:
-            power.notes.append(
-                f"benchmark_model restarts every {plan.chunk_secs:g} s: its re-initialisation is inside the "
-                "power trace, so energy per inference is an upper bound (longer chunk_secs shrink it)"
-            )
-        return dataclasses.replace(outcome, energy=power.energy(timing, inferences))
+        return dataclasses.replace(outcome, energy=power.chunked_energy(timing, plan, len(result.samples_ms)))
 
     # -- device helpers ------------------------------------------------------------------------------
 
