@@ -24,6 +24,7 @@ def main() -> None:
         st.Page(_VIEWS / "devices.py", title="Devices", icon=":material/smartphone:"),
         st.Page(_VIEWS / "runs.py", title="Runs", icon=":material/compare_arrows:"),
         st.Page(_VIEWS / "records.py", title="Records", icon=":material/table_rows:"),
+        st.Page(_VIEWS / "sustained.py", title="Sustained", icon=":material/battery_charging_full:"),
     ]
     page = st.navigation(pages)
     with st.sidebar:

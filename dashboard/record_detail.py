@@ -32,6 +32,8 @@ def show(record: RunRecord) -> None:
         kind = "Full" if record.fallback.full else "Partial"
         st.warning(f"{kind} delegate fallback: {record.fallback.detail}", icon=":material/warning:")
     _timing(record)
+    if record.energy is not None:
+        _energy(record)
     left, right = st.columns(2)
     left.markdown("**Where and what**")
     left.table(_facts(record).set_index("field"))
@@ -54,6 +56,32 @@ def _numbers(record: RunRecord) -> None:
     ]
     for column, (label, value) in zip(st.columns(len(cells)), cells, strict=True):
         column.metric(label, value)
+
+
+def _energy(record: RunRecord) -> None:
+    """The sustained run's power figures, or why there are none (refused while charging, no sensor)."""
+    energy = record.energy
+    figures = energy.figures
+    if figures is None:
+        st.info(f"Energy {energy.reason}", icon=":material/battery_alert:")
+        return
+
+    def show(value: float | None, unit: str, digits: int = 1) -> str:
+        return f"{value:.{digits}f} {unit}" if value is not None else "n/a"
+
+    cells = [
+        ("power above idle", show(figures.above_idle_mw, "mW", 0)),
+        ("energy / inference", show(figures.energy_per_inference_mj, "mJ", 2)),
+        ("battery drain", show(figures.drain_pct_per_hour, "%/h")),
+        (
+            "throttling onset",
+            show(figures.throttle_onset_s, "s", 0) if figures.throttle_onset_s is not None else "none",
+        ),
+        ("dropped frames", f"{figures.dropped_frames:,}"),
+    ]
+    for column, (label, value) in zip(st.columns(len(cells)), cells, strict=True):
+        column.metric(label, value)
+    st.caption(f"{energy.source.value} · {energy.sensor}" + "".join(f" · {note}" for note in energy.notes))
 
 
 def _error(record: RunRecord) -> None:

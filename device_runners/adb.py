@@ -17,7 +17,7 @@ from pathlib import Path
 
 from common.errors import InputError
 from common.retry import GaveUp, retry
-from device_runners import adb_session
+from device_runners import adb_power, adb_session
 from device_runners.adb_server import ServerTransport, server_devices
 from device_runners.adb_transport import (
     DeviceTimeout,
@@ -75,6 +75,7 @@ class AdbRunner(Runner):
         self._factory = transport_factory
         self.sleep = sleep
         self.proto_support: dict[str, bool] = {}  # device id -> whether its binary writes the result proto
+        self.pending_resets: dict[str, str] = {}  # device id -> why its `dumpsys battery unplug` is not reset
 
     # -- discovery -----------------------------------------------------------------------------------
 
@@ -199,7 +200,8 @@ class AdbRunner(Runner):
                 sleep=self.sleep,
             )
         except GaveUp as gave_up:
-            return adb_session.Session(self, None, job, binary).failed("TransportError", str(gave_up))
+            record = adb_session.Session(self, None, job, binary).failed("TransportError", str(gave_up))
+            return adb_power.after_failure(self, device_id, record)
 
     def _attempt(self, job: TimingJob, device_id: str, binary: Path | None) -> RunRecord:
         """One try on a fresh connection; a TransportError means the link broke (worth retrying)."""

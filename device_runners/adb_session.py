@@ -20,6 +20,7 @@ from device_runners.adb_benchmark import (
     rejected_optional_flags,
     timing_from_output,
 )
+from device_runners.adb_power import PhonePower
 from device_runners.adb_transport import EXECUTABLE_MODE, DeviceTimeout, TransportError
 from device_runners.android_info import ThermalReading, elf_machine, parse_thermal
 from device_runners.base import DeviceInfo, Outcome, TimingJob, make_record, unsupported_record
@@ -122,14 +123,23 @@ class Session:
                 raise _BenchmarkExit(argv, exit_code, text)
             return parse(text)
 
+        power = PhonePower(self) if self.target.sustained and self.target.sustained.power else None
         try:
+            if power is not None:
+                power.prepare()
             calibration = run_chunk(_CALIBRATION)
             mean = calibration.run.get("avg") if calibration.run else None
+            if power is not None:
+                power.begin()  # the idle baseline, then readings in the background
             result = run_sustained(plan, run_chunk, lambda: self.thermal().hottest_c, mean and mean / 1000.0)
         except _BenchmarkExit as error:
             return self._exit_outcome(error.argv, error.exit_code, error.output, parse(error.output))
         except ChunkFailed as error:
             return self._error_outcome("NoTimings", str(error), None, "")
+        finally:
+            if power is not None:
+                power.stop()
+                power.restore()  # `dumpsys battery unplug` never outlives the run, whatever happened
         first = result.first_output
         base = timing_from_output(first, None, settings, self.job.delegate)
         timing = Timing(
@@ -140,7 +150,10 @@ class Session:
             ops_outside_delegate=base.ops_outside_delegate,
             sustained=result.trace,
         )
-        return self._ok(timing, first)
+        outcome = self._ok(timing, first)
+        if power is None:
+            return outcome
+        return dataclasses.replace(outcome, energy=power.chunked_energy(timing, plan, len(result.samples_ms)))
 
     # -- device helpers ------------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from results.energy import EnergyInfo
 from results.schema import (
     ArtifactFormat,
     ArtifactInfo,
@@ -104,6 +105,7 @@ class Outcome:
     error: ErrorInfo | None = None
     fallback: FallbackInfo | None = None
     tools: ToolVersions = field(default_factory=ToolVersions)
+    energy: EnergyInfo | None = None  # sustained runs with power sampling (results/energy.py)
 
 
 class Runner(abc.ABC):
@@ -188,6 +190,7 @@ def make_record(job: TimingJob, outcome: Outcome, git_commit: str | None = None)
         status=outcome.status,
         error=outcome.error,
         fallback=outcome.fallback,
+        energy=outcome.energy,
         **extra,
     )
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from common import process
 from common.errors import InputError
+from device_runners import power_macos
 from device_runners.base import (
     DeviceInfo,
     Probe,
@@ -118,11 +119,13 @@ class CoreMLRunner(Runner):
             out = Path(scratch) / "result.json"
             argv = [self.python, str(WORKER), *worker_args(job, str(out))]
             timeout = timeout_for(settings) + _COMPILE_ALLOWANCE_SECS + (settings.sustained_secs or 0.0)
+            power = power_macos.start(self.target, settings)  # None unless sustained.power asks
             outcome = time_in_child(argv, out, timeout, target, settings)
             sustained = _sustained(out) if outcome.timing is not None else None
         tools = ToolVersions(coremltools=_version("coremltools"), python=platform.python_version())
         timing = outcome.timing.model_copy(update={"sustained": sustained}) if sustained else outcome.timing
-        return make_record(job, dataclasses.replace(outcome, timing=timing, tools=tools))
+        energy = power.finish(timing) if power is not None else None
+        return make_record(job, dataclasses.replace(outcome, timing=timing, tools=tools, energy=energy))
 
     def _device(self) -> DeviceInfo:
         release = platform.mac_ver()[0]

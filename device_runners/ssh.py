@@ -22,7 +22,16 @@ from pathlib import Path
 from common import process
 from common.errors import InputError
 from common.retry import GaveUp, retry
-from device_runners.base import Outcome, Probe, Runner, Support, TimingJob, make_record, unsupported_record
+from device_runners import energy_record
+from device_runners.base import (
+    Outcome,
+    Probe,
+    Runner,
+    Support,
+    TimingJob,
+    make_record,
+    unsupported_record,
+)
 from device_runners.isolation import (
     WORKER_PATH,
     WORKER_PROTOCOL,
@@ -33,7 +42,7 @@ from device_runners.isolation import (
 )
 from device_runners.registry import register
 from device_runners.ssh_client import SshClient, SshError, board_info, board_temperature
-from device_runners.targets import SSH_PORT, TargetConfig, env_targets, parse_ssh_spec
+from device_runners.targets import SSH_PORT, SustainedConfig, TargetConfig, env_targets, parse_ssh_spec
 from results.schema import (
     ArtifactFormat,
     Delegate,
@@ -47,6 +56,7 @@ from results.schema import (
 
 SSH_DELEGATES = (Delegate.CPU, Delegate.XNNPACK)
 SUSTAINED_WORKER_PATH = Path(__file__).resolve().parent / "sustained_worker.py"
+POWER_PATH = Path(__file__).resolve().parent / "power_linux.py"  # imported by the sustained worker
 _SAFE_REMOTE = re.compile(r"^/[A-Za-z0-9._/-]+$")
 _SHORT = 60.0
 _LITERT_CHECK = (
@@ -251,13 +261,13 @@ class _Attempt:
         settings = self.job.settings.model_copy(update={"cooldown_secs": cooldown})
         directory = self.remote_dir
         sustained = bool(settings.sustained_fps and settings.sustained_secs)
-        for local in (WORKER_PATH, SUSTAINED_WORKER_PATH) if sustained else (WORKER_PATH,):
+        for local in (WORKER_PATH, SUSTAINED_WORKER_PATH, POWER_PATH) if sustained else (WORKER_PATH,):
             self.client.copy_to(local, f"{directory}/{local.name}", _SHORT)
         model, out = f"{directory}/model.tflite", f"{directory}/result.json"
         self.client.copy_to(Path(self.job.artifact.path), model, self.client.target.run_timeout_secs)
         if sustained:
             script = f"{directory}/{SUSTAINED_WORKER_PATH.name}"
-            args = sustained_args(model, self.job, settings, out)
+            args = sustained_args(model, self.job, settings, out, self.client.target.sustained)
             seconds = 60.0 + settings.cooldown_secs + settings.sustained_secs + 150.0
         else:
             script = f"{directory}/{WORKER_PATH.name}"
@@ -303,7 +313,8 @@ class _Attempt:
                 **{k: v for k, v in result["sustained"].items() if k in SustainedTrace.model_fields}
             )
             timing = outcome.timing.model_copy(update={"sustained": trace})
-            outcome = dataclasses.replace(outcome, timing=timing)
+            energy = energy_record.from_worker(result["power"], timing) if "power" in result else None
+            outcome = dataclasses.replace(outcome, timing=timing, energy=energy)
         return outcome
 
     def _cleanup(self) -> None:
@@ -314,9 +325,16 @@ class _Attempt:
             self.client.run(["rm", "-rf", "--", self.remote_dir], _SHORT)
 
 
-def sustained_args(model: str, job: TimingJob, settings: TimingSettings, out: str) -> list[str]:
-    """``sustained_worker.py``'s arguments for one job."""
+def sustained_args(
+    model: str, job: TimingJob, settings: TimingSettings, out: str, config: SustainedConfig | None = None
+) -> list[str]:
+    """``sustained_worker.py``'s arguments for one job (with power sampling when ``config.power``)."""
+    power = []
+    if config is not None and config.power:
+        power = ["--power", "--idle-secs", repr(config.idle_secs)]
+        power += ["--thermal-interval-secs", repr(config.power_interval_secs)]
     return [
+        *power,
         *("--model", model, "--delegate", job.delegate.value, "--threads", str(job.threads), "--out", out),
         *("--fps", repr(settings.sustained_fps), "--secs", repr(settings.sustained_secs)),
         *("--warmup-runs", str(settings.warmup_runs), "--warmup-min-secs", repr(settings.warmup_min_secs)),

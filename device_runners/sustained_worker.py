@@ -7,7 +7,9 @@ A companion of ``worker.py`` (copied beside it to a board, or run from device_ru
 worker's interpreter set-up and result format (protocol, ``samples_ms``, ``init_ms``, delegation fields,
 ``runtime``) and adds a ``sustained`` object: ``target_fps``, ``duration_secs``, ``sample_times_s`` (start
 of each invocation, from the first), ``temperatures`` ([seconds, degrees C] of the hottest
-/sys/class/thermal zone, read every ``--thermal-interval-secs``) and ``dropped_frames``.
+/sys/class/thermal zone, read every ``--thermal-interval-secs``) and ``dropped_frames``. With ``--power``
+a ``power`` object too: RAPL or hwmon readings (``power_linux.py``, copied beside it) for an idle
+baseline of ``--idle-secs`` after loading and then at every thermal reading, or ``reason`` where none.
 
 Pacing: invocation k is due at k / fps. One that starts after its slot has passed runs at once, and the
 slots it overran are counted as dropped frames and skipped, as a camera pipeline drops frames: the rate
@@ -24,9 +26,10 @@ import sys
 import time
 
 try:  # copied beside worker.py on a board, or run as a script from device_runners/
+    import power_linux
     import worker
 except ImportError:  # imported as part of the package
-    from device_runners import worker
+    from device_runners import power_linux, worker
 
 
 def read_soc_temperature() -> float | None:
@@ -50,6 +53,7 @@ def paced_run(
     thermal_interval: float = 1.0,
     clock=time.perf_counter,
     sleep=time.sleep,
+    read_power=None,
 ) -> dict:
     """Invoke at ``fps`` for ``secs`` seconds.
 
@@ -60,12 +64,15 @@ def paced_run(
         read_temperature: Degrees C now, or None.
         thermal_interval: Seconds between temperature readings.
         clock, sleep: Injected for tests.
+        read_power: Raw power readings now (``LinuxPower.read``), taken with the temperature; None: none.
 
     Returns:
-        samples_ms, sample_times_s, temperatures, dropped_frames, duration_secs.
+        samples_ms, sample_times_s, temperatures, dropped_frames, duration_secs, and power_times_s and
+        power_raw when ``read_power`` is given.
     """
     period = 1.0 / fps
     samples, times, temperatures = [], [], []
+    power_times, power_raw = [], []
     dropped = 0
     start = clock()
     next_reading = 0.0
@@ -87,18 +94,26 @@ def paced_run(
             value = read_temperature()
             if value is not None:
                 temperatures.append([round(began - start, 3), value])
+            if read_power is not None:
+                power_times.append(round(clock() - start, 4))
+                power_raw.append(read_power())
             next_reading += thermal_interval
         invoke()
         samples.append((clock() - began) * 1000.0)
         times.append(began - start)
         slot += 1
-    return {
+    result = {
         "samples_ms": samples,
         "sample_times_s": times,  # the first slot is due at once, so these count from the first start
         "temperatures": temperatures,
         "dropped_frames": dropped,
         "duration_secs": clock() - start,
     }
+    if read_power is not None:  # a last reading closes the final interval of a counter
+        power_times.append(round(clock() - start, 4))
+        power_raw.append(read_power())
+        result.update(power_times_s=power_times, power_raw=power_raw)
+    return result
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -108,8 +123,20 @@ def measure(args: argparse.Namespace) -> dict:
     graph = worker.delegation(interpreter, model_nodes)
     if args.cooldown_secs > 0:
         time.sleep(args.cooldown_secs)
+    power = power_linux.LinuxPower(args.sysfs_root) if args.power else None
+    idle = None
+    if power is not None and power.sensors:  # the idle baseline: loaded, not yet invoked
+        idle = power_linux.sample_while(
+            power, args.idle_secs, args.thermal_interval_secs, time.perf_counter, time.sleep
+        )
     warmup = worker.run_phase(interpreter.invoke, args.warmup_runs, args.warmup_min_secs, 150.0)
-    paced = paced_run(interpreter.invoke, args.fps, args.secs, thermal_interval=args.thermal_interval_secs)
+    paced = paced_run(
+        interpreter.invoke,
+        args.fps,
+        args.secs,
+        thermal_interval=args.thermal_interval_secs,
+        read_power=power.read if power is not None and power.sensors else None,
+    )
     outside = graph["outside"]
     delegated = args.delegate != "cpu" and outside is not None
     sustained = {
@@ -125,6 +152,19 @@ def measure(args: argparse.Namespace) -> dict:
         "outside_ops": outside if delegated else None,
         "delegate_partitions": graph["delegate_partitions"],
         "sustained": {"target_fps": args.fps, **sustained},
+        **({"power": power_result(power, idle, paced)} if power is not None else {}),
+    }
+
+
+def power_result(power, idle, paced: dict) -> dict:
+    """The ``power`` object of the result: the sensors' traces (idle and paced) in mW, or the reason."""
+    if not power.sensors:
+        return {"reason": power.reason}
+    return {
+        "source": power.source,
+        "sensor": power.sensor_label,
+        "idle": power.to_trace(*idle),
+        "trace": power.to_trace(paced["power_times_s"], paced["power_raw"]),
     }
 
 
@@ -141,6 +181,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup-min-secs", type=float, default=0.5)
     parser.add_argument("--cooldown-secs", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--power", action="store_true", help="sample RAPL / hwmon power (and an idle baseline)"
+    )
+    parser.add_argument("--idle-secs", type=float, default=10.0, help="idle baseline length before the run")
+    parser.add_argument("--sysfs-root", default="/", help="where /sys is (tests point it at a fake tree)")
     args = parser.parse_args(argv)
     if args.fps <= 0 or args.secs <= 0 or args.threads < 1:
         parser.error(

@@ -9,7 +9,7 @@ In YAML (a plan's ``targets:`` list, or a file for ``edgebench devices --targets
     targets:
       - {name: pixel7, runner: adb, serial: 28031FDH2000BY, delegates: [cpu, xnnpack, gpu, nnapi],
          threads: [1, 4], benchmark_model: ~/bin/android_aarch64_benchmark_model, cooldown_secs: 60,
-         sustained: {fps: 30, secs: 300}}
+         sustained: {fps: 30, secs: 300, power: true}}
       - {name: lab-tablet, runner: adb, host: 192.168.1.20, port: 5555}
       - {name: pi5, runner: ssh, host: pi5.local, user: pi, identity_file: ~/.ssh/id_ed25519,
          python: /home/pi/litert/bin/python, threads: [1, 4]}
@@ -70,6 +70,17 @@ class SustainedConfig(BaseModel):
     chunk_secs: float = Field(
         default=5.0, gt=0
     )  # adb: length of one benchmark_model run between thermal reads
+    power: bool = (
+        False  # also sample power (battery sysfs, RAPL, hwmon) and derive energy (results/energy.py)
+    )
+    idle_secs: float = Field(default=10.0, ge=0)  # power: the idle baseline's length, before the run
+    power_interval_secs: float = Field(default=1.0, gt=0)  # power: seconds between readings
+    power_monitor: bool = False  # adb: USB is attached but the phone runs from a power monitor, not a charger
+    allow_unplug: bool = False  # adb: may run `dumpsys battery unplug` (always reset afterwards)
+    # Which of the target's delegates and thread counts also get a sustained run (empty: all of them):
+    # ten minutes per artifact x delegate x threads adds up fast.
+    delegates: tuple[Delegate, ...] = ()
+    threads: tuple[int, ...] = ()
 
 
 class TargetConfig(BaseModel):
@@ -138,13 +149,20 @@ class TargetConfig(BaseModel):
         """The id records carry: "local", the adb serial or address, the ssh host (as its runner says)."""
         return runner_class(self.runner).device_id_of(self)
 
-    def timing_settings(self, base: TimingSettings) -> list[TimingSettings]:
+    def timing_settings(
+        self, base: TimingSettings, delegate: Delegate | None = None, threads: int | None = None
+    ) -> list[TimingSettings]:
         """The settings to time with here: the steady-state run, then a sustained run when configured.
 
-        The target's cooldown applies when it is longer than the plan's.
+        The target's cooldown applies when it is longer than the plan's. Given a delegate and thread
+        count, the sustained run is left out where ``sustained.delegates`` / ``threads`` exclude them.
         """
         steady = base.model_copy(update={"cooldown_secs": max(base.cooldown_secs, self.cooldown_secs)})
         if self.sustained is None:
+            return [steady]
+        if (
+            delegate is not None and self.sustained.delegates and delegate not in self.sustained.delegates
+        ) or (threads is not None and self.sustained.threads and threads not in self.sustained.threads):
             return [steady]
         sustained = {"sustained_fps": self.sustained.fps, "sustained_secs": self.sustained.secs}
         return [steady, steady.model_copy(update=sustained)]

@@ -3,9 +3,12 @@
 ``mAP:-0.5pt,median:5%,size:0`` reads "fail if mAP drops by more than 0.5 points, if the median
 latency grows by more than 5 %, or if the file grows at all". A threshold is the worsening tolerated:
 ``pt`` is absolute accuracy points (accuracy metrics only), ``%`` is relative to the baseline, and a
-plain number is absolute in the metric's own unit (ms, bytes, MB; not accuracy, where ``0.5`` would
-be ambiguous between a fraction and points). A sign is optional; when written it must point the
-way that is worse (``-`` for accuracy, ``+`` for latency, size and memory).
+plain number is absolute in the metric's own unit (ms, bytes, MB, mJ, %/h, s; not accuracy, where
+``0.5`` would be ambiguous between a fraction and points). A sign is optional; when written it must
+point the way that is worse (``-`` for accuracy and throttling onset, ``+`` for latency, size, memory,
+energy and drain). ``energy:10%`` (energy per inference above idle) and ``throttle:-20%`` (seconds
+until latency rose 10 % above its first minute; a run that never throttled counts as its length)
+read sustained runs' ``energy`` part.
 """
 
 from __future__ import annotations
@@ -28,6 +31,31 @@ def _timing(field: str) -> Callable[[RunRecord], float | None]:
     return lambda r: getattr(r.timing, field) if r.timing is not None else None
 
 
+def _energy(field: str) -> Callable[[RunRecord], float | None]:
+    def value(r: RunRecord) -> float | None:
+        figures = r.energy.figures if r.energy is not None else None
+        return getattr(figures, field) if figures is not None else None
+
+    return value
+
+
+def _throttle_onset(r: RunRecord) -> float | None:
+    """Seconds until throttling; a run that never throttled counts as its whole length (censored)."""
+    figures = r.energy.figures if r.energy is not None else None
+    if figures is None:
+        return None
+    return figures.throttle_onset_s if figures.throttle_onset_s is not None else figures.duration_secs
+
+
+def _energy_trace(r: RunRecord) -> list[float]:
+    """Energy per inference of each power reading (mJ): the samples the energy check is tested on."""
+    info = r.energy
+    figures = info.figures if info is not None else None
+    if figures is None or info.trace is None or figures.idle_mw is None or figures.achieved_fps <= 0:
+        return []
+    return [(p - figures.idle_mw) / figures.achieved_fps for p in info.trace.power_mw]
+
+
 @dataclass(frozen=True)
 class Metric:
     """Something a check can watch."""
@@ -37,10 +65,11 @@ class Metric:
     higher_is_better: bool
     value: Callable[[RunRecord], float | None]  # reads it from a record; None when not measured
     sampled: bool = False  # a statistic of timing.samples_ms, so it can be tested for significance
+    trace: Callable[[RunRecord], list[float]] | None = None  # other raw samples it is tested on
 
     @property
     def is_accuracy(self) -> bool:
-        return self.higher_is_better
+        return self.higher_is_better and self.unit == ""
 
 
 METRICS: dict[str, Metric] = {
@@ -55,13 +84,17 @@ METRICS: dict[str, Metric] = {
         Metric("size", "bytes", False, lambda r: r.artifact.size_bytes),
         Metric("gzip", "bytes", False, lambda r: r.artifact.gzip_bytes),
         Metric("memory", "MB", False, _timing("peak_memory_mb")),
+        # Sustained runs with power sampling (results/energy.py).
+        Metric("energy", "mJ", False, _energy("energy_per_inference_mj"), trace=_energy_trace),
+        Metric("drain", "%/h", False, _energy("drain_pct_per_hour")),
+        Metric("throttle", "s", True, _throttle_onset),  # onset: later is better
     )
 }
 
 FORMS = (
     "METRIC:THRESHOLD, comma-separated; THRESHOLD is Npt (absolute accuracy points, accuracy metrics only), "
     "N% (relative to the baseline) or N (absolute: ms for median/p90/init, bytes for size/gzip, "
-    "MB for memory)"
+    "MB for memory, mJ per inference for energy, % per hour for drain, seconds for throttle onset)"
 )
 _TOKEN = re.compile(
     r"^(?P<metric>[A-Za-z0-9_]+):(?P<sign>[+-]?)(?P<number>\d+(?:\.\d*)?|\.\d+)(?P<unit>pt|%)?$"

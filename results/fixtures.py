@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import numpy as np
 
+from results.energy import EnergyInfo, EnergyStatus, PowerSource, PowerTrace, derive_figures
 from results.fixture_grid import DATASETS, RECIPES, Config, build_grid
 from results.schema import (
     AccuracyInfo,
@@ -128,6 +129,33 @@ def _record(config: Config, run: _RunContext, position: int, rng: np.random.Gene
         status=status,
         error=error,
         fallback=fallback,
+        energy=_energy(config, timing) if timing is not None and timing.sustained is not None else None,
+    )
+
+
+def _energy(config: Config, timing: Timing) -> EnergyInfo:
+    """Power at 1 Hz over the 6 s run, rising with the model's latency (no RNG draws: the rest stays put).
+
+    A bigger, slower model costs more per inference: above-idle power ~ 8 mW per ms of latency.
+    """
+    idle_mw = 950.0 if config.device.runner == "adb" else 4200.0
+    times = [float(t) for t in range(7)]
+    per_second = [timing.samples_ms[min(int(t * 10), len(timing.samples_ms) - 1)] for t in times]
+    trace = PowerTrace(times_s=times, power_mw=[round(idle_mw + 8.0 * ms, 2) for ms in per_second])
+    idle = PowerTrace(times_s=[0.0, 1.0, 2.0], power_mw=[idle_mw] * 3)
+    sustained = timing.sustained
+    figures = derive_figures(
+        trace,
+        idle,
+        inferences=len(timing.samples_ms),
+        duration_secs=sustained.duration_secs,
+        sample_times_s=sustained.sample_times_s,
+        samples_ms=timing.samples_ms,
+        dropped_frames=sustained.dropped_frames,
+    )
+    source = PowerSource.ANDROID_BATTERY if config.device.runner == "adb" else PowerSource.RAPL
+    return EnergyInfo(
+        status=EnergyStatus.MEASURED, source=source, sensor="fixture", idle=idle, trace=trace, figures=figures
     )
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from results.checks import Check
 from results.schema import RunRecord, Status
-from results.significance import Evidence
+from results.significance import MIN_SAMPLES, Evidence
 
 ALPHA = 0.01
 SPEED_BUCKETS = (">=10% faster", "2-10% faster", "within noise", "slower")
@@ -238,12 +238,26 @@ def _apply_check(check: Check, base: RunRecord, cand: RunRecord, evidence: Evide
         )
     exceeded = check.exceeded(b, c)
     common = {"check": check, "baseline": b, "candidate": c, "delta": check.delta(b, c), "exceeded": exceeded}
+    if check.metric.trace is not None:
+        return _trace_tested(common, check.metric.trace(base), check.metric.trace(cand), alpha)
     if not check.metric.sampled:
         return MetricResult(**common, regressed=exceeded, method="threshold"), None
     if evidence is None:
         note = f"{name}: no raw samples (device summary), threshold only"
         return MetricResult(**common, regressed=exceeded, method="threshold"), note
     return _tested(common, evidence, alpha), None
+
+
+def _trace_tested(common: dict, base: list[float], cand: list[float], alpha: float):
+    """A metric with its own raw trace (energy per inference of each power reading): threshold AND a
+    one-sided Mann-Whitney U on the traces, or the threshold alone when a side has too few readings."""
+    evidence = Evidence.of(base, cand)
+    if evidence is None:
+        name = common["check"].metric.name
+        note = f"{name}: fewer than {MIN_SAMPLES} readings on a side, threshold only"
+        return MetricResult(**common, regressed=common["exceeded"], method="threshold"), note
+    regressed = common["exceeded"] and evidence.p_slower < alpha
+    return MetricResult(**common, regressed=regressed, method="mann-whitney", p_value=evidence.p_slower), None
 
 
 def _tested(common: dict, evidence: Evidence, alpha: float) -> MetricResult:

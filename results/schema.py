@@ -14,6 +14,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from results.energy import EnergyInfo
+
 SCHEMA_VERSION = 1
 
 
@@ -219,6 +221,7 @@ class RunRecord(_Strict):
     status: Status
     error: ErrorInfo | None = None
     fallback: FallbackInfo | None = None
+    energy: EnergyInfo | None = None  # sustained runs with power sampling: traces and figures (energy.py)
 
     @model_validator(mode="after")
     def _status_is_consistent(self) -> RunRecord:

@@ -104,7 +104,7 @@ def slots(plan: Plan, artifact_format: ArtifactFormat) -> list[Slot]:
             continue
         for delegate in target.delegates or runner.default_delegates(target):
             for threads in target.threads:
-                for settings in target.timing_settings(plan.timing):
+                for settings in target.timing_settings(plan.timing, delegate, threads):
                     found.append(Slot(target, delegate, threads, settings))
     return found
 

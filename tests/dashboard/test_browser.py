@@ -24,7 +24,13 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 # url path -> (title prefix, plotly charts expected at least) on the fixture store.
-PAGES = {"": ("Trade-offs", 6), "devices": ("Devices", 5), "runs": ("Runs", 1), "records": ("Records", 1)}
+PAGES = {
+    "": ("Trade-offs", 6),
+    "devices": ("Devices", 5),
+    "runs": ("Runs", 1),
+    "records": ("Records", 1),
+    "sustained": ("Sustained", 2),
+}
 LOAD_TIMEOUT_MS = 90_000
 
 pytestmark = [

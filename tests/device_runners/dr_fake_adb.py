@@ -43,6 +43,12 @@ class DeviceConfig:
     drop_when: Callable[[str], bool] | None = None  # close the connection instead of answering this command
     benchmark_exit: int = 0  # e.g. 139 for a segfault
     auth_key: object | None = None  # cryptography RSA public key: require AUTH with this key
+    sysfs: dict[str, list[str]] = field(default_factory=dict)  # device path -> values `cat` gives in turn
+    battery: str | None = (
+        None  # `dumpsys battery` output (else the thermal script's); "powered: false" unplugged
+    )
+    battery_unplugged: bool = False  # `dumpsys battery unplug` is in effect (until `reset`)
+    screen: list[str] = field(default_factory=list)  # `dumpsys power` mWakefulness in turn
     commands: list[str] = field(default_factory=list)  # every shell command received, raw
     pushes: list[tuple[str, int, str]] = field(default_factory=list)  # (path, mode, sha256 of the bytes)
     connections: int = 0

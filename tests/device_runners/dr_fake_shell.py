@@ -80,10 +80,24 @@ class FakeShell:
         return self.config.getprop, 0
 
     def _cmd_dumpsys(self, args):
+        if args[:1] == ["battery"] and args[1:] in (["unplug"], ["reset"]):
+            self.config.battery_unplugged = args[1] == "unplug"
+            return "", 0
+        screen = getattr(self.config, "screen", None)
+        if args == ["power"] and screen:  # mWakefulness, changing between reads; the last stays
+            state = screen.pop(0) if len(screen) > 1 else screen[0]
+            return f"POWER MANAGER (dumpsys power)\n  mWakefulness={state}\n", 0
         index = min(self.thermal_reads // 2, len(self.config.thermal) - 1)
         self.thermal_reads += 1
         service, battery = self.config.thermal[index]
-        return (service if args == ["thermalservice"] else battery), 0
+        if args == ["thermalservice"]:
+            return service, 0
+        battery = getattr(self.config, "battery", None) or battery  # the adb CLI fake has no power script
+        if getattr(
+            self.config, "battery_unplugged", False
+        ):  # what the framework reports after `dumpsys battery unplug`
+            battery = battery.replace("powered: true", "powered: false")
+        return battery, 0
 
     def _cmd_mkdir(self, args):
         for path in (a for a in args if not a.startswith("-")):
@@ -116,10 +130,19 @@ class FakeShell:
         return "", 0
 
     def _cmd_cat(self, args):
-        local = self.local(args[0])
-        if not local.is_file():
-            return f"cat: {args[0]}: No such file or directory\n", 1
-        return local.read_text(errors="replace"), 0
+        output, status = [], 0
+        for path in args:
+            script = getattr(self.config, "sysfs", {}).get(path)
+            if script:  # a sysfs file whose value changes between reads; the last value stays
+                output.append((script.pop(0) if len(script) > 1 else script[0]) + "\n")
+                continue
+            local = self.local(path)
+            if not local.is_file():
+                output.append(f"cat: {path}: No such file or directory\n")
+                status = 1
+                continue
+            output.append(local.read_text(errors="replace"))
+        return "".join(output), status
 
     def _cmd_ls(self, args):
         local = self.local(args[0] if args else "/")

@@ -13,7 +13,10 @@ def test_default_checks_parse_to_their_canonical_text():
 
 
 def test_every_metric_has_a_form_and_names_are_case_insensitive():
-    text = "map:1pt, MAP50:-2pt, ar100:5%, Median:3%, p90:+10%, init:50, size:1024, gzip:2%, memory:20"
+    text = (
+        "map:1pt, MAP50:-2pt, ar100:5%, Median:3%, p90:+10%, init:50, size:1024, gzip:2%, memory:20, "
+        "Energy:10%, drain:1, throttle:-30"
+    )
     checks = parse_checks(text)
     assert [c.metric.name for c in checks] == list(METRICS)
     assert checks[0].text == "mAP:-1pt" and checks[5].text == "init:50"
