@@ -228,7 +228,8 @@ def checkpoint_table(config: ModelConfig) -> list[Entry]:
         raise InputError(f"{config.name}: backbone {config.backbone!r} has no OD API checkpoint layout")
     if config.width_multiplier != 1.0:
         raise InputError(
-            f"{config.name}: width_multiplier {config.width_multiplier}; the OD API checkpoints have depth 1.0"
+            f"{config.name}: width_multiplier {config.width_multiplier}; "
+            "the OD API checkpoints have depth multiplier 1.0"
         )
     scope, from_layer = L.SCOPES[config.backbone]
     scope = f"FeatureExtractor/{scope}"
