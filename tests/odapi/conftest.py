@@ -62,3 +62,34 @@ def write_checkpoint(tmp_path):
         return write_tf1_checkpoint(tmp_path / name, tensors), tensors
 
     return write
+
+
+def write_object_checkpoint(prefix: Path, tensors: dict[str, np.ndarray]) -> str:
+    """An object-based (TF2) checkpoint whose keys are ``tensors``' names: a tree of tf.Module objects
+    with one attribute per path component, as tf.train.Checkpoint(model=...) saves a Keras model."""
+    import tensorflow as tf
+
+    from bench.models.pretrained.od_api_tf2_table import SUFFIX
+
+    root = tf.Module()
+    for name, value in tensors.items():
+        *parents, leaf = name.removesuffix(SUFFIX).split("/")
+        node = root
+        for part in parents[1:]:  # parents[0] is the checkpoint's "model" key
+            if not hasattr(node, part):
+                setattr(node, part, tf.Module())
+            node = getattr(node, part)
+        setattr(node, leaf, tf.Variable(value))
+    return tf.train.Checkpoint(model=root).write(str(prefix))
+
+
+@pytest.fixture
+def write_tf2_checkpoint(tmp_path):
+    """``write(tensors, relative_prefix)`` -> prefix of an object-based checkpoint in ``tmp_path``."""
+    return lambda tensors, relative: write_object_checkpoint(tmp_path / relative, tensors)
+
+
+@pytest.fixture
+def random_values():
+    """:func:`random_tensors`, for tests that write their own checkpoint."""
+    return random_tensors

@@ -8,7 +8,7 @@ import tensorflow as tf
 import tf_keras as keras
 
 from bench.data.coco_labels import COCO_NAMES, UNUSED, labelmap_lines
-from bench.models.pretrained.od_api import import_od_api_checkpoint
+from bench.models.pretrained.od_api import config_for_checkpoint, import_od_api_checkpoint
 from bench.models.pretrained.od_api_table import checkpoint_table
 from bench.models.registry import build_model, get_config
 from common.errors import InputError
@@ -158,7 +158,9 @@ def test_object_based_and_missing_checkpoints_stop_with_one_line(tmp_path):
     ckpt = tf.train.Checkpoint(model=tf.Module())
     ckpt.model.v = tf.Variable(1.0)
     prefix = ckpt.write(str(tmp_path / "checkpoint" / "ckpt-0"))
-    with pytest.raises(InputError, match="object-based TF2 checkpoint"):
+    with pytest.raises(
+        InputError, match="TF2 zoo's ssd_mobilenet_v2_320x320 checkpoint needs a mobilenet_v2"
+    ):
         import_od_api_checkpoint(None, config, prefix)
 
 
@@ -201,3 +203,50 @@ def test_every_seed_variant_imports(variant, write_checkpoint):
             if w.name.split("/")[-1].startswith(entry.weight + ":")
         )
         np.testing.assert_array_equal(weight.numpy(), tensors[entry.name])
+
+
+@pytest.mark.slow
+def test_tf2_object_based_checkpoint_imports(write_tf2_checkpoint, random_values, tmp_path):
+    from bench.models.pretrained.od_api_tf2_table import tf2_checkpoint_table
+
+    probe = write_tf2_checkpoint(
+        {"model/x/.ATTRIBUTES/VARIABLE_VALUE": np.zeros(1, np.float32)}, "probe/ckpt-0"
+    )
+    config = config_for_checkpoint(get_config("ssd_mobilenet_v2"), probe)
+    assert (config.input_size, config.depthwise_extras, config.head_kernel) == (300, False, 1)
+    model = build_model(config)
+    table = tf2_checkpoint_table(config)
+    tensors = random_values(table)
+    folder = tmp_path / "ssd_mobilenet_v2_320x320_coco17_tpu-8"
+    write_tf2_checkpoint(tensors, f"{folder.name}/checkpoint/ckpt-0")
+    report = import_od_api_checkpoint(model, config, folder)
+    assert report.loaded == len(table) == 324 and set(report.ignored) == {"_CHECKPOINTABLE_OBJECT_GRAPH"}
+    assert report.class_head_loaded and not report.anchor_differences[1:]  # only the 0.3333 ratio note
+
+    images = np.random.default_rng(2).uniform(-1, 1, (1, 300, 300, 3)).astype(np.float32)
+    stem, feature, boxes = _outputs(
+        model, ["mnv2_block0_relu6", "extra0_reduce_relu6", "box_encodings"], images
+    )
+    backbone = "model/_feature_extractor/mobilenet_v2/layer_with_weights-{}/{}/.ATTRIBUTES/VARIABLE_VALUE"
+    bn = {w: tensors[backbone.format(1, w)] for w in ("gamma", "beta", "moving_mean", "moving_variance")}
+    x = _conv(images, tensors[backbone.format(0, "kernel")], 2)
+    ref_stem = np.clip(
+        (x - bn["moving_mean"]) / np.sqrt(bn["moving_variance"] + EPS) * bn["gamma"] + bn["beta"], 0, 6
+    )
+    np.testing.assert_allclose(stem, ref_stem, rtol=1e-4, atol=1e-4)
+    # Third map: the regular 3x3/2 extra conv + BN + ReLU6, then the 1x1 box predictor.
+    gen = "model/_feature_extractor/feature_map_generator/convolutions/2/{}/{}/.ATTRIBUTES/VARIABLE_VALUE"
+    x = _conv(feature, tensors[gen.format(3, "kernel")], 2)
+    bn = {w: tensors[gen.format(4, w)] for w in ("gamma", "beta", "moving_mean", "moving_variance")}
+    x = np.clip(
+        (x - bn["moving_mean"]) / np.sqrt(bn["moving_variance"] + EPS) * bn["gamma"] + bn["beta"], 0, 6
+    )
+    head = "model/_box_predictor/_prediction_heads/box_encodings/2/_box_encoder_layers/0/{}"
+    head += "/.ATTRIBUTES/VARIABLE_VALUE"
+    ref = _conv(x, tensors[head.format("kernel")]) + tensors[head.format("bias")]
+    sizes, per_cell = config.feature_map_sizes, config.anchors.boxes_per_cell()
+    start = sum(s * s * n for s, n in zip(sizes[:2], per_cell[:2], strict=True))
+    count = sizes[2] ** 2 * per_cell[2]
+    np.testing.assert_allclose(
+        boxes[:, start : start + count], ref.reshape(1, count, 4), rtol=1e-4, atol=1e-4
+    )

@@ -25,6 +25,7 @@ from bench.models.pretrained.od_api_pipeline import (
     sample_anchors,
 )
 from bench.models.pretrained.od_api_table import CLASS_HEAD, OD_API_CLASS_SLOTS, Entry, checkpoint_table
+from bench.models.pretrained.od_api_tf2_table import SUFFIX, TF2_LAYOUT, tf2_checkpoint_table
 from common.errors import InputError
 
 # Checkpoint variables that are not model weights, with the reason they are skipped.
@@ -32,6 +33,9 @@ IGNORED = (
     (re.compile(r"^global_step$"), "training step counter"),
     (re.compile(r"/(Momentum|RMSProp|RMSProp_1|Adam|Adam_1)$"), "optimizer slot"),
     (re.compile(r"^beta[12]_power$"), "Adam accumulator"),
+    (re.compile(r"^_CHECKPOINTABLE_OBJECT_GRAPH$"), "object graph of a TF2 checkpoint"),
+    (re.compile(r"^save_counter/"), "checkpoint save counter"),
+    (re.compile(r"/\.OPTIMIZER_SLOT/|^optimizer/"), "optimizer state"),
 )
 EMA_SUFFIX = "/ExponentialMovingAverage"  # shadows of tf.train.ExponentialMovingAverage
 # Model-zoo folder -> the zoo variant of the same layout (the TF2 zoo's ssd_mobilenet_v2_320x320 has none).
@@ -44,6 +48,7 @@ ZOO_FOLDERS = {
     "ssdlite_mobiledet_edgetpu_320x320_coco_2020_05_19": "ssdlite_mobiledet_edgetpu",
     "ssdlite_mobiledet_dsp_320x320_coco_2020_05_19": "ssdlite_mobiledet_dsp",
     "ssdlite_mobiledet_gpu_320x320_coco_2020_05_19": "ssdlite_mobiledet_gpu",
+    "ssd_mobilenet_v2_320x320_coco17_tpu-8": "ssd_mobilenet_v2",  # with TF2_LAYOUT (config_for_checkpoint)
 }
 _OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 _MAX_NAMED = 5
@@ -110,14 +115,25 @@ def _read_shapes(prefix: str) -> dict[str, tuple[int, ...]]:
         reader = tf.train.load_checkpoint(prefix)
     except (tf.errors.OpError, ValueError) as error:
         raise InputError(f"checkpoint: cannot read {prefix}: {str(error).splitlines()[0]}") from None
-    shapes = {name: tuple(shape) for name, shape in reader.get_variable_to_shape_map().items()}
-    if _OBJECT_GRAPH_KEY in shapes:
-        raise InputError(
-            f"checkpoint: {prefix} is an object-based TF2 checkpoint (the TF2 zoo's "
-            "ssd_mobilenet_v2_320x320_coco17_tpu-8: 300x300 input, regular 3x3 extra layers, 1x1 box "
-            "predictor); no zoo variant has that layout, only the TF1 zoo checkpoints import"
-        )
-    return shapes
+    return {name: tuple(shape) for name, shape in reader.get_variable_to_shape_map().items()}
+
+
+def _object_based(shapes: dict) -> bool:
+    """A TF2 (object-based) checkpoint: an object graph, variables named by attribute path."""
+    return _OBJECT_GRAPH_KEY in shapes or any(name.endswith(SUFFIX) for name in shapes)
+
+
+def config_for_checkpoint(config: ModelConfig, path: str | Path) -> ModelConfig:
+    """``config`` adjusted to the layout of the checkpoint at ``path``; build the model from this.
+
+    A TF1 zoo checkpoint fits the seed variants as registered. The TF2 zoo's ssd_mobilenet_v2_320x320
+    has regular 3x3 extra layers, a 1x1 box predictor and a 300x300 input (:data:`TF2_LAYOUT`).
+
+    Raises:
+        InputError: No checkpoint at ``path``.
+    """
+    prefix, _ = resolve_checkpoint(path)
+    return config.replace(**TF2_LAYOUT) if _object_based(_read_shapes(prefix)) else config
 
 
 def _ignored(shapes: dict[str, tuple[int, ...]], expected: set[str]) -> dict[str, str]:
@@ -207,7 +223,7 @@ def import_od_api_checkpoint(model: keras.Model, config: ModelConfig, path: str 
     """
     prefix, pipeline = resolve_checkpoint(path)
     shapes = _read_shapes(prefix)
-    table = checkpoint_table(config)
+    table = tf2_checkpoint_table(config) if _object_based(shapes) else checkpoint_table(config)
     expected = {e.name for e in table}
     ignored = _ignored(shapes, expected)
     stray = sorted(n for n in shapes if n not in expected and n not in ignored)
