@@ -8,7 +8,11 @@ import tensorflow as tf
 import tf_keras as keras
 
 from bench.data.coco_labels import COCO_NAMES, UNUSED, labelmap_lines
-from bench.models.pretrained.od_api import config_for_checkpoint, import_od_api_checkpoint
+from bench.models.pretrained.od_api import (
+    config_for_checkpoint,
+    import_od_api_checkpoint,
+    resolve_checkpoint,
+)
 from bench.models.pretrained.od_api_table import checkpoint_table
 from bench.models.registry import build_model, get_config
 from common.errors import InputError
@@ -153,7 +157,7 @@ def test_other_class_count_keeps_the_fresh_class_head(write_checkpoint):
 
 def test_object_based_and_missing_checkpoints_stop_with_one_line(tmp_path):
     config = get_config("ssdlite_mobilenet_v3_small")
-    with pytest.raises(InputError, match="holds no model.ckpt.index"):
+    with pytest.raises(InputError, match="holds no model.ckpt"):
         import_od_api_checkpoint(None, config, tmp_path)
     ckpt = tf.train.Checkpoint(model=tf.Module())
     ckpt.model.v = tf.Variable(1.0)
@@ -162,6 +166,17 @@ def test_object_based_and_missing_checkpoints_stop_with_one_line(tmp_path):
         InputError, match="TF2 zoo's ssd_mobilenet_v2_320x320 checkpoint needs a mobilenet_v2"
     ):
         import_od_api_checkpoint(None, config, prefix)
+
+
+def test_mobiledet_tarball_layout_resolves_to_the_float_checkpoint(write_checkpoint, tmp_path):
+    one = {"x": np.zeros(1, np.float32)}
+    for name in ("uint8/model.ckpt-400000", "fp32/model.ckpt-0", "fp32/model.ckpt-400000"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        write_checkpoint([], extra=one, name=name)
+    (tmp_path / "fp32" / "pipeline.config").write_text("")
+    prefix, pipeline = resolve_checkpoint(tmp_path)
+    assert prefix == str(tmp_path / "fp32" / "model.ckpt-400000")
+    assert pipeline == tmp_path / "fp32" / "pipeline.config"
 
 
 def test_width_other_than_one_is_refused():

@@ -15,7 +15,12 @@ import numpy as np
 import pytest
 
 from bench.data.coco_labels import class_slot_names
-from bench.models.pretrained.od_api import ZOO_FOLDERS, import_od_api_checkpoint, resolve_checkpoint
+from bench.models.pretrained.od_api import (
+    ZOO_FOLDERS,
+    config_for_checkpoint,
+    import_od_api_checkpoint,
+    resolve_checkpoint,
+)
 from bench.models.pretrained.od_api_pipeline import read_pipeline_anchors
 
 ROOT = os.environ.get("EDGEBENCH_OD_API_CHECKPOINTS")
@@ -57,7 +62,7 @@ def test_published_checkpoint_imports_and_scores(folder, capsys):
         pytest.skip(f"{path} is absent")
     _, pipeline = resolve_checkpoint(path)
     size = read_pipeline_anchors(pipeline).input_size if pipeline else None
-    config = get_config(ZOO_FOLDERS[folder], input_size=size)
+    config = config_for_checkpoint(get_config(ZOO_FOLDERS[folder], input_size=size), path)
     model = build_model(config)
     report = import_od_api_checkpoint(model, config, path)
     assert report.class_head_loaded

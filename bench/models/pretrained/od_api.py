@@ -84,30 +84,39 @@ def resolve_checkpoint(path: str | Path) -> tuple[str, Path | None]:
 
     Args:
         path: A checkpoint prefix (``.../model.ckpt``), or a model-zoo folder holding ``model.ckpt*``
-            (TF1 zoo) or ``checkpoint/ckpt-0*`` (TF2 zoo).
+            (TF1 zoo), ``checkpoint/ckpt-0*`` (TF2 zoo) or ``fp32/model.ckpt-N*`` (the MobileDet
+            tarballs, whose ``uint8/`` quantization-aware checkpoint is not a float model).
 
     Raises:
         InputError: No checkpoint there.
     """
     path = Path(path)
     if path.is_dir():
-        candidates = [path / "model.ckpt", path / "checkpoint" / "ckpt-0"]
-        latest = tf.train.latest_checkpoint(str(path))
-        candidates += [Path(latest)] if latest else []
-        found = [c for c in candidates if Path(f"{c}.index").is_file()]
-        if not found:
-            raise InputError(f"checkpoint: {path} holds no model.ckpt.index or checkpoint/ckpt-0.index")
-        prefix = found[0]
+        prefix = _find_prefix(path)
     elif Path(f"{path}.index").is_file():
         prefix = path
     else:
         raise InputError(f"checkpoint: {path} is neither a checkpoint prefix (no {path}.index) nor a folder")
-    pipeline = [
-        p
-        for p in (prefix.parent / "pipeline.config", prefix.parent.parent / "pipeline.config")
-        if p.is_file()
-    ]
+    configs = (prefix.parent / "pipeline.config", prefix.parent.parent / "pipeline.config")
+    pipeline = [p for p in configs if p.is_file()]
     return str(prefix), (pipeline[0] if pipeline else None)
+
+
+def _find_prefix(folder: Path) -> Path:
+    """The checkpoint of a model-zoo folder: the fixed names first, then the latest step of any."""
+    for fixed in (folder / "model.ckpt", folder / "checkpoint" / "ckpt-0"):
+        if Path(f"{fixed}.index").is_file():
+            return fixed
+    for sub in (folder, folder / "fp32", folder / "checkpoint"):
+        latest = tf.train.latest_checkpoint(str(sub)) if sub.is_dir() else None
+        if latest and Path(f"{latest}.index").is_file():
+            return Path(latest)
+        prefixes = [Path(str(p).removesuffix(".index")) for p in sub.glob("*.index")]
+        if prefixes:  # the highest step: model.ckpt-400000 after model.ckpt-0
+            return max(
+                prefixes, key=lambda p: int(m.group(1)) if (m := re.search(r"-(\d+)$", p.name)) else -1
+            )
+    raise InputError(f"checkpoint: {folder} holds no model.ckpt*.index, fp32/ or checkpoint/ckpt-0.index")
 
 
 def _read_shapes(prefix: str) -> dict[str, tuple[int, ...]]:
