@@ -3,8 +3,10 @@
 The published TF1 checkpoints of the seed detectors (ssd_mobilenet_v2_coco, ssdlite_mobilenet_v2_coco,
 ssd_mobilenet_v3_{small,large}_coco, ssdlite_mobiledet_{cpu,edgetpu,dsp,gpu}) are name-based: every
 variable is looked up by the name :mod:`bench.models.pretrained.od_api_table` derives from the OD API
-source, its shape checked against that table and against the zoo layer it fills. Nothing is assigned
-until every check has passed, so a failed import leaves the model as it was.
+source, its shape checked against that table and against the zoo layer it fills. The TF2 zoo's
+ssd_mobilenet_v2_320x320_coco17_tpu-8 is object-based: its variables are named by attribute path
+(:mod:`bench.models.pretrained.od_api_tf2_table`) and it needs the layout :func:`config_for_checkpoint`
+gives. Nothing is assigned until every check has passed, so a failed import leaves the model as it was.
 """
 
 from __future__ import annotations
@@ -221,21 +223,21 @@ def import_od_api_checkpoint(model: keras.Model, config: ModelConfig, path: str 
 
     Args:
         model: A Keras model built by :func:`bench.models.build_model` for ``config``.
-        config: Its config (width multiplier 1.0, a seed backbone).
+        config: Its config (width multiplier 1.0, a seed backbone; for the TF2 zoo checkpoint the
+            layout :func:`config_for_checkpoint` returns).
         path: A checkpoint prefix or a model-zoo folder.
 
     Returns:
         What was loaded, what was ignored, the class labels and the anchor comparison.
 
     Raises:
-        InputError: Unreadable, object-based or mismatching checkpoint, or an unsupported variant.
+        InputError: Unreadable or mismatching checkpoint, or a variant no OD API checkpoint fits.
     """
     prefix, pipeline = resolve_checkpoint(path)
     shapes = _read_shapes(prefix)
     table = tf2_checkpoint_table(config) if _object_based(shapes) else checkpoint_table(config)
-    expected = {e.name for e in table}
-    ignored = _ignored(shapes, expected)
-    stray = sorted(n for n in shapes if n not in expected and n not in ignored)
+    ignored = _ignored(shapes, {e.name for e in table})
+    stray = sorted(n for n in shapes if n not in ignored and n not in {e.name for e in table})
     if stray:
         raise InputError(
             f"checkpoint {prefix}: {len(stray)} variable(s) not in the OD API {config.name} layout: "
@@ -247,10 +249,14 @@ def import_od_api_checkpoint(model: keras.Model, config: ModelConfig, path: str 
     values = {e.name: np.asarray(reader.get_tensor(e.name)) for e in to_load}
     for entry in to_load:  # every check passed: assign
         weights[(entry.layer, entry.weight)].assign(values[entry.name])
-    by_part: dict[str, int] = {}
-    for entry in to_load:
-        by_part[entry.part] = by_part.get(entry.part, 0) + 1
     od_api = read_pipeline_anchors(pipeline) if pipeline else sample_anchors(config)
+    return _report(prefix, config, to_load, ignored, class_head, anchor_differences(config, od_api))
+
+
+def _report(prefix, config, loaded: list[Entry], ignored, class_head: bool, anchors) -> ImportReport:
+    by_part: dict[str, int] = {}
+    for entry in loaded:
+        by_part[entry.part] = by_part.get(entry.part, 0) + 1
     note = (
         f"loaded: {OD_API_CLASS_SLOTS} slots, background + COCO ids 1..90"
         if class_head
@@ -260,11 +266,11 @@ def import_od_api_checkpoint(model: keras.Model, config: ModelConfig, path: str 
     return ImportReport(
         checkpoint=prefix,
         variant=config.name,
-        loaded=len(to_load),
+        loaded=len(loaded),
         loaded_by_part=by_part,
         ignored=ignored,
         class_head_loaded=class_head,
         class_head_note=note,
         labels=class_slot_names() if class_head else (),
-        anchor_differences=tuple(anchor_differences(config, od_api)),
+        anchor_differences=tuple(anchors),
     )
