@@ -64,6 +64,7 @@ class ModelConfig:
         )
         ok = isinstance(self.width_multiplier, int | float) and 0 < self.width_multiplier <= 4
         _check(self.width_multiplier, "width_multiplier", ok, "in (0, 4]")
+        _check(self.head_kernel, "head_kernel", self.head_kernel in (1, 3), "1 or 3")
         per_box = self.postprocess.max_classes_per_detection
         _check(
             per_box, "postprocess.max_classes_per_detection", per_box <= self.num_classes, "<= num_classes"
