@@ -35,6 +35,10 @@ class ModelConfig:
     head: HeadKind = HeadKind.SSDLITE  # box predictor style
     extra_depths: tuple[int, ...] = (512, 256, 256, 128)  # output depths of the extra feature layers
     min_depth: int = 16  # floor of the extra-layer depths under a width multiplier (OD API min_depth)
+    # Extra layers: 3x3/2 depthwise + 1x1 (OD API feature extractor use_depthwise: true, as every TF1
+    # seed config) or one regular 3x3/2 conv (use_depthwise unset, the TF2 zoo's ssd_mobilenet_v2_320x320).
+    depthwise_extras: bool = True
+    head_kernel: int = 3  # kernel of an SSD (non-lite) head's convs (OD API box predictor kernel_size)
     # Initial logit biases of the class head: every object class starts at a score of 0.01 (-4.6) and the
     # background slot at 0.99 (+4.6), since almost every anchor is background. The OD API starts the
     # background slot like the classes (-4.6 for V3 / MobileDet, 0 for MobileNetV2); its loss then runs
@@ -60,6 +64,7 @@ class ModelConfig:
         )
         ok = isinstance(self.width_multiplier, int | float) and 0 < self.width_multiplier <= 4
         _check(self.width_multiplier, "width_multiplier", ok, "in (0, 4]")
+        _check(self.head_kernel, "head_kernel", self.head_kernel in (1, 3), "1 or 3")
         per_box = self.postprocess.max_classes_per_detection
         _check(
             per_box, "postprocess.max_classes_per_detection", per_box <= self.num_classes, "<= num_classes"

@@ -31,15 +31,21 @@ def preprocess(images: tf.Tensor) -> tf.Tensor:
     return tf.cast(images, tf.float32) * (2.0 / 255.0) - 1.0
 
 
-def _extra_layers(features: tf.Tensor, depths: list[int], style: ConvStyle) -> list[tf.Tensor]:
-    """The extra feature maps on top of C5 (depthwise extras, as ssdlite / ssd_mobilenet_v2)."""
+def _extra_layers(
+    features: tf.Tensor, depths: list[int], style: ConvStyle, depthwise: bool = True
+) -> list[tf.Tensor]:
+    """The extra feature maps on top of C5 (depthwise extras, as ssdlite / ssd_mobilenet_v2; or one
+    regular 3x3/2 conv per layer when ``depthwise`` is False, as the OD API without use_depthwise)."""
     maps = []
     x = features
     for index, depth in enumerate(depths):
         name = f"extra{index}"
         x = conv_bn(x, depth // 2, 1, 1, RELU6, f"{name}_reduce", style)
-        x = depthwise_bn(x, 3, 2, RELU6, f"{name}_depthwise", style)
-        x = conv_bn(x, depth, 1, 1, RELU6, f"{name}_project", style)
+        if depthwise:
+            x = depthwise_bn(x, 3, 2, RELU6, f"{name}_depthwise", style)
+            x = conv_bn(x, depth, 1, 1, RELU6, f"{name}_project", style)
+        else:
+            x = conv_bn(x, depth, 3, 2, RELU6, f"{name}_project", style)
         maps.append(x)
     return maps
 
@@ -57,7 +63,7 @@ def _head(
         x = depthwise_bn(x, 3, 1, RELU6, f"{name}_depthwise", style)
         x = head_conv(x, outputs, 1, biases, name, style)
     else:
-        x = head_conv(x, outputs, 3, biases, name, style)
+        x = head_conv(x, outputs, config.head_kernel, biases, name, style)
     cells = x.shape[1] * x.shape[2]
     return keras.layers.Reshape((cells * outputs // per_row, per_row), name=f"{name}_reshape")(x)
 
@@ -77,7 +83,8 @@ def build_ssd(config: ModelConfig) -> keras.Model:
     inputs = keras.Input((size, size, 3), name=INPUT_NAME)
     c4, c5 = BACKBONES[config.backbone](inputs, width=config.width_multiplier)
     extras_style = ConvStyle(weight_decay=config.weight_decay)
-    maps = [c4, c5, *_extra_layers(c5, config.extra_layer_depths(), extras_style)]
+    extras = _extra_layers(c5, config.extra_layer_depths(), extras_style, config.depthwise_extras)
+    maps = [c4, c5, *extras]
     expected = config.feature_map_sizes
     actual = [m.shape[1] for m in maps]
     if actual != expected:
