@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.data.augment import AugmentConfig
+from bench.models.pretrained.spec import InitSpec, parse_init
 from common.errors import InputError, choice_error
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -51,6 +52,10 @@ class TrainConfig:
     clip_norm: float | None = 10.0  # global gradient-norm clip, so one bad early batch cannot wreck Adam
     match_iou: float | None = DEFAULT_MATCH_IOU  # anchor-matching IoU of the targets; None: the variant's
     log_every: int = 20  # steps between loss read-backs for the progress display and the loss history
+    init: InitSpec = (
+        InitSpec()
+    )  # starting weights at step 0 (scratch | imagenet | checkpoint; never on resume)
+    freeze_backbone_steps: int = 0  # first steps that train only the extras and heads (warm-up after init)
 
     def __post_init__(self) -> None:
         _positive_int(self, "steps")
@@ -60,6 +65,7 @@ class TrainConfig:
         _positive_int(self, "log_every")
         _nonnegative_int(self, "warmup_steps")
         _nonnegative_int(self, "seed")
+        _nonnegative_int(self, "freeze_backbone_steps")
         _finite(self, "peak_lr", lambda v: v > 0, "> 0")
         _finite(self, "weight_decay", lambda v: v >= 0, ">= 0")
         if self.optimizer not in OPTIMIZERS:
@@ -74,6 +80,7 @@ class TrainConfig:
             _finite(self, "match_iou", lambda v: 0 < v < 1, "in (0, 1) or None")
         if not isinstance(self.augment, AugmentConfig):
             raise InputError(f"train augment: expected an AugmentConfig; got {type(self.augment).__name__}")
+        object.__setattr__(self, "init", parse_init(self.init, "train config: init"))
 
     @property
     def effective_warmup(self) -> int:
@@ -107,6 +114,7 @@ class TrainConfig:
         """Plain values (JSON-ready), the inverse of :meth:`from_dict`."""
         out = dataclasses.asdict(self)
         out["augment"] = {k: list(v) if isinstance(v, tuple) else v for k, v in out["augment"].items()}
+        out["init"] = self.init.to_plain()
         return out
 
 
