@@ -41,14 +41,9 @@ import tf_keras as keras
 
 from bench.models.backbones.mobilenet_v2 import mobilenet_v2_blocks
 from bench.models.backbones.mobilenet_v3 import mobilenet_v3_blocks
+from bench.models.pretrained.spec import check_published
 from common.errors import InputError
 
-# Keras Applications' published ImageNet widths (its MobileNetV2 / MobileNetV3 docstrings).
-PUBLISHED_WIDTHS = {
-    "mobilenet_v2": (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
-    "mobilenet_v3_large": (0.75, 1.0),
-    "mobilenet_v3_small": (0.75, 1.0),
-}
 # Keras Applications builds the classification network; 224 is the size its weights were trained at.
 _INPUT_SHAPE = (224, 224, 3)
 
@@ -78,20 +73,6 @@ def layer_map(backbone: str, width: float) -> tuple[list[tuple[str, str]], tuple
     if backbone == "mobilenet_v2":
         return _v2_map(width)
     return _v3_map(backbone.removeprefix("mobilenet_v3_"), width)
-
-
-def check_published(backbone: str, width: float) -> None:
-    """Stop unless Keras Applications publishes ImageNet weights for ``backbone`` at ``width``."""
-    if backbone not in PUBLISHED_WIDTHS:
-        raise InputError(
-            f"init imagenet: Keras Applications publishes no ImageNet weights for backbone {backbone!r} "
-            f"(it has {', '.join(PUBLISHED_WIDTHS)}); use init {{checkpoint: PATH}} or scratch"
-        )
-    if not any(abs(width - w) < 1e-9 for w in PUBLISHED_WIDTHS[backbone]):
-        allowed = ", ".join(map(str, PUBLISHED_WIDTHS[backbone]))
-        raise InputError(
-            f"init imagenet: {backbone} has ImageNet weights at widths {allowed}; got width {width}"
-        )
 
 
 def _conv_bn(zoo: str, keras_conv: str, keras_bn: str) -> list[tuple[str, str]]:

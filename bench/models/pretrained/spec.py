@@ -33,6 +33,13 @@ from common.errors import InputError
 
 SCRATCH, IMAGENET, CHECKPOINT = "scratch", "imagenet", "checkpoint"
 FORMS = ("scratch", "imagenet", "{imagenet: PATH}", "{checkpoint: PATH}")
+# The widths Keras Applications publishes ImageNet weights for (its MobileNetV2 / MobileNetV3 docstrings;
+# the minimalistic V3 models are left out: the zoo has no minimalistic backbone).
+PUBLISHED_WIDTHS = {
+    "mobilenet_v2": (0.35, 0.5, 0.75, 1.0, 1.3, 1.4),
+    "mobilenet_v3_large": (0.75, 1.0),
+    "mobilenet_v3_small": (0.75, 1.0),
+}
 
 
 class InitKind(enum.StrEnum):
@@ -100,7 +107,10 @@ def _from_string(text: str, where: str) -> InitSpec:
     kind, sep, path = text.partition(":")
     if sep and kind in (IMAGENET, CHECKPOINT) and path:
         return _with_path(InitKind(kind), path, where)
-    raise InputError(f"{where}: got {text!r}; allowed: scratch, imagenet, imagenet:PATH, checkpoint:PATH")
+    raise InputError(
+        f"{where}: got {text!r}; allowed: scratch, imagenet, {{imagenet: PATH}} (imagenet:PATH on the "
+        "command line), {checkpoint: PATH} (checkpoint:PATH)"
+    )
 
 
 def _with_path(kind: InitKind, text: str, where: str) -> InitSpec:
@@ -137,3 +147,34 @@ def _hash_files(path: Path) -> str:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
     return digest.hexdigest()
+
+
+def check_published(backbone: str, width: float) -> None:
+    """Stop unless Keras Applications publishes ImageNet weights for ``backbone`` at ``width``.
+
+    Raises:
+        InputError: Naming the backbone or width and what exists.
+    """
+    if backbone not in PUBLISHED_WIDTHS:
+        raise InputError(
+            f"init imagenet: Keras Applications publishes no ImageNet weights for backbone {backbone!r} "
+            f"(it has {', '.join(PUBLISHED_WIDTHS)}); use init {{checkpoint: PATH}} or scratch"
+        )
+    if not any(abs(width - w) < 1e-9 for w in PUBLISHED_WIDTHS[backbone]):
+        allowed = ", ".join(map(str, PUBLISHED_WIDTHS[backbone]))
+        raise InputError(
+            f"init imagenet: {backbone} has ImageNet weights at widths {allowed}; got width {width}"
+        )
+
+
+def check_applies(spec: InitSpec, backbone: str, width: float, where: str) -> None:
+    """Stop at validation, not after minutes of work, when ``spec`` cannot start this variant.
+
+    Raises:
+        InputError: ``imagenet`` for a backbone or width Keras Applications has no weights for.
+    """
+    if spec.kind is InitKind.IMAGENET:
+        try:
+            check_published(backbone, width)
+        except InputError as error:
+            raise InputError(f"{where}: {error}") from None
