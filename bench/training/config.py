@@ -115,6 +115,10 @@ class TrainConfig:
         out = dataclasses.asdict(self)
         out["augment"] = {k: list(v) if isinstance(v, tuple) else v for k, v in out["augment"].items()}
         out["init"] = self.init.to_plain()
+        # Defaults left out: the run manifests and cache keys of runs made before these keys existed hold.
+        for name, default in (("init", "scratch"), ("freeze_backbone_steps", 0)):
+            if out[name] == default:
+                del out[name]
         return out
 
 
