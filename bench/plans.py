@@ -9,6 +9,7 @@ received and what is allowed (``InputError``, exit code 2). Built-in plans live 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +46,12 @@ class CocoData(_Strict):
     val: Path  # validation split
     train_images: Path | None = None  # image folder when not images/ beside the JSON
     val_images: Path | None = None
+
+    @field_validator("train", "val", "train_images", "val_images", mode="before")
+    @classmethod
+    def _expand(cls, value: Any) -> Any:
+        # $VARS and ~ expand, so a shared plan names the user's folders (bench/plans/coco.yaml).
+        return os.path.expanduser(os.path.expandvars(value)) if isinstance(value, str) else value
 
 
 class DatasetSection(_Strict):

@@ -110,8 +110,11 @@ def _check_args(args: argparse.Namespace) -> None:
 
     if args.variant not in list_models():
         raise choice_error("--variant", args.variant, list_models())
+    pretrained = args.init not in (None, "scratch")
     for flag in ("steps", "batch_size", "input_size"):
         value = getattr(args, flag)
+        if value == 0 and flag == "steps" and pretrained:
+            continue  # --steps 0 keeps a pretrained init as it is (with --evaluate: score a checkpoint)
         if value is not None and value < 1:
             raise InputError(f"--{flag.replace('_', '-')}: expected a positive integer; got {value}")
     if args.input_size is not None and args.input_size < 32:

@@ -37,7 +37,7 @@ class TrainConfig:
     Attributes are documented inline, one comment per field.
     """
 
-    steps: int  # optimizer steps in total, over resumed runs too (the cosine schedule spans them)
+    steps: int  # optimizer steps in total, over resumed runs too; 0 keeps a pretrained init as it is
     batch_size: int = 32  # images per step
     peak_lr: float = 5e-3  # learning rate at the end of the warmup
     warmup_steps: int = 200  # linear warmup from 0 to peak_lr (clipped to a tenth of `steps`)
@@ -58,7 +58,12 @@ class TrainConfig:
     freeze_backbone_steps: int = 0  # first steps that train only the extras and heads (warm-up after init)
 
     def __post_init__(self) -> None:
-        _positive_int(self, "steps")
+        object.__setattr__(self, "init", parse_init(self.init, "train config: init"))
+        _nonnegative_int(self, "steps")
+        if self.steps == 0 and self.init.kind == "scratch":
+            raise InputError(
+                "train steps: expected a positive integer (0 only with a pretrained init); got 0"
+            )
         _positive_int(self, "batch_size")
         _positive_int(self, "checkpoint_every")
         _positive_int(self, "keep_checkpoints")
@@ -80,7 +85,6 @@ class TrainConfig:
             _finite(self, "match_iou", lambda v: 0 < v < 1, "in (0, 1) or None")
         if not isinstance(self.augment, AugmentConfig):
             raise InputError(f"train augment: expected an AugmentConfig; got {type(self.augment).__name__}")
-        object.__setattr__(self, "init", parse_init(self.init, "train config: init"))
 
     @property
     def effective_warmup(self) -> int:

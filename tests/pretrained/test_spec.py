@@ -11,7 +11,7 @@ import yaml
 
 import bench.models.pretrained as pretrained
 from bench.models.pretrained.initialize import initialize
-from bench.models.pretrained.spec import InitKind, InitSpec, parse_init
+from bench.models.pretrained.spec import InitKind, InitSpec, parse_init, resolve_checkpoint
 from bench.models.registry import build_model, get_config
 from bench.plans import PLANS_DIR, parse_plan
 from bench.training import TrainConfig
@@ -36,8 +36,19 @@ def test_forms(tmp_path, monkeypatch):
     assert parse_init({"checkpoint": "$CKPTS/model.ckpt"}).path == prefix
     assert parse_init(f"checkpoint:{prefix}.index").kind is InitKind.CHECKPOINT
     assert parse_init({"checkpoint": str(tmp_path)}).path == tmp_path  # the folder holding it
+    assert resolve_checkpoint(tmp_path) == prefix == resolve_checkpoint(prefix.with_suffix(".ckpt.index"))
     spec = parse_init({"checkpoint": str(prefix)})
     assert parse_init(spec.to_plain()) == spec
+
+
+def test_folder_with_several_checkpoints(tmp_path):
+    for sub in ("fp32", "uint8"):
+        (tmp_path / sub).mkdir()
+        checkpoint(tmp_path / sub)
+    assert resolve_checkpoint(tmp_path) == tmp_path / "fp32" / "model.ckpt"
+    (tmp_path / "uint8" / "model.ckpt-5.index").write_bytes(b"i")
+    with pytest.raises(InputError, match="uint8 holds several checkpoints"):
+        parse_init({"checkpoint": str(tmp_path / "uint8")})
 
 
 @pytest.mark.parametrize(
@@ -106,9 +117,10 @@ def test_dispatch_to_the_od_api_importer(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, module.__name__, module)
     monkeypatch.setattr(pretrained, "od_api", module, raising=False)
     config = get_config("tiny_ssdlite_mobilenet_v2", num_classes=5)
-    spec = parse_init({"checkpoint": str(checkpoint(tmp_path))})
+    checkpoint(tmp_path)
+    spec = parse_init({"checkpoint": str(tmp_path)})
     report = initialize(build_model(config), config, spec)
-    assert calls == [(config.name, 5, spec.path)]
+    assert calls == [(config.name, 5, spec.path / "model.ckpt")]
     assert report.lines == ("backbone: 262 tensors", "class head: re-initialised")
     scratch = initialize(build_model(config), config, InitSpec())
     assert scratch.lines == ("all layers: the zoo's random initialisation",) and len(calls) == 1

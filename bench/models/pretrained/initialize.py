@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import tf_keras as keras
 
 from bench.models.config import ModelConfig
-from bench.models.pretrained.spec import InitKind, InitSpec
+from bench.models.pretrained.spec import InitKind, InitSpec, resolve_checkpoint
 
 # The zoo names every backbone layer with its family prefix (bench/models/backbones/*.py).
 BACKBONE_PREFIXES = {
@@ -50,7 +50,7 @@ def initialize(model: keras.Model, model_config: ModelConfig, spec: InitSpec) ->
         return InitReport(name, _imagenet(model, model_config, spec))
     from bench.models.pretrained import od_api  # the OD API importer (TensorFlow checkpoint reader)
 
-    report = od_api.import_od_api_checkpoint(model, model_config, spec.path)
+    report = od_api.import_od_api_checkpoint(model, model_config, resolve_checkpoint(spec.path))
     return InitReport(name, report_lines(report))
 
 

@@ -118,12 +118,31 @@ def _with_path(kind: InitKind, text: str, where: str) -> InitSpec:
     if kind is InitKind.IMAGENET:
         if not path.is_file():
             raise InputError(f"{where}: imagenet weights file {path} does not exist")
-    elif not checkpoint_files(path):
+    else:
+        resolve_checkpoint(path, where)
+    return InitSpec(kind=kind, path=path)
+
+
+def resolve_checkpoint(path: Path, where: str = "init") -> Path:
+    """The checkpoint prefix (``.../model.ckpt``) that ``path`` names: a prefix, an ``.index`` file, or a
+    folder holding one checkpoint (an unpacked model-zoo archive). In a folder with several, the one
+    under ``fp32/`` is taken (the MobileDet archives also hold a ``uint8/`` one); otherwise name one.
+
+    Raises:
+        InputError: No checkpoint there, or several to choose from.
+    """
+    indexes = [p for p in checkpoint_files(path) if p.name.endswith(".index")]
+    if len(indexes) > 1:
+        indexes = [p for p in indexes if "fp32" in p.parent.parts] or indexes
+    if not indexes:
         raise InputError(
             f"{where}: checkpoint {path} does not exist (give the prefix of model.ckpt.index, "
             "the .index file, or the folder holding them)"
         )
-    return InitSpec(kind=kind, path=path)
+    if len(indexes) > 1:
+        found = ", ".join(str(p.with_suffix("")) for p in indexes[:4])
+        raise InputError(f"{where}: {path} holds several checkpoints ({found}); name one of them")
+    return indexes[0].with_suffix("")
 
 
 def checkpoint_files(path: Path) -> list[Path]:
