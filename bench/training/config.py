@@ -37,7 +37,7 @@ class TrainConfig:
     Attributes are documented inline, one comment per field.
     """
 
-    steps: int  # optimizer steps in total, over resumed runs too; 0 keeps a pretrained init as it is
+    steps: int  # optimizer steps in total, over resumed runs too; 0 keeps the init as it is
     batch_size: int = 32  # images per step
     peak_lr: float = 5e-3  # learning rate at the end of the warmup
     warmup_steps: int = 200  # linear warmup from 0 to peak_lr (clipped to a tenth of `steps`)
@@ -59,11 +59,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "init", parse_init(self.init, "train config: init"))
-        _nonnegative_int(self, "steps")
-        if self.steps == 0 and self.init.kind == "scratch":
-            raise InputError(
-                "train steps: expected a positive integer (0 only with a pretrained init); got 0"
-            )
+        _nonnegative_int(self, "steps")  # 0: no training, the init as it is (a published checkpoint)
         _positive_int(self, "batch_size")
         _positive_int(self, "checkpoint_every")
         _positive_int(self, "keep_checkpoints")

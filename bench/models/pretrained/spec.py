@@ -24,6 +24,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +116,9 @@ def _from_string(text: str, where: str) -> InitSpec:
 
 def _with_path(kind: InitKind, text: str, where: str) -> InitSpec:
     path = Path(os.path.expanduser(os.path.expandvars(text)))
+    unset = re.search(r"\$\{?(\w+)", str(path))
+    if unset:
+        raise InputError(f"{where}: {text}: set the environment variable {unset.group(1)} (it is not set)")
     if kind is InitKind.IMAGENET:
         if not path.is_file():
             raise InputError(f"{where}: imagenet weights file {path} does not exist")
