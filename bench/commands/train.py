@@ -8,6 +8,8 @@
 Applications' ImageNet backbone (downloaded by Keras; ``imagenet:FILE.h5`` reads a local copy),
 ``checkpoint:PATH`` a TF Object Detection API model-zoo checkpoint (its class head is re-initialised when
 the dataset's class count differs). ``--freeze-backbone-steps N`` trains only the extras and heads first.
+``--steps 0`` with an ``--init`` writes the initial weights as they are (with ``--evaluate``: the score of
+a published checkpoint on your val split).
 
 ``--data synthetic`` generates (once, cached under ``$EDGEBENCH_CACHE`` or ``~/.cache/edgebench``) the
 built-in synthetic shapes set; a PATH is a dataset root holding ``train/`` (and ``val/``) split folders,

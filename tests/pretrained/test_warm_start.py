@@ -99,3 +99,15 @@ def test_imagenet_init_then_frozen_backbone_warmup(tmp_path, train_split):
         trained.get_layer("mnv2_block5_expand_conv").get_weights()[0],
         reference.get_layer("block_4_expand").get_weights()[0],
     )
+
+
+@pytest.mark.slow
+def test_steps_zero_keeps_the_init_as_it_is(tmp_path, train_split, fake_od_api):
+    """``steps: 0`` (coco.yaml: evaluate the published weights): init, no step, the weights written."""
+    prefix = fake_checkpoint(tmp_path / "ckpt")
+    model_config = get_config(VARIANT, num_classes=train_split.num_classes)
+    result = train(model_config, train_split, config(0, {"checkpoint": str(prefix)}), tmp_path / "w")
+    assert result.steps == 0 and result.weights_path.is_file()
+    assert fake_od_api == [(model_config.name, train_split.num_classes, prefix)]
+    train(model_config, train_split, config(0, {"checkpoint": str(prefix)}), tmp_path / "w")
+    assert len(fake_od_api) == 1  # the second call resumed from the checkpoint written at step 0
