@@ -119,8 +119,9 @@ def test_dispatch_to_the_od_api_importer(tmp_path, monkeypatch):
     config = get_config("tiny_ssdlite_mobilenet_v2", num_classes=5)
     checkpoint(tmp_path)
     spec = parse_init({"checkpoint": str(tmp_path)})
-    report = initialize(build_model(config), config, spec)
+    model = build_model(config)
+    report = initialize(model, config, spec)
     assert calls == [(config.name, 5, spec.path / "model.ckpt")]
     assert report.lines == ("backbone: 262 tensors", "class head: re-initialised")
-    scratch = initialize(build_model(config), config, InitSpec())
+    scratch = initialize(model, config, InitSpec())
     assert scratch.lines == ("all layers: the zoo's random initialisation",) and len(calls) == 1

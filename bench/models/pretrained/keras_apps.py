@@ -133,16 +133,19 @@ def _v3_map(size: str, width: float) -> tuple[list[tuple[str, str]], tuple[str, 
     return pairs, (note,)
 
 
-def keras_application(backbone: str, width: float, weights: str | Path | None) -> keras.Model:
+def keras_application(
+    backbone: str, width: float, weights: str | Path | None, size: int = _INPUT_SHAPE[0]
+) -> keras.Model:
     """Keras Applications' classification network without its top, built and loaded by Keras itself.
 
     Args:
         backbone: ``mobilenet_v2``, ``mobilenet_v3_large`` or ``mobilenet_v3_small``.
         width: Keras' ``alpha``.
         weights: ``"imagenet"`` (Keras downloads), a local weights file, or None (random).
+        size: Square input side (the weights do not depend on it).
     """
     common = {"include_top": False, "weights": None if weights is None else str(weights)}
-    common.update(input_shape=_INPUT_SHAPE, alpha=width)
+    common.update(input_shape=(size, size, 3), alpha=width)
     if backbone == "mobilenet_v2":
         return keras.applications.MobileNetV2(**common)
     # The zoo's inputs are already in [-1, 1]: no Rescaling layer in front.
@@ -152,12 +155,14 @@ def keras_application(backbone: str, width: float, weights: str | Path | None) -
     return builder(**common, minimalistic=False, include_preprocessing=False)
 
 
-def check_weights_file(path: Path, reference: keras.Model, what: str) -> None:
-    """Stop, naming the first mismatching layer, unless ``path`` holds ``reference``'s weights.
+def weight_shapes(path: Path) -> list[tuple[str, list[tuple[int, ...]]]]:
+    """(layer name, weight shapes) of every weighted layer in a Keras HDF5 weights file, in file order.
 
     Keras' HDF5 weights format: root attribute ``layer_names``; one group per layer with attribute
     ``weight_names`` and one dataset per weight (under ``model_weights`` in a whole-model file).
-    Keras loads such a file by layer order, so order, names and shapes are all compared.
+
+    Raises:
+        InputError: Not such a file.
     """
     try:
         with h5py.File(path, "r") as file:
@@ -165,7 +170,12 @@ def check_weights_file(path: Path, reference: keras.Model, what: str) -> None:
             found = [(name, _shapes(group[name])) for name in _names(group.attrs, "layer_names")]
     except (OSError, KeyError) as error:
         raise InputError(f"init imagenet: {path} is not a Keras weights file: {error}") from None
-    found = [(name, shapes) for name, shapes in found if shapes]
+    return [(name, shapes) for name, shapes in found if shapes]
+
+
+def check_weight_shapes(found: list, reference: keras.Model, path: Path, what: str) -> None:
+    """Stop, naming the first mismatching layer, unless ``found`` (:func:`weight_shapes`) are
+    ``reference``'s weights. Keras loads such a file by layer order: order, names and shapes all count."""
     expected = [(layer.name, [tuple(w.shape) for w in layer.weights]) for layer in reference.layers]
     expected = [(name, shapes) for name, shapes in expected if shapes]
     for index, (want, got) in enumerate(zip(expected, found, strict=False)):
@@ -220,7 +230,8 @@ def load_imagenet_backbone(
             ) from None
     else:
         source = str(path)
-        check_weights_file(path, keras_application(backbone, width, None), what)
+        found = weight_shapes(path)  # read first: a wrong file stops before any model is built
+        check_weight_shapes(found, keras_application(backbone, width, None), path, what)
         reference = keras_application(backbone, width, path)
     values = _matched_values(model, reference, pairs, what)
     for layer, weights in values:
