@@ -9,6 +9,7 @@ received and what is allowed (``InputError``, exit code 2). Built-in plans live 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -45,6 +46,12 @@ class CocoData(_Strict):
     val: Path  # validation split
     train_images: Path | None = None  # image folder when not images/ beside the JSON
     val_images: Path | None = None
+
+    @field_validator("train", "val", "train_images", "val_images", mode="before")
+    @classmethod
+    def _expand(cls, value: Any) -> Any:
+        # $VARS and ~ expand, so a shared plan names the user's folders (bench/plans/coco.yaml).
+        return os.path.expanduser(os.path.expandvars(value)) if isinstance(value, str) else value
 
 
 class DatasetSection(_Strict):
@@ -230,6 +237,7 @@ def check_names(plan: Plan) -> None:
     Raises:
         InputError: naming the key (``variants[1].name``), what was received and what is allowed.
     """
+    from bench.models.pretrained.spec import check_applies
     from bench.models.registry import get_config, list_models
     from bench.training import TrainConfig
     from converters.recipes import get_recipe, recipe_names
@@ -241,10 +249,12 @@ def check_names(plan: Plan) -> None:
         if variant.name not in models:
             raise choice_error(f"{where}.name", variant.name, models)
         try:
-            get_config(variant.name, input_size=variant.input_size, width_multiplier=variant.width)
+            config = get_config(variant.name, input_size=variant.input_size, width_multiplier=variant.width)
         except InputError as error:
             raise InputError(f"{where}: {error}") from None
         _training(TrainConfig, {**plan.training, **variant.train}, f"{where}.train")
+        init = TrainConfig.from_dict({**plan.training, **variant.train}).init
+        check_applies(init, config.backbone, config.width_multiplier, f"{where}.train.init")
     _unique([variant_label(v) for v in plan.variants], "variants", "name (with input_size and width)")
     for index, spec in enumerate(plan.recipes):
         if spec.name not in recipe_names():

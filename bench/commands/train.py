@@ -1,7 +1,15 @@
-"""``edgebench train``: train a zoo variant from scratch on the synthetic set or a COCO-format dataset.
+"""``edgebench train``: train or fine-tune a zoo variant on the synthetic set or a COCO-format dataset.
 
     edgebench train --variant V --data synthetic|PATH --out DIR [--steps N] [--minutes M] [--batch-size B]
                     [--input-size N] [--width W] [--lr LR] [--seed S] [--evaluate] [--no-progress] [--json]
+                    [--init scratch|imagenet|imagenet:FILE.h5|checkpoint:PATH] [--freeze-backbone-steps N]
+
+``--init`` starts the weights at step 0 (a resumed run keeps its own): ``imagenet`` takes Keras
+Applications' ImageNet backbone (downloaded by Keras; ``imagenet:FILE.h5`` reads a local copy),
+``checkpoint:PATH`` a TF Object Detection API model-zoo checkpoint (its class head is re-initialised when
+the dataset's class count differs). ``--freeze-backbone-steps N`` trains only the extras and heads first.
+``--steps 0`` with an ``--init`` writes the initial weights as they are (with ``--evaluate``: the score of
+a published checkpoint on your val split).
 
 ``--data synthetic`` generates (once, cached under ``$EDGEBENCH_CACHE`` or ``~/.cache/edgebench``) the
 built-in synthetic shapes set; a PATH is a dataset root holding ``train/`` (and ``val/``) split folders,
@@ -20,6 +28,7 @@ from pathlib import Path
 
 from bench.data.coco import INSTANCES_FILE, CocoDataset, load_coco
 from bench.data.synthetic import SynthConfig, synthetic_cached
+from bench.models.pretrained.spec import check_applies, parse_init
 from common.errors import InputError, choice_error
 
 SYNTHETIC = "synthetic"
@@ -31,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     """Register the ``train`` subcommand."""
     parser = subparsers.add_parser(
         "train",
-        help="train a detector variant from scratch (resumable), write its Keras weights",
+        help="train a detector variant (from scratch, ImageNet or an OD API checkpoint; resumable)",
         description="Train a zoo variant with Adam, warmup + cosine learning rate and checkpoints; "
         "re-running the same command resumes from the newest checkpoint in --out.",
     )
@@ -47,6 +56,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--width", type=float, metavar="W", help="width multiplier (default: calibrated)")
     parser.add_argument("--lr", type=float, metavar="LR", help="peak learning rate (default 5e-3)")
     parser.add_argument("--seed", type=int, metavar="S", help="seed (default 0)")
+    parser.add_argument(
+        "--init",
+        metavar="scratch|imagenet|imagenet:FILE|checkpoint:PATH",
+        help="starting weights (default scratch): Keras Applications ImageNet backbone (download or a local "
+        ".h5), or a TF OD API model-zoo checkpoint (prefix, .index file or folder)",
+    )
+    parser.add_argument(
+        "--freeze-backbone-steps", type=int, metavar="N", help="first N steps train only extras and heads"
+    )
     parser.add_argument("--evaluate", action="store_true", help="score the trained model on the val split")
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
@@ -69,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         num_classes=train_split.num_classes,
     )
     config = _train_config(args, preset.train)
+    check_applies(config.init, model_config.backbone, model_config.width_multiplier, "--init")
     from bench.training import train
 
     result = train(model_config, train_split, config, Path(args.out), progress=not args.no_progress)
@@ -79,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
         **result.to_dict(),
     }
     summary.pop("loss_history")
+    from bench.training.warm_start import read_init_report
+
+    summary["init"] = read_init_report(args.out).get("lines", [])
     if args.evaluate:
         summary["val"] = _evaluate(model_config, result.weights_path, val_split)
     _print(summary, args.json)
@@ -90,12 +112,19 @@ def _check_args(args: argparse.Namespace) -> None:
 
     if args.variant not in list_models():
         raise choice_error("--variant", args.variant, list_models())
+    pretrained = args.init not in (None, "scratch")
     for flag in ("steps", "batch_size", "input_size"):
         value = getattr(args, flag)
+        if value == 0 and flag == "steps" and pretrained:
+            continue  # --steps 0 keeps a pretrained init as it is (with --evaluate: score a checkpoint)
         if value is not None and value < 1:
             raise InputError(f"--{flag.replace('_', '-')}: expected a positive integer; got {value}")
     if args.input_size is not None and args.input_size < 32:
         raise InputError(f"--input-size: expected at least 32; got {args.input_size}")
+    if args.freeze_backbone_steps is not None and args.freeze_backbone_steps < 0:
+        raise InputError(
+            f"--freeze-backbone-steps: expected an integer >= 0; got {args.freeze_backbone_steps}"
+        )
     if args.seed is not None and args.seed < 0:
         raise InputError(f"--seed: expected an integer >= 0; got {args.seed}")
     for flag in ("minutes", "width", "lr"):
@@ -112,6 +141,8 @@ def _check_args(args: argparse.Namespace) -> None:
 def _train_config(args: argparse.Namespace, preset):
     """The preset with the flags given on the command line."""
     changes = {"batch_size": args.batch_size, "peak_lr": args.lr, "seed": args.seed}
+    changes["freeze_backbone_steps"] = args.freeze_backbone_steps
+    changes["init"] = None if args.init is None else parse_init(args.init, "--init")
     changes = {k: v for k, v in changes.items() if v is not None}
     if args.steps is not None:
         changes["steps"] = args.steps
@@ -161,4 +192,5 @@ def _print(summary: dict, as_json: bool) -> None:
         return
     # The progress display went to stderr; the result goes to stdout, one fact per line.
     for key, value in summary.items():
-        sys.stdout.write(f"{key}: {value}\n")
+        for line in value if isinstance(value, list) else [value]:  # the init report: one line per part
+            sys.stdout.write(f"{key}: {line}\n")

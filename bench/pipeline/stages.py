@@ -70,7 +70,9 @@ def train_stage(ctx: Context, data: Data, work: VariantWork) -> dict | None:
 
     config = TrainConfig.from_dict({**ctx.plan.training, **work.spec.train})
     spec = work.spec.model_dump(mode="json", exclude={"train"})
-    key = stage_key("train", data.key, spec, config.to_dict())
+    # A checkpoint or weights file replaced under the same path must retrain: its bytes are in the key.
+    files = [config.init.cache_token()] if config.init.path is not None else []
+    key = stage_key("train", data.key, spec, config.to_dict(), *files)
     hit, compute = ctx.lookup("train", work.label, key, data.ready, valid=_weights_present)
     if not compute:
         return hit

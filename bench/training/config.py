@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.data.augment import AugmentConfig
+from bench.models.pretrained.spec import InitSpec, parse_init
 from common.errors import InputError, choice_error
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
@@ -36,7 +37,7 @@ class TrainConfig:
     Attributes are documented inline, one comment per field.
     """
 
-    steps: int  # optimizer steps in total, over resumed runs too (the cosine schedule spans them)
+    steps: int  # optimizer steps in total, over resumed runs too; 0 keeps the init as it is
     batch_size: int = 32  # images per step
     peak_lr: float = 5e-3  # learning rate at the end of the warmup
     warmup_steps: int = 200  # linear warmup from 0 to peak_lr (clipped to a tenth of `steps`)
@@ -51,15 +52,21 @@ class TrainConfig:
     clip_norm: float | None = 10.0  # global gradient-norm clip, so one bad early batch cannot wreck Adam
     match_iou: float | None = DEFAULT_MATCH_IOU  # anchor-matching IoU of the targets; None: the variant's
     log_every: int = 20  # steps between loss read-backs for the progress display and the loss history
+    init: InitSpec = (
+        InitSpec()
+    )  # starting weights at step 0 (scratch | imagenet | checkpoint; never on resume)
+    freeze_backbone_steps: int = 0  # first steps that train only the extras and heads (warm-up after init)
 
     def __post_init__(self) -> None:
-        _positive_int(self, "steps")
+        object.__setattr__(self, "init", parse_init(self.init, "train config: init"))
+        _nonnegative_int(self, "steps")  # 0: no training, the init as it is (a published checkpoint)
         _positive_int(self, "batch_size")
         _positive_int(self, "checkpoint_every")
         _positive_int(self, "keep_checkpoints")
         _positive_int(self, "log_every")
         _nonnegative_int(self, "warmup_steps")
         _nonnegative_int(self, "seed")
+        _nonnegative_int(self, "freeze_backbone_steps")
         _finite(self, "peak_lr", lambda v: v > 0, "> 0")
         _finite(self, "weight_decay", lambda v: v >= 0, ">= 0")
         if self.optimizer not in OPTIMIZERS:
@@ -107,6 +114,11 @@ class TrainConfig:
         """Plain values (JSON-ready), the inverse of :meth:`from_dict`."""
         out = dataclasses.asdict(self)
         out["augment"] = {k: list(v) if isinstance(v, tuple) else v for k, v in out["augment"].items()}
+        out["init"] = self.init.to_plain()
+        # Defaults left out: the run manifests and cache keys of runs made before these keys existed hold.
+        for name, default in (("init", "scratch"), ("freeze_backbone_steps", 0)):
+            if out[name] == default:
+                del out[name]
         return out
 
 

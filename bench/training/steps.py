@@ -125,14 +125,17 @@ def make_train_step(
     model_config: ModelConfig,
     optimizer: keras.optimizers.Optimizer,
     clip_norm: float | None,
+    variables: list | None = None,
 ) -> StepFn:
     """The compiled training step ``step(images, box_targets, class_targets, lr) -> losses``.
 
     The total loss is the SSD detection loss plus the model's own regularization losses (the zoo's L2
     kernel terms). Returns a dict with ``loss`` (total), ``localization``, ``classification``.
+    ``variables`` (default: all trainable ones) are the ones updated: a frozen-backbone warm-up passes
+    the others only.
     """
     loss_config = model_config.loss
-    variables = model.trainable_variables
+    variables = model.trainable_variables if variables is None else variables
 
     @tf.function
     def step(images, box_targets, class_targets, lr):

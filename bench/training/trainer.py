@@ -31,9 +31,9 @@ from bench.training.steps import (
     check_classes,
     input_stream,
     make_optimizer,
-    make_train_step,
     set_bn_momentum,
 )
+from bench.training.warm_start import start_weights, training_step
 
 # on_step(step, losses): called after every step (after any checkpoint of that step); its own time is not
 # counted as training time; raising from it stops training after a checkpoint (tests use it).
@@ -138,13 +138,17 @@ def train(
     progress: bool = True,
     on_step: StepHook | None = None,
 ) -> TrainResult:
-    """Train a detector from scratch, resuming from the newest checkpoint in ``workdir``.
+    """Train a detector, resuming from the newest checkpoint in ``workdir``.
+
+    A fresh run (no checkpoint) first starts the model from ``config.init`` (scratch, ImageNet backbone or
+    an OD API checkpoint); its report is shown and kept in ``workdir/init.json``.
 
     Args:
         model_config: The variant (its ``num_classes`` must equal the dataset's).
         train_split: The training split.
         config: Training settings.
-        workdir: Folder for ``ckpt-*``, ``run.json``, ``final.weights.h5``, ``train_result.json``.
+        workdir: Folder for ``ckpt-*``, ``run.json``, ``init.json``, ``final.weights.h5``,
+            ``train_result.json``.
         progress: Show the progress display on stderr.
         on_step: Called after every step with (step, losses); an exception from it stops training
             after a checkpoint is written (KeyboardInterrupt behaves the same).
@@ -153,7 +157,8 @@ def train(
         The result; ``weights_path`` loads with :func:`bench.training.load_trained`.
 
     Raises:
-        InputError: Classes differ, or ``workdir`` holds a run with other settings.
+        InputError: Classes differ, ``workdir`` holds a run with other settings, or the init's weights
+            do not fit the model.
         TrainingError: The loss diverged.
     """
     workdir = Path(workdir)
@@ -167,9 +172,11 @@ def train(
     with TrainProgress(model_config.name, config.steps, start, max_seconds, enabled=progress) as display:
         if run.restored:
             display.message(f"resuming {run.restored} at step {start}")
+        for line in run.init_lines:
+            display.message(f"init {config.init.describe()}: {line}")
         if start < config.steps and (max_seconds is None or float(run.state.elapsed.numpy()) < max_seconds):
             loop = Loop(
-                step_fn=make_train_step(run.model, model_config, run.optimizer, config.clip_norm),
+                step_fn=training_step(run.model, model_config, run.optimizer, config, run.state.step),
                 iterator=iter(
                     input_stream(
                         model_config,
@@ -202,10 +209,11 @@ class _Run:
     state: ckpt.TrainState
     manager: tf.train.CheckpointManager
     restored: str | None  # the checkpoint resumed from
+    init_lines: tuple[str, ...]  # what the step-0 initialisation loaded (read back on resume)
 
 
 def _prepare(model_config: ModelConfig, config: TrainConfig, workdir: Path) -> _Run:
-    """Build the model and optimizer, and restore the newest checkpoint of ``workdir`` if any."""
+    """Build the model and optimizer; restore the newest checkpoint, or initialise at step 0."""
     keras.utils.set_random_seed(config.seed)
     model = build_model(model_config)
     set_bn_momentum(model, config.bn_momentum)
@@ -213,7 +221,9 @@ def _prepare(model_config: ModelConfig, config: TrainConfig, workdir: Path) -> _
     optimizer.build(model.trainable_variables)  # slots exist before restoring: nothing is deferred
     state = ckpt.TrainState()
     manager = ckpt.make_manager(workdir, model, optimizer, state, config.keep_checkpoints)
-    return _Run(model, optimizer, state, manager, ckpt.restore_latest(manager))
+    restored = ckpt.restore_latest(manager)
+    init_lines = start_weights(model, model_config, config, workdir, resumed=restored is not None)
+    return _Run(model, optimizer, state, manager, restored, init_lines)
 
 
 def _run_checkpointed(loop: Loop, run: _Run, display: TrainProgress) -> LoopStats:

@@ -11,7 +11,7 @@ from common.errors import InputError
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"steps": 0}, "steps"),
+        ({"steps": -1}, "steps"),
         ({"steps": 2.5}, "steps"),
         ({"batch_size": -1}, "batch_size"),
         ({"peak_lr": 0.0}, "peak_lr"),
