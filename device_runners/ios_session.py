@@ -1,0 +1,97 @@
+"""One iOS timing once the device is found: build (or reuse) the app, install, launch, parse the console.
+
+Everything the tools report becomes the record: a failed build is ``failed`` with the tail of the
+build log, a device that went away during install or launch is ``failed`` with a TransportError,
+an app that printed no timings is ``failed`` with NoTimings, and a delegate that declined ops is
+recorded as fallback exactly as on Android (device_runners/adb_benchmark.py).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from common import process
+from device_runners import devicectl, ios_app
+from device_runners.adb_benchmark import fallback_info, timing_from_output
+from device_runners.base import Outcome, TimingJob, make_record
+from device_runners.benchmark_model_output import BenchmarkOutput, parse
+from device_runners.devicectl import IosDevice
+from results.schema import RunRecord, Status, Timing, ToolVersions
+
+_INSTALL_TIMEOUT = 300.0
+_BUILD_TIMEOUT = 1800.0  # a clean Release build links the benchmark framework
+# What devicectl / simctl say when the phone is gone (unplugged, locked out, tunnel dropped).
+_GONE = ("not found", "disconnected", "no longer", "unavailable", "not connected", "lost connection")
+_NO_TIMINGS = (
+    "the app printed no timings: the stock TFLiteBenchmark app starts only when its button is tapped; "
+    "make your checkout run the benchmark at launch (README, 'Benchmark on an iPhone')"
+)
+
+
+def run_on_device(runner, job: TimingJob, device: IosDevice) -> RunRecord:
+    """Build, install, launch and parse one job on ``device`` (see the module docstring)."""
+    target = runner.target
+    params = ios_app.benchmark_params(job.delegate, job.threads, job.settings, target.benchmark_flags)
+    try:
+        built = ios_app.build_app(
+            target.ios_app.expanduser(),
+            Path(job.artifact.path),
+            job.artifact.sha256,
+            params,
+            simulator=device.simulated,
+            team=target.development_team,
+            timeout=max(_BUILD_TIMEOUT, target.run_timeout_secs),
+        )
+    except FileNotFoundError as error:
+        return runner._failed(job, device, "BuildError", str(error))
+    except ios_app.BuildFailed as error:
+        return runner._failed(
+            job, device, "BuildError", str(error), error.argv, error.log_tail, error.returncode
+        )
+    tools = ToolVersions(benchmark_binary=f"{built.path.name} {built.bundle_id} build {built.key}")
+    try:
+        devicectl.install(device, built.path, _INSTALL_TIMEOUT)
+        text = devicectl.launch_console(device, built.bundle_id, target.run_timeout_secs)
+    except process.CommandTimeout as error:
+        tail = process.tail(error.stdout + "\n" + error.stderr)
+        return runner._failed(job, device, "CommandTimeout", str(error), error.argv, tail)
+    except process.CommandError as error:
+        return _command_failed(runner, job, device, error)
+    except FileNotFoundError as error:
+        return runner._failed(job, device, "TransportError", f"xcrun is gone: {error}")
+    output = parse(text)
+    if not output.has_timings:
+        reason = output.errors[-1] if output.errors else _NO_TIMINGS
+        return runner._failed(job, device, "NoTimings", reason, None, process.tail(text))
+    timing = _timing(output, job)
+    fallback = fallback_info(output, job.delegate)
+    outcome = Outcome(
+        runner.target_info(job, device), Status.OK, timing=timing, fallback=fallback, tools=tools
+    )
+    return make_record(job, outcome)
+
+
+def _command_failed(runner, job: TimingJob, device: IosDevice, error: process.CommandError) -> RunRecord:
+    text = error.stdout + "\n" + error.stderr
+    tail = process.tail(text)
+    lowered = text.lower()
+    if any(word in lowered for word in _GONE):
+        message = f"{device.name or device.identifier} went away: {process.tail(error.stderr or text, 2)}"
+        return runner._failed(job, device, "TransportError", message, error.argv, tail, error.returncode)
+    if error.signal is None and "crash" in lowered:
+        return runner._failed(job, device, "AppCrashed", "the benchmark app crashed", error.argv, tail)
+    return runner._failed(
+        job, device, "CommandError", str(error).splitlines()[0], error.argv, tail, error.returncode
+    )
+
+
+def _timing(output: BenchmarkOutput, job: TimingJob) -> Timing:
+    timing = timing_from_output(output, None, job.settings, job.delegate)
+    update = {}
+    if timing.init_ms is None and output.app_startup_ms is not None:
+        update["init_ms"] = output.app_startup_ms
+    if output.thermal_states:
+        # ProcessInfo.thermalState, where the app prints it: the first and last readings of the run.
+        update["thermal_before"] = output.thermal_states[0]
+        update["thermal_after"] = output.thermal_states[-1]
+    return timing.model_copy(update=update) if update else timing
