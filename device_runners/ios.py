@@ -59,9 +59,9 @@ class IosRunner(Runner):
     defaults = IOS_DELEGATES
     target_keys = frozenset({"serial", "ios_app", "development_team", "simulator", "benchmark_flags"})
 
-    def __init__(self, target: TargetConfig | None = None, *, system: str = sys.platform) -> None:
+    def __init__(self, target: TargetConfig | None = None, *, system: str | None = None) -> None:
         super().__init__(target or TargetConfig(runner="ios"))
-        self.system = system
+        self.system = system or sys.platform
 
     @classmethod
     def device_id_of(cls, target: TargetConfig) -> str:
