@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the fakes' script bodies print the tools' long lines verbatim)
 """Fakes of Apple's tools for the ios runner: ``xcrun`` (devicectl, simctl) and ``xcodebuild`` on PATH.
 
 Each fake is a small Python script written into ``tmp_path/bin``. It reads the scenario (a JSON file

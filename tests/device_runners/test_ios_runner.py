@@ -71,7 +71,7 @@ def test_discovery_lists_iphones_with_soc_and_booted_simulators(apple: FakeApple
     assert "tunnel unavailable" in probes["Old iPhone 13"].reason
     assert probes["iPhone 15"].device.model == "iPhone 15 (Simulator)"
     assert "iPhone 15 Pro" not in probes and "Desk Watch" not in probes  # shut down; not an iPhone
-    assert ["devicectl", "list", "devices", "--json-output"] == apple.calls("xcrun")[0]["argv"][:4]
+    assert apple.calls("xcrun")[0]["argv"][:4] == ["devicectl", "list", "devices", "--json-output"]
 
 
 def test_full_run_builds_installs_launches_and_parses(apple: FakeApple, model: Path) -> None:
@@ -96,7 +96,7 @@ def test_full_run_builds_installs_launches_and_parses(apple: FakeApple, model: P
         c["argv"] for c in apple.calls("xcrun") if c["argv"][:3] == ["devicectl", "device", "process"]
     ]
     assert launched[0][-1] == "com.example.TFLiteBenchmark" and "--console" in launched[0]
-    assert IPHONE11 in launched[0]
+    assert "5C1E7A42-9B1D-4F0A-8E2B-1A2B3C4D5E6F" in launched[0]  # devicectl's identifier for the UDID
     # The user's checkout is as it was.
     data = apple.checkout / "TFLiteBenchmark" / "TFLiteBenchmark" / "benchmark_data"
     assert (data / ios_app.BUNDLED_MODEL).read_bytes() == b"stock model"
