@@ -16,6 +16,7 @@ records carry ``simulated: true``: they prove the artifact loads and runs, not h
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from collections.abc import Sequence
@@ -45,6 +46,23 @@ IOS_DELEGATES = (Delegate.CPU, Delegate.XNNPACK, Delegate.GPU, Delegate.COREML_D
 SIMULATOR_DELEGATES = (Delegate.CPU, Delegate.XNNPACK)
 
 
+IOS_APP_ENV = "EDGEBENCH_IOS_APP"
+
+
+def host_platform() -> str:
+    """This machine's platform name (a function, so tests can stand in a Mac)."""
+    return sys.platform
+
+
+def ios_app_path(target: TargetConfig, environ: dict[str, str] | None = None) -> Path | None:
+    """The app checkout: the target's ``ios_app``, else ``$EDGEBENCH_IOS_APP``, else None."""
+    environ = os.environ if environ is None else environ
+    if target.ios_app is not None:
+        return target.ios_app.expanduser()
+    value = environ.get(IOS_APP_ENV, "").strip()
+    return Path(value).expanduser() if value else None
+
+
 @register("ios")
 class IosRunner(Runner):
     """iPhones through Xcode's tools on this Mac. ``IosRunner(target)``.
@@ -58,10 +76,11 @@ class IosRunner(Runner):
     formats = (ArtifactFormat.TFLITE,)
     defaults = IOS_DELEGATES
     target_keys = frozenset({"serial", "ios_app", "development_team", "simulator", "benchmark_flags"})
+    # run_timeout_secs (common key) bounds one launch: the app must exit when its benchmark ends.
 
     def __init__(self, target: TargetConfig | None = None, *, system: str | None = None) -> None:
         super().__init__(target or TargetConfig(runner="ios"))
-        self.system = system or sys.platform
+        self.system = system or host_platform()
 
     @classmethod
     def device_id_of(cls, target: TargetConfig) -> str:
@@ -167,12 +186,14 @@ class IosRunner(Runner):
                 "sustained mode needs fixed-rate invocations; "
                 "LiteRT's iOS benchmark app runs back to back only"
             )
-        if self.target.ios_app is None:
+        checkout = ios_app_path(self.target)
+        if checkout is None:
             return Support.no(
-                "no ios_app: set the target's ios_app to your checkout of LiteRT's iOS benchmark app"
+                f"no ios_app: set the target's ios_app (or ${IOS_APP_ENV}) to your checkout of "
+                "LiteRT's iOS benchmark app (docs/ios.md)"
             )
-        if not self.target.ios_app.expanduser().is_dir():
-            return Support.no(f"ios_app: {str(self.target.ios_app)!r} does not exist")
+        if not checkout.is_dir():
+            return Support.no(f"ios_app: {str(checkout)!r} does not exist")
         return Support.yes()
 
     def time(self, job: TimingJob) -> RunRecord:
@@ -193,6 +214,13 @@ class IosRunner(Runner):
             reason = f"LiteRT's Core ML delegate needs an A12 or newer; {device.model} has the {device.soc}"
             return unsupported_record(job, "ios", reason, device.udid or device.identifier)
         return ios_session.run_on_device(self, job, device)
+
+    def checkout(self) -> Path:
+        """The app checkout (``supports`` has made sure it is set)."""
+        path = ios_app_path(self.target)
+        if path is None:
+            raise InputError("ios_app: not set on the target nor in $" + IOS_APP_ENV)
+        return path
 
     def target_info(self, job: TimingJob, device: IosDevice | None) -> TargetInfo:
         """The record's target: the device as devicectl / simctl described it."""

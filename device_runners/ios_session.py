@@ -24,7 +24,7 @@ _BUILD_TIMEOUT = 1800.0  # a clean Release build links the benchmark framework
 _GONE = ("not found", "disconnected", "no longer", "unavailable", "not connected", "lost connection")
 _NO_TIMINGS = (
     "the app printed no timings: the stock TFLiteBenchmark app starts only when its button is tapped; "
-    "make your checkout run the benchmark at launch (README, 'Benchmark on an iPhone')"
+    "make your checkout run the benchmark at launch (docs/ios.md)"
 )
 
 
@@ -34,7 +34,7 @@ def run_on_device(runner, job: TimingJob, device: IosDevice) -> RunRecord:
     params = ios_app.benchmark_params(job.delegate, job.threads, job.settings, target.benchmark_flags)
     try:
         built = ios_app.build_app(
-            target.ios_app.expanduser(),
+            runner.checkout(),
             Path(job.artifact.path),
             job.artifact.sha256,
             params,
@@ -54,7 +54,8 @@ def run_on_device(runner, job: TimingJob, device: IosDevice) -> RunRecord:
         text = devicectl.launch_console(device, built.bundle_id, target.run_timeout_secs)
     except process.CommandTimeout as error:
         tail = process.tail(error.stdout + "\n" + error.stderr)
-        return runner._failed(job, device, "CommandTimeout", str(error), error.argv, tail)
+        message = f"{error}: the app must exit when the benchmark ends (docs/ios.md)"
+        return runner._failed(job, device, "CommandTimeout", message, error.argv, tail)
     except process.CommandError as error:
         return _command_failed(runner, job, device, error)
     except FileNotFoundError as error:

@@ -52,13 +52,13 @@ def test_off_macos_every_job_is_unsupported_with_the_reason(model: Path) -> None
 
 def test_without_xcode_discovery_says_so(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no xcrun, no xcodebuild
-    monkeypatch.setattr("device_runners.ios.sys.platform", "darwin")
+    monkeypatch.setattr("device_runners.ios.host_platform", lambda: "darwin")
     probes = IosRunner.discover([])
     assert len(probes) == 1 and not probes[0].ok and "install Xcode" in probes[0].reason
 
 
 def test_discovery_lists_iphones_with_soc_and_booted_simulators(apple: FakeApple, monkeypatch) -> None:
-    monkeypatch.setattr("device_runners.ios.sys.platform", "darwin")
+    monkeypatch.setattr("device_runners.ios.host_platform", lambda: "darwin")
     probes = {probe.label: probe for probe in IosRunner.discover([])}
     phone = probes["Lab iPhone 11"].device
     assert (phone.model, phone.os, phone.soc, phone.device_id) == (
@@ -221,3 +221,24 @@ def test_parser_reads_the_ios_apps_own_summary() -> None:
         30100.0
     )
     assert output.app_startup_ms == pytest.approx(52.3) and output.thermal_states == ("fair", "serious")
+
+
+def test_edgebench_devices_lists_iphones_and_why_not(apple: FakeApple, monkeypatch, capsys) -> None:
+    from bench import cli
+
+    monkeypatch.setattr("device_runners.ios.host_platform", lambda: "linux")
+    assert cli.main(["devices", "--json"]) == 0
+    rows = [row for row in json.loads(capsys.readouterr().out) if row["runner"] == "ios"]
+    assert len(rows) == 1 and not rows[0]["reachable"] and "from a Mac with Xcode" in rows[0]["reason"]
+    monkeypatch.setattr("device_runners.ios.host_platform", lambda: "darwin")
+    assert cli.main(["devices", "--json"]) == 0
+    rows = {row["target"]: row for row in json.loads(capsys.readouterr().out) if row["runner"] == "ios"}
+    assert rows["Lab iPhone 11"]["reachable"] and "coreml_delegate" in rows["Lab iPhone 11"]["delegates"]
+    assert not rows["Old iPhone 13"]["reachable"]
+
+
+def test_app_checkout_from_the_environment(apple: FakeApple, model: Path, monkeypatch) -> None:
+    ios = IosRunner(TargetConfig(runner="ios", serial=IPHONE11), system="darwin")
+    assert "EDGEBENCH_IOS_APP" in ios.supports(make_job(model, Delegate.CPU)).reason
+    monkeypatch.setenv("EDGEBENCH_IOS_APP", str(apple.checkout))
+    assert ios.time(make_job(model, Delegate.CPU)).status is Status.OK
