@@ -242,3 +242,19 @@ def test_app_checkout_from_the_environment(apple: FakeApple, model: Path, monkey
     assert "EDGEBENCH_IOS_APP" in ios.supports(make_job(model, Delegate.CPU)).reason
     monkeypatch.setenv("EDGEBENCH_IOS_APP", str(apple.checkout))
     assert ios.time(make_job(model, Delegate.CPU)).status is Status.OK
+
+
+def test_paper_plan_times_an_iphone_on_every_ios_delegate() -> None:
+    from bench.pipeline.jobs import slots
+    from bench.plans import load_plan
+    from results.schema import ArtifactFormat
+
+    iphone = [s for s in slots(load_plan("paper"), ArtifactFormat.TFLITE) if s.target.runner == "ios"]
+    assert {s.delegate for s in iphone} == {
+        Delegate.CPU,
+        Delegate.XNNPACK,
+        Delegate.GPU,
+        Delegate.COREML_DELEGATE,
+    }
+    assert not any(s.sustained for s in iphone)
+    assert not [s for s in slots(load_plan("paper"), ArtifactFormat.COREML) if s.target.runner == "ios"]
