@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class IosRunner(Runner):
         target: The device (serial: UDID, devicectl identifier or name; none = the only one connected),
             the app checkout (ios_app), signing team, ``simulator: true`` for the iOS Simulator.
         system: For tests: the platform name (``sys.platform``), to run the macOS path elsewhere.
+        sleep: For tests: the cooldown sleep.
     """
 
     formats = (ArtifactFormat.TFLITE,)
@@ -78,9 +80,12 @@ class IosRunner(Runner):
     target_keys = frozenset({"serial", "ios_app", "development_team", "simulator", "benchmark_flags"})
     # run_timeout_secs (common key) bounds one launch: the app must exit when its benchmark ends.
 
-    def __init__(self, target: TargetConfig | None = None, *, system: str | None = None) -> None:
+    def __init__(
+        self, target: TargetConfig | None = None, *, system: str | None = None, sleep=time.sleep
+    ) -> None:
         super().__init__(target or TargetConfig(runner="ios"))
         self.system = system or host_platform()
+        self.sleep = sleep  # the cooldown before a launch
 
     @classmethod
     def device_id_of(cls, target: TargetConfig) -> str:

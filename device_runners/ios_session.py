@@ -13,7 +13,7 @@ from pathlib import Path
 from common import process
 from device_runners import devicectl, ios_app
 from device_runners.adb_benchmark import fallback_info, timing_from_output
-from device_runners.base import Outcome, TimingJob, make_record
+from device_runners.base import Outcome, TimingJob, make_record, unsupported_record
 from device_runners.benchmark_model_output import BenchmarkOutput, parse
 from device_runners.devicectl import IosDevice
 from results.schema import RunRecord, Status, Timing, ToolVersions
@@ -22,6 +22,7 @@ _INSTALL_TIMEOUT = 300.0
 _BUILD_TIMEOUT = 1800.0  # a clean Release build links the benchmark framework
 # What devicectl / simctl say when the phone is gone (unplugged, locked out, tunnel dropped).
 _GONE = ("not found", "disconnected", "no longer", "unavailable", "not connected", "lost connection")
+_DELEGATE_FLAGS = {"use_xnnpack", "use_gpu", "use_coreml"}
 _NO_TIMINGS = (
     "the app printed no timings: the stock TFLiteBenchmark app starts only when its button is tapped; "
     "make your checkout run the benchmark at launch (docs/ios.md)"
@@ -49,8 +50,11 @@ def run_on_device(runner, job: TimingJob, device: IosDevice) -> RunRecord:
             job, device, "BuildError", str(error), error.argv, error.log_tail, error.returncode
         )
     tools = ToolVersions(benchmark_binary=f"{built.path.name} {built.bundle_id} build {built.key}")
+    cooldown = max(target.cooldown_secs, job.settings.cooldown_secs)
     try:
         devicectl.install(device, built.path, _INSTALL_TIMEOUT)
+        if cooldown:
+            runner.sleep(cooldown)  # after the install, so the phone idles right before the run
         text = devicectl.launch_console(device, built.bundle_id, target.run_timeout_secs)
     except process.CommandTimeout as error:
         tail = process.tail(error.stdout + "\n" + error.stderr)
@@ -61,6 +65,13 @@ def run_on_device(runner, job: TimingJob, device: IosDevice) -> RunRecord:
     except FileNotFoundError as error:
         return runner._failed(job, device, "TransportError", f"xcrun is gone: {error}")
     output = parse(text)
+    refused = [flag for flag in output.unconsumed_flags if flag.split("=")[0].lstrip("-") in _DELEGATE_FLAGS]
+    if refused:
+        # The framework was built without this delegate's provider: the run would be a CPU run.
+        reason = (
+            f"the app's benchmark framework does not know {', '.join(refused)} (built without that delegate)"
+        )
+        return unsupported_record(job, "ios", reason, device.udid or device.identifier)
     if not output.has_timings:
         reason = output.errors[-1] if output.errors else _NO_TIMINGS
         return runner._failed(job, device, "NoTimings", reason, None, process.tail(text))

@@ -258,3 +258,21 @@ def test_paper_plan_times_an_iphone_on_every_ios_delegate() -> None:
     }
     assert not any(s.sustained for s in iphone)
     assert not [s for s in slots(load_plan("paper"), ArtifactFormat.COREML) if s.target.runner == "ios"]
+
+
+def test_a_framework_without_the_delegate_is_unsupported_not_a_cpu_timing(apple, model, tmp_path) -> None:
+    console = tmp_path / "no_coreml.txt"
+    text = (RECORDED / "ios_console_xnnpack.txt").read_text()
+    console.write_text(
+        text.replace("INFO: STARTING!", "INFO: STARTING!\nUnconsumed cmdline flags: --use_coreml=true")
+    )
+    apple.set(console=str(console))
+    record = runner(apple).time(make_job(model, Delegate.COREML_DELEGATE))
+    assert record.status is Status.UNSUPPORTED and "--use_coreml=true" in record.error.message
+
+
+def test_cooldown_sleeps_before_the_launch(apple: FakeApple, model: Path) -> None:
+    slept: list[float] = []
+    target = TargetConfig(runner="ios", serial=IPHONE11, ios_app=apple.checkout, cooldown_secs=30)
+    record = IosRunner(target, system="darwin", sleep=slept.append).time(make_job(model, Delegate.CPU))
+    assert record.status is Status.OK and slept == [30]
