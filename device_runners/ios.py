@@ -34,7 +34,6 @@ from device_runners.base import (
     Support,
     TimingJob,
     make_record,
-    unsupported_record,
 )
 from device_runners.devicectl import IosDevice
 from device_runners.ios_models import core_ml_delegate_available
@@ -211,13 +210,13 @@ class IosRunner(Runner):
             raise InputError(f"artifact: {job.artifact.path!r} does not exist")
         support = self.supports(job)
         if not support.ok:
-            return unsupported_record(job, "ios", support.reason, self.target.device_id)
+            return self.unsupported(job, None, support.reason)
         device, reason = self.find_device()
         if device is None:
             return self._failed(job, None, "TransportError", reason)
         if job.delegate is Delegate.COREML_DELEGATE and core_ml_delegate_available(device.soc) is False:
             reason = f"LiteRT's Core ML delegate needs an A12 or newer; {device.model} has the {device.soc}"
-            return unsupported_record(job, "ios", reason, device.udid or device.identifier)
+            return self.unsupported(job, device, reason)
         return ios_session.run_on_device(self, job, device)
 
     def checkout(self) -> Path:
@@ -240,6 +239,11 @@ class IosRunner(Runner):
             threads=job.threads,
             simulated=device.simulated if device else self.target.simulator,
         )
+
+    def unsupported(self, job: TimingJob, device: IosDevice | None, reason: str) -> RunRecord:
+        """An ``unsupported`` record saying why; a simulator target's record stays flagged simulated."""
+        error = ErrorInfo(type="Unsupported", message=reason)
+        return make_record(job, Outcome(self.target_info(job, device), Status.UNSUPPORTED, error=error))
 
     def _failed(self, job, device, kind, message, command=None, tail=None, code=None) -> RunRecord:
         error = ErrorInfo(

@@ -13,7 +13,7 @@ from pathlib import Path
 from common import process
 from device_runners import devicectl, ios_app
 from device_runners.adb_benchmark import fallback_info, timing_from_output
-from device_runners.base import Outcome, TimingJob, make_record, unsupported_record
+from device_runners.base import Outcome, TimingJob, make_record
 from device_runners.benchmark_model_output import BenchmarkOutput, parse
 from device_runners.devicectl import IosDevice
 from results.schema import RunRecord, Status, Timing, ToolVersions
@@ -71,7 +71,7 @@ def run_on_device(runner, job: TimingJob, device: IosDevice) -> RunRecord:
         reason = (
             f"the app's benchmark framework does not know {', '.join(refused)} (built without that delegate)"
         )
-        return unsupported_record(job, "ios", reason, device.udid or device.identifier)
+        return runner.unsupported(job, device, reason)
     if not output.has_timings:
         reason = output.errors[-1] if output.errors else _NO_TIMINGS
         return runner._failed(job, device, "NoTimings", reason, None, process.tail(text))

@@ -202,6 +202,7 @@ def test_simulator_run_is_flagged_simulated(apple: FakeApple, model: Path) -> No
     assert any(c["argv"][:2] == ["simctl", "launch"] for c in apple.calls("xcrun"))
     gpu = runner(apple, SIMULATOR, simulator=True).time(make_job(model, Delegate.GPU))
     assert gpu.status is Status.UNSUPPORTED and "iOS Simulator" in gpu.error.message
+    assert gpu.target.simulated is True
 
 
 def test_params_file_is_json_of_strings() -> None:
