@@ -164,7 +164,7 @@ class IosRunner(Runner):
             return Probe("ios", label, None, device.reason)
         delegates = SIMULATOR_DELEGATES if device.simulated else IOS_DELEGATES
         info = DeviceInfo("ios", device.udid or device.identifier, device.model, device.os, device.soc,
-                          "arm64", delegates)  # fmt: skip
+                          "arm64", delegates, simulated=device.simulated)  # fmt: skip
         return Probe("ios", label, info)
 
     # -- timing --------------------------------------------------------------------------------------

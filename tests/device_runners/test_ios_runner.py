@@ -69,7 +69,9 @@ def test_discovery_lists_iphones_with_soc_and_booted_simulators(apple: FakeApple
     )
     assert probes["Lab iPhone 8"].device.model == "iPhone 8"  # no marketingName: from the table
     assert "tunnel unavailable" in probes["Old iPhone 13"].reason
-    assert probes["iPhone 15"].device.model == "iPhone 15 (Simulator)"
+    assert (
+        probes["iPhone 15"].device.model == "iPhone 15 (Simulator)" and probes["iPhone 15"].device.simulated
+    )
     assert "iPhone 15 Pro" not in probes and "Desk Watch" not in probes  # shut down; not an iPhone
     assert apple.calls("xcrun")[0]["argv"][:4] == ["devicectl", "list", "devices", "--json-output"]
 
