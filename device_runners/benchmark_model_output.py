@@ -38,6 +38,11 @@ _NOT_APPLIED = re.compile(
 _REPLACING = re.compile(
     r"Replacing (\d+) out of (\d+) node\(s\) with delegate \(([^)]+)\) node, yielding (\d+) partitions"
 )
+# A delegate's own count (LiteRT's Core ML delegate, SimpleDelegate-based ones): "CoreML delegate: 58 nodes
+# delegated out of 63 nodes, with 2 partitions."
+_NODES_DELEGATED = re.compile(
+    r"(\w+) delegate: (\d+) nodes delegated out of (\d+) nodes,? with (\d+) partitions"
+)
 _UNSUPPORTED_HEADER = re.compile(r"Following operations are not supported by (\w+) delegate")
 _UNSUPPORTED_OP = re.compile(r"^([A-Z][A-Z0-9_]*(?: [\w.]+)?):(?: .*)?$")
 _SPLIT = re.compile(
@@ -255,6 +260,12 @@ class _State:
             entry = self._delegate(_delegate_name(match.group(3)))
             entry.update(nodes_replaced=int(match.group(1)), nodes_total=int(match.group(2)))
             entry["partitions"] = int(match.group(4))
+        elif match := _NODES_DELEGATED.search(line):
+            entry = self._delegate(_delegate_name(match.group(1)))
+            # The interpreter's "Replacing N out of M" line says the same; keep whichever came first.
+            entry.setdefault("nodes_replaced", int(match.group(2)))
+            entry.setdefault("nodes_total", int(match.group(3)))
+            entry.setdefault("partitions", int(match.group(4)))
         elif match := _UNSUPPORTED_HEADER.search(line):
             self.unsupported_for = match.group(1).upper()
             self._delegate(self.unsupported_for)

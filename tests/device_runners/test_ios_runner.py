@@ -279,3 +279,14 @@ def test_cooldown_sleeps_before_the_launch(apple: FakeApple, model: Path) -> Non
     target = TargetConfig(runner="ios", serial=IPHONE11, ios_app=apple.checkout, cooldown_secs=30)
     record = IosRunner(target, system="darwin", sleep=slept.append).time(make_job(model, Delegate.CPU))
     assert record.status is Status.OK and slept == [30]
+
+
+def test_core_ml_delegates_own_count_is_enough_for_fallback() -> None:
+    from device_runners.adb_benchmark import fallback_info
+    from device_runners.benchmark_model_output import parse
+
+    text = (RECORDED / "ios_console_coreml_partial.txt").read_text()
+    only_own_line = "\n".join(line for line in text.splitlines() if "Replacing" not in line)
+    seen = parse(only_own_line).delegations["COREML"]
+    assert (seen.nodes_replaced, seen.nodes_total, seen.partitions) == (58, 63, 2)
+    assert "5 of 63 ops" in fallback_info(parse(only_own_line), Delegate.COREML_DELEGATE).detail
