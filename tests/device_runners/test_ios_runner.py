@@ -167,6 +167,8 @@ def test_build_failure_is_failed_with_the_log_tail(apple: FakeApple, model: Path
     assert record.status is Status.FAILED and record.error.type == "BuildError"
     assert "BUILD FAILED" in record.error.stderr_tail and "file not found" in record.error.stderr_tail
     assert record.error.command[0] == "xcodebuild" and record.error.returncode == 65
+    data = apple.checkout / "TFLiteBenchmark" / "TFLiteBenchmark" / "benchmark_data"
+    assert (data / ios_app.BUNDLED_MODEL).read_bytes() == b"stock model"  # put back after the failure
     apple.set(build_fails=False)  # a failed build is not cached
     assert runner(apple).time(make_job(model, Delegate.XNNPACK)).status is Status.OK
 
@@ -290,3 +292,18 @@ def test_core_ml_delegates_own_count_is_enough_for_fallback() -> None:
     seen = parse(only_own_line).delegations["COREML"]
     assert (seen.nodes_replaced, seen.nodes_total, seen.partitions) == (58, 63, 2)
     assert "5 of 63 ops" in fallback_info(parse(only_own_line), Delegate.COREML_DELEGATE).detail
+
+
+def test_core_ml_delegate_that_declines_everything_is_a_cpu_timing(apple, model, tmp_path) -> None:
+    text = (RECORDED / "ios_console_coreml_partial.txt").read_text()
+    kept = [line for line in text.splitlines() if "Replacing" not in line and "nodes delegated" not in line]
+    declined = "\n".join(kept).replace(
+        "Explicitly applied CoreML delegate, and the model graph will be partially executed by the delegate "
+        "w/ 2 delegate kernels.",
+        "Though CoreML delegate is explicitly applied, the model graph will not be executed by the delegate.",
+    )
+    console = tmp_path / "declined.txt"
+    console.write_text(declined)
+    apple.set(console=str(console))
+    record = runner(apple).time(make_job(model, Delegate.COREML_DELEGATE))
+    assert record.status is Status.OK and record.fallback.full and "CPU timings" in record.fallback.detail
