@@ -213,7 +213,7 @@ class IosRunner(Runner):
             return self.unsupported(job, None, support.reason)
         device, reason = self.find_device()
         if device is None:
-            return self._failed(job, None, "TransportError", reason)
+            return self.failed(job, None, "TransportError", reason)
         if job.delegate is Delegate.COREML_DELEGATE and core_ml_delegate_available(device.soc) is False:
             reason = f"LiteRT's Core ML delegate needs an A12 or newer; {device.model} has the {device.soc}"
             return self.unsupported(job, device, reason)
@@ -245,7 +245,8 @@ class IosRunner(Runner):
         error = ErrorInfo(type="Unsupported", message=reason)
         return make_record(job, Outcome(self.target_info(job, device), Status.UNSUPPORTED, error=error))
 
-    def _failed(self, job, device, kind, message, command=None, tail=None, code=None) -> RunRecord:
+    def failed(self, job, device, kind, message, command=None, tail=None, code=None) -> RunRecord:
+        """A ``failed`` record: the typed error, its command, exit code and output tail."""
         error = ErrorInfo(
             type=kind, message=message, command=command, returncode=code, stderr_tail=tail or None
         )

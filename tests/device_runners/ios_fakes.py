@@ -39,6 +39,10 @@ elif argv[:3] == ["devicectl", "device", "install"]:
         out_file().write_text(json.dumps(result))
 elif argv[:3] == ["devicectl", "device", "process"]:
     text = Path(scenario["console"]).read_text()
+    if scenario.get("crash"):
+        sys.stdout.write(text[: len(text) // 2])
+        sys.stderr.write("ERROR: The application process exited abnormally: signal 11 (SIGSEGV)\n")
+        sys.exit(1)
     if scenario.get("gone_at") == "launch":
         sys.stdout.write(text[: len(text) // 3])
         sys.stderr.write("ERROR: Device disconnected while the process was running (com.apple.dt.CoreDeviceError error 4)\n")

@@ -307,3 +307,9 @@ def test_core_ml_delegate_that_declines_everything_is_a_cpu_timing(apple, model,
     apple.set(console=str(console))
     record = runner(apple).time(make_job(model, Delegate.COREML_DELEGATE))
     assert record.status is Status.OK and record.fallback.full and "CPU timings" in record.fallback.detail
+
+
+def test_an_app_killed_by_a_signal_is_crashed(apple: FakeApple, model: Path) -> None:
+    apple.set(crash=True)
+    record = runner(apple).time(make_job(model, Delegate.GPU))
+    assert record.status is Status.CRASHED and record.error.type == "SIGSEGV" and record.error.signal == 11
