@@ -249,22 +249,6 @@ def test_app_checkout_from_the_environment(apple: FakeApple, model: Path, monkey
     assert ios.time(make_job(model, Delegate.CPU)).status is Status.OK
 
 
-def test_paper_plan_times_an_iphone_on_every_ios_delegate() -> None:
-    from bench.pipeline.jobs import slots
-    from bench.plans import load_plan
-    from results.schema import ArtifactFormat
-
-    iphone = [s for s in slots(load_plan("paper"), ArtifactFormat.TFLITE) if s.target.runner == "ios"]
-    assert {s.delegate for s in iphone} == {
-        Delegate.CPU,
-        Delegate.XNNPACK,
-        Delegate.GPU,
-        Delegate.COREML_DELEGATE,
-    }
-    assert not any(s.sustained for s in iphone)
-    assert not [s for s in slots(load_plan("paper"), ArtifactFormat.COREML) if s.target.runner == "ios"]
-
-
 def test_a_framework_without_the_delegate_is_unsupported_not_a_cpu_timing(apple, model, tmp_path) -> None:
     console = tmp_path / "no_coreml.txt"
     text = (RECORDED / "ios_console_xnnpack.txt").read_text()
@@ -313,3 +297,22 @@ def test_an_app_killed_by_a_signal_is_crashed(apple: FakeApple, model: Path) -> 
     apple.set(crash=True)
     record = runner(apple).time(make_job(model, Delegate.GPU))
     assert record.status is Status.CRASHED and record.error.type == "SIGSEGV" and record.error.signal == 11
+
+
+def test_devicectl_says_why_a_listed_phone_cannot_run_apps() -> None:
+    from device_runners.devicectl import parse_devicectl_devices
+
+    def phone(connection: dict, mode: str = "enabled") -> dict:
+        hardware = {"platform": "iOS", "reality": "physical", "productType": "iPhone16,1", "udid": "u"}
+        props = {"developerModeStatus": mode, "osVersionNumber": "18.1"}
+        entry = {"identifier": "i", "hardwareProperties": hardware, "deviceProperties": props}
+        return {**entry, "connectionProperties": connection}
+
+    data = {
+        "result": {
+            "devices": [phone({"pairingState": "unpaired"}), phone({"tunnelState": "connected"}, "disabled")]
+        }
+    }
+    unpaired, no_dev_mode = parse_devicectl_devices(data)
+    assert "trust this computer" in unpaired.reason and "Developer Mode" in no_dev_mode.reason
+    assert (no_dev_mode.model, no_dev_mode.soc, no_dev_mode.os) == ("iPhone 15 Pro", "A17 Pro", "iOS 18.1")

@@ -1,10 +1,12 @@
-"""Simulated records (Android emulator, iOS Simulator) are kept apart from phones (issue 20).
+"""Simulated records (Android emulator, iOS Simulator) are kept apart from phones; the paper plan's iPhone.
 
 Never on a phone's Pareto front (results.analysis, the dashboard's points, the run summary) and never
 paired with a phone's baseline by ``compare`` (results.regression).
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 
@@ -118,3 +120,14 @@ def test_run_summary_front_and_target_column_keep_simulated_apart() -> None:
     frame = records_frame([record("r", False, 10.0, "p7"), record("r", True, 2.0, "p7")])
     assert frame["pareto"].tolist() == [True, True]
     assert sorted(frame["target"]) == ["adb:p7", "adb:p7 (simulated)"]
+
+
+def test_paper_plan_lists_an_iphone_on_every_ios_delegate() -> None:
+    import yaml
+
+    from device_runners.targets import parse_target
+
+    plan = yaml.safe_load((Path(__file__).parents[2] / "bench" / "plans" / "paper.yaml").read_text())
+    (iphone,) = [parse_target(t) for t in plan["targets"] if t["runner"] == "ios"]
+    assert set(iphone.delegates) == {Delegate.CPU, Delegate.XNNPACK, Delegate.GPU, Delegate.COREML_DELEGATE}
+    assert iphone.sustained is None  # the app has no fixed-rate runs
