@@ -6,8 +6,8 @@ implemented: run edgebench on the Mac). One timing: find the device with ``xcrun
 generated ``benchmark_params.json`` (cached by the artifact's sha256 and the params,
 ``device_runners/ios_app.py``), install it, launch it with its console attached, and parse what it
 prints with the same parser as Android's ``benchmark_model``. The stock app starts the benchmark when its
-button is tapped; for unattended runs the checkout must start it at launch (README, "Benchmark on an
-iPhone"), otherwise the record says no timings were printed.
+button is tapped; for unattended runs the checkout must start it at launch and exit when done
+(docs/ios.md), otherwise the record says no timings were printed or the launch timed out.
 
 Delegates: ``cpu`` (builtin kernels), ``xnnpack``, ``gpu`` (the Metal delegate) and ``coreml_delegate``
 (LiteRT's Core ML delegate, A12 and newer); ops a delegate declined are recorded as fallback. Simulator
@@ -44,8 +44,6 @@ from results.schema import ArtifactFormat, Delegate, ErrorInfo, RunRecord, Statu
 IOS_DELEGATES = (Delegate.CPU, Delegate.XNNPACK, Delegate.GPU, Delegate.COREML_DELEGATE)
 # The Simulator runs the app on the Mac's CPU: a functional check of the CPU paths only.
 SIMULATOR_DELEGATES = (Delegate.CPU, Delegate.XNNPACK)
-
-
 IOS_APP_ENV = "EDGEBENCH_IOS_APP"
 
 
