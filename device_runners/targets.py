@@ -22,6 +22,7 @@ Environment (for ad-hoc use without a plan):
     EDGEBENCH_BENCHMARK_MODEL  path of the Android ``benchmark_model`` binary
     EDGEBENCH_ADB_DEVICES      comma-separated adb serials or ``host:port`` addresses
     EDGEBENCH_SSH_HOSTS        comma-separated ``[user@]host[:port]`` boards
+    EDGEBENCH_IOS_APP          the checkout of LiteRT's iOS benchmark app (device_runners/ios.py)
 """
 
 from __future__ import annotations
