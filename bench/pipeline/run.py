@@ -134,8 +134,8 @@ def walk(ctx: Context, works: list[VariantWork], data: Data) -> None:
 def estimates(plan: Plan, planning: Context) -> dict[str, list[float | None]]:
     """Prior seconds of every item the execute pass will run, per stage (for the first ETA)."""
     training = plan.training
-    minutes = training.get("max_minutes")
-    train_s = minutes * 60 + 30 if minutes else training["steps"] * training.get("batch_size", 32) / 25 + 30
+    minutes = training.max_minutes
+    train_s = minutes * 60 + 30 if minutes else training.steps * training.batch_size / 25 + 30
     synthetic = plan.dataset.synthetic
     timing = plan.timing
     prior = {

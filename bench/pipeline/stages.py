@@ -66,9 +66,9 @@ def model_config(work: VariantWork, data: Data):
 
 def train_stage(ctx: Context, data: Data, work: VariantWork) -> dict | None:
     """Train the variant (resuming from checkpoints in its work folder) or return the cached result."""
-    from bench.training import TrainConfig, TrainingError, train
+    from bench.training import TrainingError, train
 
-    config = TrainConfig.from_dict({**ctx.plan.training, **work.spec.train})
+    config = ctx.plan.train_config(work.spec)
     spec = work.spec.model_dump(mode="json", exclude={"train"})
     key = stage_key("train", data.key, spec, config.to_dict())
     hit, compute = ctx.lookup("train", work.label, key, data.ready, valid=_weights_present)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from bench.data.augment import AugmentConfig
+from bench.data.augment_config import AugmentConfig
 from bench.data.coco import load_coco
 from bench.data.synthetic import SynthConfig, synthetic_cached
 from bench.evaluation import evaluate_artifact, evaluate_detector

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import tf_keras as keras
 
-from bench.data.augment import AugmentConfig
+from bench.data.augment_config import AugmentConfig
 from bench.data.coco import CocoDataset
 from bench.models.config import ModelConfig
 from bench.training import checkpoints as ckpt
