@@ -47,11 +47,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## Performance checks: scripts that print figures and PASS/FAIL lines (not timed unit tests).
+## Performance checks (perf/, not shipped): scripts that print figures and PASS/FAIL lines.
 perf: $(STAMP)
-	$(PY) -m bench.scripts.perf_timing
-	$(PY) -m bench.scripts.perf_dashboard --store work/perf/dashboard_100k.sqlite
-	$(PY) -m bench.scripts.perf_int8
+	$(PY) -m perf.perf_timing
+	$(PY) -m perf.perf_dashboard --store work/perf/dashboard_100k.sqlite
+	$(PY) -m perf.perf_int8
 
 ## CI regression report: the newest run against BASELINE (a run id or git ref); Markdown, JUnit and JSON in $(REPORT_DIR).
 BASELINE ?= main

@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "evaluate",
     "dataset",
     "train",
+    "inspect",
 ]
 
 EXIT_BAD_INPUT = 2
