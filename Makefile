@@ -26,10 +26,13 @@ benchmark: $(STAMP)
 	$(EDGEBENCH) benchmark --plan $(PLAN)
 
 ## The dashboard on http://127.0.0.1:8501 (store: STORE=URL, else $$EDGEBENCH_STORE, else results/edgebench.sqlite).
+## A viewer's toolbar (no Deploy button, no developer menu); DEV=1 shows Streamlit's developer toolbar.
 STORE ?=
+DEV ?=
 dashboard: $(STAMP)
 	$(VENV)/bin/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port 8501 \
-		--server.headless true --browser.gatherUsageStats false $(if $(STORE),-- --store '$(STORE)')
+		--server.headless true --browser.gatherUsageStats false \
+		--client.toolbarMode $(if $(DEV),developer,viewer) $(if $(STORE),-- --store '$(STORE)')
 
 ## The default (fast) suite; `make test-all` adds the slow tests.
 test: $(STAMP)
