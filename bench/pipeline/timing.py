@@ -70,9 +70,8 @@ def _measure(ctx: Context, job: TimingJob, slot: Slot, label: str) -> tuple[RunR
     """A cached, unsupported or freshly measured record (None: would be measured, planning pass)."""
     support = reach(ctx, slot)
     if not support.ok:
-        return unsupported_record(
-            job, slot.target.runner, support.reason, slot.target.device_id
-        ), S.UNSUPPORTED
+        record = unsupported_record(job, slot.target.runner, support.reason, slot.target.device_id)
+        return record, S.UNSUPPORTED
     artifact = job.artifact
     target = slot.target.model_dump(mode="json")
     settings = slot.settings.model_dump(mode="json")
