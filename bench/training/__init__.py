@@ -23,6 +23,8 @@ Calibration on this 2-core machine (``tools/calibrate_training.py``) is summaris
 """
 
 import importlib
+import sys
+import types
 
 # Where each public name lives. Loaded on first use (PEP 562) so that ``bench.training.config`` (a plan's
 # ``training:`` section) can be imported without pulling TensorFlow in through the trainer.
@@ -45,3 +47,15 @@ def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module 'bench.training' has no attribute {name!r}")
     return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: object) -> None:
+        # Importing the submodule bench.training.finetune binds the package attribute `finetune` to that
+        # module; the public name is the function it defines.
+        if isinstance(value, types.ModuleType) and name in _EXPORTS:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
