@@ -50,14 +50,9 @@ EMPTY_HELP = """\
 Fill it by running the benchmark, which stores one record per artifact and target:
 
 ```bash
-make benchmark                                   # the default plan, end to end
+make benchmark                                   # the default plan (quick), end to end
+make benchmark PLAN=smoke                        # about a minute: two tiny variants, three recipes
 edgebench time model.tflite --delegate cpu,xnnpack --threads 1,4 --store {url}
-```
-
-Or, to try the dashboard, a synthetic store:
-
-```bash
-python -m bench.scripts.make_fixture_store --store {url} --records 5000
 ```
 
 Then reload this page.
