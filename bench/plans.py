@@ -15,6 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bench.user_model_spec import UserModelSpec, check_user_models
 from common.errors import InputError, choice_error
 from device_runners.targets import TargetConfig
 from results.schema import TimingSettings
@@ -112,14 +113,21 @@ class Plan(_Strict):
     name: str  # shown in records (RunRecord.plan) and run ids
     description: str = ""
     dataset: DatasetSection
-    variants: list[VariantSpec] = Field(min_length=1)
-    training: dict[str, Any]  # bench.training.TrainConfig fields (steps is required)
+    variants: list[VariantSpec] = []  # zoo detectors to train; may be empty when `models` is given
+    models: list[UserModelSpec] = []  # the user's own detectors (bench.user_model_spec)
+    training: dict[str, Any] = {}  # bench.training.TrainConfig fields (steps is required with variants)
     finetune: FinetuneSection = FinetuneSection()
     recipes: list[RecipeSpec] = Field(min_length=1)
     export: ExportSection = ExportSection()
     evaluation: EvaluationSection = EvaluationSection()
     targets: list[TargetConfig] = Field(min_length=1)
     timing: TimingSettings = TimingSettings(min_runs=20, min_secs=0.5)
+
+    @model_validator(mode="after")
+    def _something_to_benchmark(self) -> Plan:
+        if not self.variants and not self.models:
+            raise ValueError("give at least one of variants, models")
+        return self
 
     @field_validator("recipes", mode="before")
     @classmethod
@@ -234,7 +242,8 @@ def check_names(plan: Plan) -> None:
     from bench.training import TrainConfig
     from converters.recipes import get_recipe, recipe_names
 
-    _training(TrainConfig, plan.training, "training")
+    if plan.variants:
+        _training(TrainConfig, plan.training, "training")
     models = list_models()
     for index, variant in enumerate(plan.variants):
         where = f"variants[{index}]"
@@ -246,6 +255,7 @@ def check_names(plan: Plan) -> None:
             raise InputError(f"{where}: {error}") from None
         _training(TrainConfig, {**plan.training, **variant.train}, f"{where}.train")
     _unique([variant_label(v) for v in plan.variants], "variants", "name (with input_size and width)")
+    check_user_models(plan.models, models)
     for index, spec in enumerate(plan.recipes):
         if spec.name not in recipe_names():
             raise choice_error(f"recipes[{index}].name", spec.name, recipe_names())

@@ -129,13 +129,18 @@ def walk(ctx: Context, works: list[VariantWork], data: Data) -> None:
             for slot in slots(ctx.plan, recipe.format):
                 time_stage(ctx, work, recipe, (trained, exported, evaluated), slot)
         release_inputs(ctx)
+    if ctx.plan.models:
+        from bench.pipeline.user_models import walk_user_models
+
+        walk_user_models(ctx, data)
 
 
 def estimates(plan: Plan, planning: Context) -> dict[str, list[float | None]]:
     """Prior seconds of every item the execute pass will run, per stage (for the first ETA)."""
     training = plan.training
     minutes = training.get("max_minutes")
-    train_s = minutes * 60 + 30 if minutes else training["steps"] * training.get("batch_size", 32) / 25 + 30
+    per_step = training.get("batch_size", 32) / 25
+    train_s = minutes * 60 + 30 if minutes else training.get("steps", 0) * per_step + 30
     synthetic = plan.dataset.synthetic
     timing = plan.timing
     prior = {
