@@ -8,7 +8,6 @@ from um_helpers import MODEL_CLASSES, with_label_file
 
 from bench.pipeline import DONE, NOTHING_CHANGED, Options, run_benchmark
 from bench.plans import parse_plan
-from common.errors import InputError
 from results.schema import Status
 
 pytestmark = pytest.mark.slow  # converts and times a tiny detector (about a minute)
@@ -71,18 +70,3 @@ def test_user_models_are_evaluated_converted_timed_and_labelled(split, tiny_user
 
     again = run_benchmark(parse_plan(_plan(split, models)), options)
     assert again.status == NOTHING_CHANGED and again.run_id == outcome.run_id
-
-
-def test_plan_errors_name_the_model_entry(split, tiny_user_models, tmp_path):
-    keras_file = tmp_path / "model.keras"
-    keras_file.write_bytes(b"")
-    cases = [
-        ({"name": "x", "path": str(tmp_path / "missing.tflite")}, "models[0].path: .*model not found"),
-        ({"name": "x", "path": str(keras_file)}, "models[0].architecture: a Keras file needs"),
-        ({"name": "x", "path": str(tiny_user_models["tflite"]), "outputs": {"boxes": "a"}}, "all four"),
-    ]
-    for entry, message in cases:
-        with pytest.raises(InputError, match=message):
-            parse_plan(_plan(split, [entry]))
-    with pytest.raises(InputError, match="at least one of variants, models"):
-        parse_plan(_plan(split, []))
