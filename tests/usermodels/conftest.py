@@ -38,9 +38,9 @@ def split(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_user_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """``{"tflite", "saved_model", "labelmap"}``: a tiny zoo detector with the classes of MODEL_CLASSES
-    (spread-out random head weights), as a float .tflite and as a SavedModel of its export signature,
-    plus the matching OD API style labelmap.txt (background ``???`` first)."""
+    """``{"tflite", "saved_model", "keras", "labelmap"}``: a tiny zoo detector with the classes of
+    MODEL_CLASSES (spread-out random head weights), as a float .tflite, a SavedModel of its export
+    signature and a .keras file, plus the matching OD API style labelmap.txt (background ``???`` first)."""
     import bench  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 
     tf = pytest.importorskip("tensorflow")
@@ -67,9 +67,10 @@ def tiny_user_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     export = DetectionExport(model, config)
     saved = out / "saved_model"
     tf.saved_model.save(export, str(saved), signatures={"serving_default": export.concrete_function()})
+    model.save(out / "model.keras")
     labelmap = out / "labelmap.txt"
     labelmap.write_text("\n".join(["???", *MODEL_CLASSES]) + "\n")
-    return {"tflite": artifact.path, "saved_model": saved, "labelmap": labelmap}
+    return {"tflite": artifact.path, "saved_model": saved, "keras": out / "model.keras", "labelmap": labelmap}
 
 
 @pytest.fixture

@@ -70,3 +70,21 @@ def test_user_models_are_evaluated_converted_timed_and_labelled(split, tiny_user
 
     again = run_benchmark(parse_plan(_plan(split, models)), options)
     assert again.status == NOTHING_CHANGED and again.run_id == outcome.run_id
+
+
+def test_a_keras_model_of_a_zoo_architecture_takes_the_tflite_and_core_ml_recipes(
+    split, tiny_user_models, tmp_path
+):
+    entry = {"name": "k", "path": str(tiny_user_models["keras"]), "architecture": "tiny_ssdlite_mobilenet_v2"}
+    plan = _plan(split, [entry | {"labelmap": str(tiny_user_models["labelmap"])}])
+    plan["recipes"] = ["tflite_fp32", "coreml_fp16"]
+    options = Options(workdir=tmp_path / "work", store=str(tmp_path / "s.sqlite"), quiet=True)
+    outcome = run_benchmark(parse_plan(plan), options)
+    by = {r.artifact.recipe: r for r in outcome.records}
+    assert set(by) == {"tflite_fp32", "coreml_fp16"} and len(outcome.records) == 2
+    lite, coreml = by["tflite_fp32"], by["coreml_fp16"]
+    assert lite.status is Status.OK and lite.accuracy.map > 0
+    assert lite.model.variant == "user:k" and lite.model.madds > 0 and lite.model.num_classes == 5
+    # Converted by the zoo's Core ML path; only timing it needs a Mac.
+    assert coreml.status is Status.UNSUPPORTED and coreml.artifact.size_bytes > 0
+    assert "macOS" in coreml.error.message
