@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from um_helpers import MODEL_CLASSES, with_label_file
 
@@ -51,3 +52,25 @@ def test_mediapipe_metadata_label_file_is_read(mediapipe_python, tiny_user_model
     artifact = convert(inputs, get_recipe("tflite_fp32"), tmp_path, create_mediapipe_env=False)
     assert artifact.sidecar["metadata"] is not None, artifact.sidecar["metadata_error"]
     assert metadata_labels(artifact.path).split() == list(MODEL_CLASSES)
+
+
+def test_outputs_named_in_the_plan_are_found_by_tensor_name(tiny_user_models):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from bench.pipeline.user_sources import NamedOutputsTFLiteDetector
+    from common.errors import InputError
+
+    path = tiny_user_models["tflite"]
+    interpreter = Interpreter(model_path=str(path))
+    by_index = {d["index"]: d["name"] for d in interpreter.get_output_details()}
+    signature = interpreter.get_signature_runner().get_output_details()
+    tensors = {key: by_index[detail["index"]] for key, detail in signature.items()}  # e.g. Identity_2
+    assert set(tensors) == {"boxes", "classes", "scores", "num_detections"}
+    image = np.random.default_rng(0).integers(0, 256, (120, 90, 3), dtype=np.uint8)
+    expected = TFLiteDetector(path)(image)
+    found = NamedOutputsTFLiteDetector(path, tensors)
+    assert found.output_source == "plan outputs"
+    for ours, theirs in zip(found(image), expected, strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    with pytest.raises(InputError, match="plan outputs \\['nope'\\] are not outputs of the model"):
+        NamedOutputsTFLiteDetector(path, {**tensors, "scores": "nope"})
