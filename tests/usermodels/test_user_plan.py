@@ -58,3 +58,26 @@ def test_dry_run_lists_every_record_and_no_recipe_is_skipped(split, tmp_path):
     assert times["user:sm coreml_fp16 on mac coreml_all x1"] == "to store"
     assert times["user:lite as_given on host xnnpack x1"] == "pending"
     assert times["user:sm tflite_fp32 on host xnnpack x1"] == "pending"
+
+
+def test_an_mlpackage_off_macos_is_stored_as_unsupported_with_reasons(split, tmp_path):
+    from bench.pipeline import DONE, Options, run_benchmark
+    from bench.pipeline.summary import records_frame, summary_table
+
+    package = tmp_path / "Detector.mlpackage"
+    (package / "Data").mkdir(parents=True)
+    (package / "Manifest.json").write_text("{}")
+    plan = _plan(split, [{"name": "ml", "path": str(package)}])
+    plan["recipes"] = ["tflite_fp32", "coreml_fp16"]
+    plan["targets"].append({"name": "mac", "runner": "coreml_mac", "delegates": ["coreml_all"]})
+    options = Options(workdir=tmp_path / "work", store=str(tmp_path / "s.sqlite"), quiet=True)
+    outcome = run_benchmark(parse_plan(plan), options)
+    assert outcome.status == DONE and len(outcome.records) == outcome.expected
+    by = {(r.artifact.recipe, r.target.runner): r for r in outcome.records}
+    given = by[None, "coreml_mac"]
+    assert given.model.variant == "user:ml" and given.artifact.size_bytes > 0
+    assert "macOS" in given.error.message
+    assert "benchmarked as given" in by["coreml_fp16", "coreml_mac"].error.message
+    assert {r.status.value for r in outcome.records} == {"unsupported"}
+    frame = records_frame(outcome.records)
+    assert "as given" in set(frame["recipe"]) and summary_table(frame, "t").row_count == len(frame)
