@@ -1,6 +1,7 @@
 """Plans: what ``edgebench benchmark`` runs, as YAML validated into frozen pydantic models.
 
-A plan names the dataset, the variants (name, input size, width, training overrides), the training and
+A plan names the dataset, the variants (name, input size, width, training overrides), the user's own models
+(``models:``, see :mod:`bench.user_model_spec`), the training and
 fine-tuning budget, the recipes, the targets (``device_runners.targets.TargetConfig``) and the timing
 settings. Unknown keys are rejected at every level; a bad plan ends in one line naming the key, what was
 received and what is allowed (``InputError``, exit code 2). Built-in plans live in ``bench/plans/*.yaml``
