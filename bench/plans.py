@@ -1,6 +1,7 @@
 """Plans: what ``edgebench benchmark`` runs, as YAML validated into frozen pydantic models.
 
-A plan names the dataset, the variants (name, input size, width, training overrides), the training and
+A plan names the dataset, the variants (name, input size, width, training overrides), the user's own models
+(``models:``, see :mod:`bench.user_model_spec`), the training and
 fine-tuning budget, the recipes, the targets (``device_runners.targets.TargetConfig``) and the timing
 settings. Unknown keys are rejected at every level; a bad plan ends in one line naming the key, what was
 received and what is allowed (``InputError``, exit code 2). Built-in plans live in ``bench/plans/*.yaml``
@@ -17,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bench.training.config import TrainConfig
+from bench.user_model_spec import UserModelSpec, check_user_models
 from bench.validation import describe_error, validated
 from common.errors import InputError, choice_error
 from device_runners.targets import TargetConfig
@@ -131,14 +133,23 @@ class Plan(_Strict):
     name: str  # shown in records (RunRecord.plan) and run ids
     description: str = ""
     dataset: DatasetSection
-    variants: list[VariantSpec] = Field(min_length=1)
-    training: TrainConfig  # how every variant trains (steps is required); variants may override fields
+    variants: list[VariantSpec] = []  # zoo detectors to train; may be empty when `models` is given
+    models: list[UserModelSpec] = []  # the user's own detectors (bench.user_model_spec)
+    training: TrainConfig | None = None  # how every variant trains (required with variants); overridable
     finetune: FinetuneSection = FinetuneSection()
     recipes: list[RecipeSpec] = Field(min_length=1)
     export: ExportSection = ExportSection()
     evaluation: EvaluationSection = EvaluationSection()
     targets: list[TargetConfig] = Field(min_length=1)
     timing: TimingSettings = TimingSettings(min_runs=20, min_secs=0.5)
+
+    @model_validator(mode="after")
+    def _something_to_benchmark(self) -> Plan:
+        if not self.variants and not self.models:
+            raise ValueError("give at least one of variants, models")
+        if self.variants and self.training is None:
+            raise ValueError("training: required key is missing (the variants are trained)")
+        return self
 
     @field_validator("recipes", mode="before")
     @classmethod
@@ -153,6 +164,8 @@ class Plan(_Strict):
         Raises:
             InputError: The merged values are invalid (``check_names`` has already refused such plans).
         """
+        if self.training is None:
+            raise InputError("training: required key is missing (the variants are trained)")
         if not variant.train:
             return self.training
         return validated(TrainConfig, {**self.training.to_dict(), **variant.train}, "train")
@@ -229,6 +242,7 @@ def check_names(plan: Plan) -> None:
         init = plan.train_config(variant).init
         check_applies(init, config.backbone, config.width_multiplier, f"{where}.train.init")
     _unique([variant_label(v) for v in plan.variants], "variants", "name (with input_size and width)")
+    check_user_models(plan.models, models)
     for index, spec in enumerate(plan.recipes):
         if spec.name not in recipe_names():
             raise choice_error(f"recipes[{index}].name", spec.name, recipe_names())

@@ -22,6 +22,7 @@ def main() -> None:
     pages = [
         st.Page(_VIEWS / "tradeoffs.py", title="Trade-offs", icon=":material/scatter_plot:", default=True),
         st.Page(_VIEWS / "devices.py", title="Devices", icon=":material/smartphone:"),
+        st.Page(_VIEWS / "models.py", title="Models", icon=":material/table_chart:"),
         st.Page(_VIEWS / "runs.py", title="Runs", icon=":material/compare_arrows:"),
         st.Page(_VIEWS / "records.py", title="Records", icon=":material/table_rows:"),
         st.Page(_VIEWS / "sustained.py", title="Sustained", icon=":material/battery_charging_full:"),

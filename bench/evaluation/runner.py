@@ -20,6 +20,7 @@ from pycocotools.coco import COCO
 
 from bench.data.coco import CocoDataset, ImageRecord, load_coco
 from bench.evaluation.detectors import CoreMLDetector, Detector, coreml_support
+from bench.evaluation.labelmap import LabelMapping, MappedDetector
 from bench.evaluation.metrics import CocoMetrics, ground_truth, load_results, metrics_from_stats, run_cocoeval
 from bench.evaluation.tflite import TFLiteDetector
 from common.errors import InputError, choice_error
@@ -187,6 +188,7 @@ def evaluate_artifact(
     max_images: int | None = None,
     num_threads: int | None = None,
     detections_out: str | Path | None = None,
+    labelmap: LabelMapping | None = None,
 ) -> CocoMetrics | Unsupported:
     """Evaluate an exported model file: ``.tflite`` through LiteRT, ``.mlpackage`` / ``.mlmodel`` through
     Core ML (macOS only; elsewhere an :class:`Unsupported` with the reason).
@@ -197,6 +199,7 @@ def evaluate_artifact(
         max_images: Evaluate only the first N images.
         num_threads: LiteRT interpreter threads (default: every core).
         detections_out: Also write the detections as a COCO results JSON here.
+        labelmap: Maps the model's class indices to the dataset's (default: the same order).
     """
     path = Path(path)
     suffix = path.suffix.lower()
@@ -209,6 +212,8 @@ def evaluate_artifact(
         if not support.ok:
             return Unsupported(support.reason)
         detector = CoreMLDetector(path)
+    if labelmap is not None:
+        detector = MappedDetector(detector, labelmap)
     return evaluate_detector(detector, dataset, max_images=max_images, detections_out=detections_out)
 
 

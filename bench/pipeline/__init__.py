@@ -8,7 +8,8 @@
 Modules: ``run`` (the two passes and the run-id decision), ``stages`` (dataset, train, export,
 evaluate), ``entries`` (their typed results), ``timing`` (records), ``jobs`` (what a plan expands to),
 ``runs`` (run manifest and record ids), ``inputs`` (the converters' input object), ``progress`` and
-``summary`` (output). The stage cache is ``bench.cache``.
+``summary`` (output); ``user_models`` (a plan's own models, with ``user_sources`` and ``user_convert``).
+The stage cache is ``bench.cache``.
 """
 
 from bench.pipeline.run import Options, Outcome, RunStatus, run_benchmark

@@ -142,13 +142,18 @@ def walk(ctx: Context, works: list[VariantWork], data: Data) -> None:
             for slot in slots(ctx.plan, recipe.format):
                 time_stage(ctx, work, recipe, (trained, exported, evaluated), slot)
         release_inputs(ctx)
+    if ctx.plan.models:
+        from bench.pipeline.user_models import walk_user_models
+
+        walk_user_models(ctx, data)
 
 
 def estimates(plan: Plan, planning: Context) -> dict[str, list[float | None]]:
     """Prior seconds of every item the execute pass will run, per stage (for the first ETA)."""
     training = plan.training
-    minutes = training.max_minutes
-    train_s = minutes * 60 + 30 if minutes else training.steps * training.batch_size / 25 + 30
+    minutes = training.max_minutes if training else None
+    steps, batch = (training.steps, training.batch_size) if training else (0, 32)
+    train_s = minutes * 60 + 30 if minutes else steps * batch / 25 + 30
     synthetic = plan.dataset.synthetic
     timing = plan.timing
     prior = {

@@ -30,7 +30,7 @@ def records_frame(records: list[RunRecord]) -> pd.DataFrame:
         rows.append(
             {
                 "variant": f"{r.model.variant}@{size}x{width}" if size else (r.model.variant or "?"),
-                "recipe": r.artifact.recipe,
+                "recipe": r.artifact.recipe or "as given",  # a user's file measured unchanged
                 "runner": r.target.runner,
                 "device_id": r.target.device_id,
                 "target": f"{r.target.runner}:{r.target.device_id}"

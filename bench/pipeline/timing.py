@@ -80,7 +80,10 @@ def _measure(ctx: Context, job: TimingJob, slot: Slot, label: str) -> tuple[RunR
     )
     hit = None if ctx.retime else ctx.cache.get("time", key)
     if hit:
-        return RunRecord.model_validate(hit["record"]), S.CACHED
+        # The same bytes may be another model's artifact (a user's .tflite equal to a conversion): the
+        # timing is reused, what the record is about comes from this job.
+        cached = RunRecord.model_validate(hit["record"])
+        return cached.model_copy(update={"model": job.model, "artifact": job.artifact}), S.CACHED
     if not ctx.execute:
         ctx.report("time", label, S.RUN, key)
         return None, S.RUN

@@ -38,7 +38,7 @@ def test_coco_plan(tmp_path, monkeypatch):
     assert all(
         v.train["init"]["checkpoint"].startswith("$EDGEBENCH_OD_API_CHECKPOINTS/") for v in plan.variants
     )
-    assert plan.training["steps"] == 0  # evaluated as published
+    assert plan.training.steps == 0  # evaluated as published
     assert [r.name for r in plan.recipes] == recipe_names()
     assert plan.dataset.coco.val == Path("/data/coco/annotations/instances_val2017.json")
     assert {t.runner for t in plan.targets} == {"host", "adb", "coreml_mac"}
@@ -68,5 +68,5 @@ def test_finetune_example(tmp_path, monkeypatch):
 
 def test_default_benchmark_plan_stays_synthetic_from_scratch():
     plan = load_plan("quick")
-    assert plan.dataset.synthetic is not None and "init" not in plan.training
+    assert plan.dataset.synthetic is not None and plan.training.init.kind.value == "scratch"
     assert all("init" not in v.train for v in plan.variants)

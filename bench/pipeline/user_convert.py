@@ -1,0 +1,94 @@
+"""The work behind a user model's export and evaluate stages (see :mod:`bench.pipeline.user_models`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bench.pipeline.context import Context, Data
+from bench.pipeline.stages import failure
+from bench.user_model_spec import SourceKind, UserModelSpec
+from common.errors import InputError
+
+
+def conversion_inputs(ctx: Context, data: Data, spec: UserModelSpec, kind: SourceKind):
+    """The model's ConversionInputs, loaded once per pass (kept in ``ctx.models`` under its label)."""
+    from bench.pipeline import user_sources
+    from bench.pipeline.inputs import calibration_batches, zoo_inputs
+
+    inputs = ctx.models.get(spec.label)
+    if inputs is not None:
+        return inputs
+    names = user_sources.class_names(spec, kind)
+    count = ctx.plan.export.calibration_samples
+    if spec.architecture is None:
+        model = user_sources.SignatureModel(spec.path, spec.outputs)
+        labels = _labels(names, data, None)
+        batches = calibration_batches(data.train, model.input_size, count)
+        inputs = user_sources.signature_inputs(model, spec.name, labels, batches)
+    else:
+        model, config = user_sources.load_keras(spec.path, spec.architecture)
+        labels = _labels(names, data, config.num_classes)
+        batches = calibration_batches(data.train, config.input_size, count)
+        inputs = zoo_inputs(config, model, labels, batches, None, f"user-{spec.name}")
+    ctx.models[spec.label] = inputs
+    return inputs
+
+
+def _labels(names: list[tuple[str, ...]] | None, data: Data, count: int | None) -> list[str]:
+    """Class names for the artifact (its metadata and sidecar): the label map's, else the dataset's."""
+    labels = [n[0] if n else "???" for n in names] if names else list(data.train.class_names)
+    if count is not None and len(labels) != count:
+        raise InputError(
+            f"the model predicts {count} classes but its labels name {len(labels)} "
+            "(give a labelmap with one name per class)"
+        )
+    return labels
+
+
+def convert_user_model(ctx: Context, data: Data, spec: UserModelSpec, kind: SourceKind, recipe, folder: Path):
+    """Convert with one recipe through :func:`converters.convert`; a typed failure becomes a cache entry."""
+    import tensorflow as tf
+
+    from converters import convert
+    from converters.tflite import ConversionError
+
+    metadata = ctx.plan.export.tflite_metadata
+    try:
+        inputs = conversion_inputs(ctx, data, spec, kind)
+        artifact = convert(inputs, recipe, folder, tflite_metadata=metadata, create_mediapipe_env=metadata)
+    except (ConversionError, InputError, ValueError, TypeError, tf.errors.OpError) as error:
+        return failure(error)
+    info = artifact.info
+    return {
+        "sidecar": str(artifact.sidecar_path),
+        "artifact": info.model_copy(update={"path": str(artifact.path)}).model_dump(mode="json"),
+        "tools": artifact.sidecar.get("tools", {}),
+    }
+
+
+def evaluate_user_artifact(
+    ctx: Context, data: Data, spec: UserModelSpec, kind: SourceKind, path: Path, outputs: dict[str, str]
+) -> dict:
+    """COCO metrics of one artifact through the model's label map (``accuracy``, ``unsupported`` or
+    ``failed`` entry)."""
+    from bench.evaluation import Unsupported, evaluate_artifact, evaluate_detector
+    from bench.evaluation.labelmap import MappedDetector
+    from bench.pipeline.user_sources import NamedOutputsTFLiteDetector, mapping_for
+
+    max_images = ctx.plan.evaluation.max_images
+    try:
+        mapping = mapping_for(spec, kind, list(data.val.class_names))
+        if mapping is not None:
+            ctx.progress.note(f"{spec.label}: {mapping.describe()}")
+        if outputs:
+            detector = NamedOutputsTFLiteDetector(path, outputs)
+            detector = MappedDetector(detector, mapping) if mapping is not None else detector
+            metrics = evaluate_detector(detector, data.val, max_images=max_images)
+        else:
+            metrics = evaluate_artifact(path, data.val, max_images=max_images, labelmap=mapping)
+    except (InputError, ValueError, RuntimeError) as error:
+        return failure(error)
+    if isinstance(metrics, Unsupported):
+        return {"unsupported": metrics.reason}
+    accuracy = metrics.to_accuracy_info().model_dump(mode="json")
+    return {"accuracy": accuracy, "inference_s": metrics.inference_s}

@@ -1,0 +1,228 @@
+"""The user's own detectors (a plan's ``models:``): loaded, converted where a recipe applies, evaluated with
+their label map on the plan's dataset, timed on every target, stored as ``user:<name>`` records.
+
+Per model, the same cached stages as a zoo variant, with "load" in the place of "train":
+
+* load (stage ``train``): hash the file, read its ModelInfo (``variant = user:<name>``);
+* the model *as given* (a ``.tflite`` or ``.mlpackage``): evaluated and timed unchanged, its records carry
+  no recipe (``ArtifactInfo.recipe = None``, as the schema documents for a user's own file);
+* each plan recipe: converted when it applies to the model's kind (SavedModel / Keras: the post-training
+  TFLite recipes; Core ML too for a zoo-architecture Keras model), else one ``unsupported`` record per
+  timing slot with the reason: never silently skipped;
+* evaluate and time exactly as the zoo's artifacts (:func:`bench.pipeline.timing.time_stage`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.cache import stage_key
+from bench.pipeline.context import FAILED, PENDING, RUN, STORED, TO_STORE, UNSUPPORTED, Context, Data
+from bench.pipeline.jobs import Slot, VariantWork, identity, slots
+from bench.pipeline.runs import record_id
+from bench.pipeline.stages import failure, release_inputs
+from bench.pipeline.timing import time_stage
+from bench.plans import VariantSpec
+from bench.user_model_spec import SourceKind, UserModelSpec, source_kind
+from common.errors import InputError
+from device_runners.base import TimingJob, unsupported_record
+from results.schema import ArtifactFormat, ArtifactInfo, ModelInfo
+
+AS_GIVEN = "as_given"  # the pseudo-recipe of a user's file benchmarked unchanged (labels and ids only)
+
+
+@dataclass(frozen=True)
+class AsGiven:
+    """Stands in for a recipe where the model file is measured as the user gave it."""
+
+    format: ArtifactFormat
+    name: str = AS_GIVEN
+
+
+def walk_user_models(ctx: Context, data: Data) -> None:
+    """Every stage of every user model of the plan (after the zoo's variants)."""
+    for spec in ctx.plan.models:
+        kind = source_kind(spec.path)
+        work = VariantWork(VariantSpec(name=spec.label), spec.label, ())
+        loaded = load_stage(ctx, spec, kind)
+        if kind in (SourceKind.TFLITE, SourceKind.COREML):
+            given = AsGiven(ArtifactFormat.TFLITE if kind is SourceKind.TFLITE else ArtifactFormat.COREML)
+            exported = _as_given(spec, loaded)
+            evaluated = user_evaluate_stage(ctx, data, spec, kind, exported, f"{spec.label} {AS_GIVEN}")
+            for slot in slots(ctx.plan, given.format):
+                time_stage(ctx, work, given, (loaded, exported, evaluated), slot)
+        for recipe in plan_recipes(ctx):
+            reason = recipe_reason(kind, recipe, spec)
+            if reason is not None:
+                for slot in slots(ctx.plan, recipe.format):
+                    unsupported_stage(ctx, work, recipe, loaded, slot, reason)
+                continue
+            exported = user_export_stage(ctx, data, spec, kind, loaded, recipe)
+            evaluated = user_evaluate_stage(ctx, data, spec, kind, exported, f"{spec.label} {recipe.name}")
+            for slot in slots(ctx.plan, recipe.format):
+                time_stage(ctx, work, recipe, (loaded, exported, evaluated), slot)
+        release_inputs(ctx)
+
+
+def plan_recipes(ctx: Context) -> list:
+    """The plan's recipes with their overrides (``--only`` selects among the zoo's variants only)."""
+    from converters.recipes import get_recipe
+
+    return [get_recipe(r.name).with_overrides(**r.overrides) for r in ctx.plan.recipes]
+
+
+def recipe_reason(kind: SourceKind, recipe, spec: UserModelSpec) -> str | None:
+    """Why ``recipe`` cannot apply to this model (None: it applies)."""
+    if kind in (SourceKind.TFLITE, SourceKind.COREML):
+        return (
+            f"a {kind.value} file is benchmarked as given; {recipe.name} converts from a float TensorFlow "
+            "model (give a SavedModel or Keras file to apply recipes)"
+        )
+    if recipe.training.value != "none":
+        return f"{recipe.name} fine-tunes in the zoo's training loop, which a user's model does not enter"
+    if recipe.format is ArtifactFormat.COREML and spec.architecture is None:
+        return (
+            "Core ML recipes rebuild box decoding and NMS from the raw detector and its anchors; "
+            "a SavedModel ending in TFLite_Detection_PostProcess does not expose them "
+            "(a Keras model with its zoo `architecture` does)"
+        )
+    return None
+
+
+def load_stage(ctx: Context, spec: UserModelSpec, kind: SourceKind) -> dict | None:
+    """Hash the model and read its ModelInfo (cached by content); ``{"failed": ...}`` when it cannot load."""
+    from results.fileinfo import file_info
+
+    label = f"{spec.label} (load)"
+    info = file_info(spec.path)
+    key = stage_key("user_load", info.sha256, kind.value, spec.architecture, spec.outputs)
+    hit, compute = ctx.lookup("train", label, key, True)
+    if not compute:
+        return hit
+    with ctx.progress.item("train", label):
+        try:
+            model = _model_info(ctx, spec, kind)
+            entry = {"model": model, "sha256": info.sha256, "artifact": info.model_dump(mode="json")}
+        except InputError as error:
+            entry = failure(error)
+            ctx.progress.note(f"load {spec.label}: FAILED: {entry['failed']['message']}")
+    ctx.report("train", label, FAILED if "failed" in entry else RUN, key)
+    return ctx.cache.put("train", key, entry)
+
+
+def _model_info(ctx: Context, spec: UserModelSpec, kind: SourceKind) -> dict:
+    from bench.pipeline import user_sources
+
+    if kind is SourceKind.TFLITE:
+        return user_sources.tflite_model_info(spec.path, spec.label)
+    if kind is SourceKind.COREML:
+        return {"variant": spec.label}
+    if spec.architecture is None:
+        model = user_sources.SignatureModel(spec.path, spec.outputs)
+        return {"variant": spec.label, "input_size": model.input_size, "params": model.count_params()}
+    from bench.models.complexity import count_complexity
+
+    model, config = user_sources.load_keras(spec.path, spec.architecture)
+    counts = count_complexity(model)
+    return {
+        "variant": spec.label,
+        "input_size": config.input_size,
+        "num_classes": config.num_classes,
+        "params": counts.params_bn_folded,
+        "madds": counts.madds,
+    }
+
+
+def _as_given(spec: UserModelSpec, loaded: dict | None) -> dict | None:
+    """The export entry of the unchanged file (recipe None)."""
+    if loaded is None or "failed" in loaded:
+        return None if loaded is None else {"failed": {**loaded["failed"], "stage": "load"}}
+    return {"artifact": {**loaded["artifact"], "recipe": None, "path": str(spec.path)}, "tools": {}}
+
+
+def user_export_stage(ctx: Context, data: Data, spec, kind, loaded: dict | None, recipe) -> dict | None:
+    """Convert the user's model with one recipe, or return the cached artifact."""
+    from bench.pipeline import user_convert
+
+    label = f"{spec.label} {recipe.name}"
+    if loaded is None:
+        ctx.report("export", label, PENDING)
+        return None
+    if "failed" in loaded:
+        return {"failed": {**loaded["failed"], "stage": "load"}}
+    labels = _labelmap_digest(spec)
+    parts = (loaded["sha256"], recipe.model_dump(mode="json"), ctx.plan.export.model_dump(), labels)
+    key = stage_key("user_export", data.key, *parts)
+    hit, compute = ctx.lookup("export", label, key, data.ready)
+    if not compute:
+        return hit
+    folder = ctx.cache.output_dir("export", f"user-{spec.name}.{recipe.name}", key)
+    with ctx.progress.item("export", label):
+        entry = user_convert.convert_user_model(ctx, data, spec, kind, recipe, folder)
+    ctx.report("export", label, FAILED if "failed" in entry else RUN, key)
+    if "failed" in entry:
+        ctx.progress.note(f"export {label}: FAILED: {entry['failed']['message']}")
+    return ctx.cache.put("export", key, entry)
+
+
+def _labelmap_digest(spec: UserModelSpec) -> str | None:
+    from bench.cache import file_sha256
+
+    return file_sha256(spec.labelmap) if spec.labelmap is not None else None
+
+
+def user_evaluate_stage(ctx: Context, data: Data, spec, kind, exported: dict | None, label: str):
+    """COCO metrics of one of the user's artifacts, its classes mapped through the label map."""
+    from bench.pipeline import user_convert
+
+    if exported is None:
+        ctx.report("evaluate", label, PENDING)
+        return None
+    if "failed" in exported:
+        return {"skipped": "no artifact"}
+    evaluation = ctx.plan.evaluation.model_dump()
+    artifact = exported["artifact"]
+    outputs = spec.outputs if artifact.get("recipe") is None else {}
+    parts = (artifact["sha256"], artifact["format"], data.key, evaluation, _labelmap_digest(spec), outputs)
+    key = stage_key("user_evaluate", *parts)
+    hit, compute = ctx.lookup("evaluate", label, key, data.ready)
+    if not compute:
+        return hit
+    with ctx.progress.item("evaluate", label):
+        entry = user_convert.evaluate_user_artifact(ctx, data, spec, kind, Path(artifact["path"]), outputs)
+    if "failed" in entry:
+        ctx.progress.note(f"evaluate {label}: FAILED: {entry['failed']['message']}")
+    ctx.report("evaluate", label, FAILED if "failed" in entry else RUN, key)
+    return ctx.cache.put("evaluate", key, entry)
+
+
+def unsupported_stage(ctx: Context, work: VariantWork, recipe, loaded: dict | None, slot: Slot, reason: str):
+    """Store the ``unsupported`` record of a recipe that cannot apply to the user's model, on one slot."""
+    label = f"{work.label} {recipe.name} on {slot.describe()}"
+    rid = record_id(ctx.run_id, identity(work.label, recipe.name, slot))
+    if ctx.store is not None and ctx.store.has(rid):
+        ctx.report("time", label, STORED)
+        return None
+    model = loaded["model"] if loaded and "model" in loaded else {"variant": work.label}
+    artifact = ArtifactInfo(
+        recipe=recipe.name, format=recipe.format, path="(not converted)", sha256="", size_bytes=0
+    )
+    job = TimingJob(
+        artifact=artifact,
+        delegate=slot.delegate,
+        threads=slot.threads,
+        settings=slot.settings,
+        run_id=ctx.run_id,
+        plan=ctx.plan.name,
+        model=ModelInfo.model_validate(model),
+        record_id=rid,
+        device_id=slot.target.device_id,
+    )
+    record = ctx.provenance.stamp(unsupported_record(job, slot.target.runner, reason, slot.target.device_id))
+    if not ctx.execute:
+        ctx.report("time", label, TO_STORE)
+        return record
+    ctx.store.add(record)
+    ctx.report("time", label, UNSUPPORTED)
+    return record
