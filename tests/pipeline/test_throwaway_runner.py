@@ -16,7 +16,7 @@ from pl_fakes import tiny_plan
 
 import device_runners.registry as registry
 from bench import cli
-from bench.pipeline import DONE, run_benchmark
+from bench.pipeline import RunStatus, run_benchmark
 from common.errors import InputError
 from device_runners.base import DeviceInfo, Outcome, Probe, Runner, Support, TimingJob, make_record
 from results.schema import ArtifactFormat, Delegate, RunRecord, Status, TargetInfo, Timing
@@ -87,7 +87,7 @@ def test_edgebench_devices_lists_it(toy, capsys, monkeypatch):
 
 def test_the_pipeline_times_artifacts_on_it(toy, fakes, options):
     outcome = run_benchmark(tiny_plan(targets=TOY_TARGETS), options)
-    assert outcome.status == DONE
+    assert outcome.status == RunStatus.DONE
     # 2 variants x 2 tflite recipes x the toy's one default delegate; the Core ML recipe has no target.
     assert len(outcome.records) == outcome.expected == 4
     for record in outcome.records:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from um_helpers import MODEL_CLASSES, with_label_file
 
-from bench.pipeline import DONE, NOTHING_CHANGED, Options, run_benchmark
+from bench.pipeline import Options, RunStatus, run_benchmark
 from bench.plans import parse_plan
 from results.schema import Status
 
@@ -42,7 +42,7 @@ def test_user_models_are_evaluated_converted_timed_and_labelled(split, tiny_user
     ]
     options = Options(workdir=tmp_path / "work", store=str(tmp_path / "s.sqlite"), quiet=True)
     outcome = run_benchmark(parse_plan(_plan(split, models)), options)
-    assert outcome.status == DONE
+    assert outcome.status == RunStatus.DONE
     # sm: fp32 converted + timed, qat and coreml unsupported; each .tflite: as given + 3 unsupported.
     assert len(outcome.records) == outcome.expected == 3 + 4 + 4
     by = {(r.model.variant, r.artifact.recipe): r for r in outcome.records}
@@ -69,7 +69,7 @@ def test_user_models_are_evaluated_converted_timed_and_labelled(split, tiny_user
     assert all(by[key].status is Status.UNSUPPORTED for key in reasons)
 
     again = run_benchmark(parse_plan(_plan(split, models)), options)
-    assert again.status == NOTHING_CHANGED and again.run_id == outcome.run_id
+    assert again.status == RunStatus.NOTHING_CHANGED and again.run_id == outcome.run_id
 
 
 def test_a_keras_model_of_a_zoo_architecture_takes_the_tflite_and_core_ml_recipes(

@@ -35,7 +35,7 @@ def test_plan_errors_name_the_model_entry(split, tmp_path):
 
 
 def test_dry_run_lists_every_record_and_no_recipe_is_skipped(split, tmp_path):
-    from bench.pipeline import DRY_RUN, Options, run_benchmark
+    from bench.pipeline import Options, RunStatus, run_benchmark
 
     tflite, saved = tmp_path / "mine.tflite", tmp_path / "saved"
     tflite.write_bytes(b"not read in a dry run")
@@ -49,7 +49,7 @@ def test_dry_run_lists_every_record_and_no_recipe_is_skipped(split, tmp_path):
     ]
     options = Options(workdir=tmp_path / "work", store=str(tmp_path / "s.sqlite"), dry_run=True, quiet=True)
     outcome = run_benchmark(parse_plan(plan), options)
-    assert outcome.status == DRY_RUN
+    assert outcome.status == RunStatus.DRY_RUN
     times = {item.label: item.status for item in outcome.items if item.stage == "time"}
     assert outcome.expected == len(times) == 4 + 3
     # What can be known without loading anything is ready to store: the unsupported recipes.
@@ -61,7 +61,7 @@ def test_dry_run_lists_every_record_and_no_recipe_is_skipped(split, tmp_path):
 
 
 def test_an_mlpackage_off_macos_is_stored_as_unsupported_with_reasons(split, tmp_path):
-    from bench.pipeline import DONE, Options, run_benchmark
+    from bench.pipeline import Options, RunStatus, run_benchmark
     from bench.pipeline.summary import records_frame, summary_table
 
     package = tmp_path / "Detector.mlpackage"
@@ -72,7 +72,7 @@ def test_an_mlpackage_off_macos_is_stored_as_unsupported_with_reasons(split, tmp
     plan["targets"].append({"name": "mac", "runner": "coreml_mac", "delegates": ["coreml_all"]})
     options = Options(workdir=tmp_path / "work", store=str(tmp_path / "s.sqlite"), quiet=True)
     outcome = run_benchmark(parse_plan(plan), options)
-    assert outcome.status == DONE and len(outcome.records) == outcome.expected
+    assert outcome.status == RunStatus.DONE and len(outcome.records) == outcome.expected
     by = {(r.artifact.recipe, r.target.runner): r for r in outcome.records}
     given = by[None, "coreml_mac"]
     assert given.model.variant == "user:ml" and given.artifact.size_bytes > 0
