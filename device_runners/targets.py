@@ -33,6 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from common.errors import InputError
+from common.ids import host_id
 from device_runners.base import DeviceInfo
 from results.schema import Delegate, TimingSettings
 
@@ -156,7 +157,9 @@ class TargetConfig(BaseModel):
     @property
     def device_id(self) -> str:
         """The id records carry: the adb serial or address, the ssh host (with a non-default port)."""
-        if self.runner in ("host", "coreml_mac"):
+        if self.runner == "host":
+            return host_id()  # stable per machine, so a shared store tells the team's hosts apart
+        if self.runner == "coreml_mac":
             return "local"
         if self.serial:
             return self.serial

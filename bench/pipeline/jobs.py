@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from bench.plans import Plan, VariantSpec, variant_label
 from common.errors import InputError
 from device_runners.targets import TargetConfig
+from results.identity import Identity, model_identity, sustained_identity
 from results.schema import ArtifactFormat, Delegate, TimingSettings
 
 RUNNER_FORMATS = {
@@ -125,7 +126,16 @@ def default_delegates(runner: str) -> tuple[Delegate, ...]:
     return defaults[runner]
 
 
-def identity(label: str, recipe: str, slot: Slot) -> tuple:
-    """What one record measures, for its deterministic id."""
-    target = slot.target
-    return (label, recipe, target.runner, target.device_id, slot.delegate.value, slot.threads, slot.sustained)
+def identity(work: VariantWork, recipe: str, slot: Slot) -> Identity:
+    """What one record measures (``results.identity``, the one definition), for its deterministic id."""
+    spec, target = work.spec, slot.target
+    return Identity(
+        model=model_identity(spec.name, spec.input_size, spec.width),
+        recipe=recipe,
+        settings_hash=None,  # the recipe name is unique within a run; records carry the sidecar's hash
+        runner=target.runner,
+        device_id=target.device_id,
+        delegate=slot.delegate.value,
+        threads=slot.threads,
+        sustained=sustained_identity(slot.settings),
+    )

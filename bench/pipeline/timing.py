@@ -13,6 +13,7 @@ from bench.pipeline.context import CACHED, FAILED, PENDING, RUN, STORED, TO_STOR
 from bench.pipeline.jobs import Slot, VariantWork, identity
 from bench.pipeline.runs import record_id
 from device_runners.base import Support, TimingJob, unsupported_record
+from results.migrations import load_record
 from results.schema import (
     AccuracyInfo,
     ArtifactInfo,
@@ -39,7 +40,7 @@ def time_stage(ctx: Context, work: VariantWork, recipe, upstream: tuple, slot: S
     """
     trained, exported, evaluated = upstream
     label = f"{work.label} {recipe.name} on {slot.describe()}"
-    rid = record_id(ctx.run_id, identity(work.label, recipe.name, slot))
+    rid = record_id(ctx.run_id, identity(work, recipe.name, slot))
     if ctx.store is not None and ctx.store.has(rid):
         ctx.report("time", label, STORED)
         return None
@@ -78,7 +79,7 @@ def _measure(ctx: Context, job: TimingJob, slot: Slot, label: str) -> tuple[RunR
     )
     hit = None if ctx.retime else ctx.cache.get("time", key)
     if hit:
-        return RunRecord.model_validate(hit["record"]), CACHED
+        return load_record(hit["record"]), CACHED  # migrated first: it may predate a schema bump
     if not ctx.execute:
         ctx.report("time", label, RUN, key)
         return None, RUN
