@@ -1,14 +1,14 @@
 """Compare a candidate run with a baseline run, target by target, and decide what regressed.
 
-Records are matched by ``results.identity`` (the one definition of "the same measurement", so a target's steady and
-sustained records are never compared with each other). A median or p90 regression must be both larger
-than the check's threshold (the size of change the team cares about) and significant on the raw samples
-at ``alpha`` (so noise alone cannot fail CI): a one-sided Mann-Whitney U for the median (a rank test: no
-distribution assumed, robust to scheduler spikes), an exact bootstrap lower bound of the ratio for p90 (a
-tail statistic a rank test does not address). Either alone cries wolf; requiring the bound to clear 1 +
-threshold would instead let most regressions just above the threshold pass. Without raw samples (device
-summaries) the threshold alone decides, with a note; accuracy, size, init and memory are single values
-and use the threshold alone. docs/ci.md explains the rule in full.
+Records are matched by ``results.identity`` (the one definition of "the same measurement", so a target's
+steady and sustained records are never compared with each other). A median or p90 regression must be both
+larger than the check's threshold (the size of change the team cares about) and significant on the raw
+samples at ``alpha`` (so noise alone cannot fail CI): a one-sided Mann-Whitney U for the median (a rank
+test: no distribution assumed, robust to scheduler spikes), an exact bootstrap lower bound of the ratio
+for p90 (a tail statistic a rank test does not address). Either alone cries wolf; requiring the bound to
+clear 1 + threshold would instead let most regressions just above the threshold pass. Without raw samples
+(device summaries) the threshold alone decides, with a note; accuracy, size, init and memory are single
+values and use the threshold alone. docs/ci.md explains the rule in full.
 """
 
 from __future__ import annotations
