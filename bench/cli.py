@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "time",
     "records",
     "compare",
+    "store",
     "export",
     "devices",
     "evaluate",
