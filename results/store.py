@@ -38,15 +38,14 @@ _BACKENDS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 def resolve_url(url: str | None = None) -> str:
     """The store URL: the argument, else ``$EDGEBENCH_STORE``, else the SQLite file in ``results/``.
 
-    A plain path (no ``://``) is taken as a SQLite file; ``postgresql://`` (or ``postgres://``) without a
-    driver means psycopg 3, the driver edgebench ships with.
+    A plain path (no ``://``) is taken as a SQLite file. ``postgresql://`` uses psycopg 3 (SQLAlchemy
+    2.1's default PostgreSQL driver, shipped with edgebench); Heroku-style ``postgres://`` is accepted too.
     """
     chosen = url or os.environ.get(STORE_ENV) or str(DEFAULT_PATH)
     if "://" not in chosen:
         return f"sqlite:///{Path(chosen).expanduser().resolve()}"
-    for bare in ("postgresql://", "postgres://"):
-        if chosen.startswith(bare):
-            return "postgresql+psycopg://" + chosen[len(bare) :]
+    if chosen.startswith("postgres://"):
+        return "postgresql://" + chosen[len("postgres://") :]
     return chosen
 
 

@@ -156,7 +156,7 @@ def test_environment_variable_chooses_the_store(tmp_path, monkeypatch):
     monkeypatch.setenv("EDGEBENCH_STORE", str(tmp_path / "env.sqlite"))
     assert resolve_url() == f"sqlite:///{tmp_path / 'env.sqlite'}"
     assert resolve_url("sqlite:///elsewhere.db") == "sqlite:///elsewhere.db"
-    assert resolve_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert resolve_url("postgres://u@h/db") == "postgresql://u@h/db"
 
 
 def test_one_record_by_id_and_a_clear_error_for_an_unknown_id(store):
