@@ -59,9 +59,17 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def shown(url: str) -> str:
+    """The URL as messages print it: a password replaced by ``***``."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return url
+
+
 def _cannot_open(url: str, error: BaseException) -> InputError:
     reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-    return InputError(f"--store: cannot open {url!r}: {reason}")
+    return InputError(f"--store: cannot open {shown(url)!r}: {reason}")
 
 
 class Store:
@@ -107,8 +115,9 @@ class Store:
         if self.engine.dialect.name == "sqlite" or found.empty:
             store_schema.upgrade(self.engine)
             return
+        revision = found.revision or "v1"
         raise InputError(
-            f"--store: {self.url} has the tables of an older edgebench (revision {found.revision or 'v1'}, "
+            f"--store: {shown(self.url)} has the tables of an older edgebench (revision {revision}, "
             f"this one writes {found.head}); run `edgebench store upgrade --store URL` once for the team"
         )
 
@@ -183,7 +192,7 @@ class Store:
         with self.engine.connect() as connection:
             text = connection.execute(query).scalar_one_or_none()
         if text is None:
-            raise InputError(f"record_id: no record {record_id!r} in {self.url}")
+            raise InputError(f"record_id: no record {record_id!r} in {shown(self.url)}")
         return load_record(json.loads(text))
 
     def frame(self, run_id: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:

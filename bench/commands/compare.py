@@ -19,7 +19,7 @@ from common.process import run as run_command
 from results.checks import DEFAULT_CHECKS, FORMS, METRICS, parse_checks
 from results.regression import ALPHA, compare_runs
 from results.report import to_json, to_junit, to_markdown, write_atomic
-from results.store import Store
+from results.store import Store, shown
 
 _GIT_TIMEOUT_S = 10.0
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         runs = store.runs()
         if runs.empty:
-            raise InputError(f"--store: {store.url} holds no runs; store a benchmark run first")
+            raise InputError(f"--store: {shown(store.url)} holds no runs; store a benchmark run first")
         runs["targets"] = runs["run_id"].map(store.run_targets())
         candidate = _candidate_run(runs, args.candidate)
         baseline = resolve_baseline(runs, args.baseline, candidate)
