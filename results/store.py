@@ -108,6 +108,8 @@ class Store:
             raise _cannot_open(self.url, error) from None
 
     def _open(self, upgrade: bool) -> None:
+        if store_schema.is_current(self.engine):
+            return
         found = store_schema.status(self.engine)
         store_schema.check_readable(self.engine, found)
         if found.current or not found.known or not upgrade:

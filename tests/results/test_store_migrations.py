@@ -109,3 +109,7 @@ def test_two_hosts_upgrading_at_once_both_succeed(legacy_url):
 def test_status_command_names_the_revision(legacy_url, capsys):
     assert main(["store", "status", "--store", legacy_url]) == 0
     assert "v1 (before migrations)" in capsys.readouterr().out
+
+
+def test_the_fast_head_check_agrees_with_alembics_scripts():
+    assert store_schema.head_revision() == store_schema.HEAD
