@@ -179,10 +179,11 @@ def _locked(engine: sa.Engine) -> Iterator[sa.Connection]:
         with engine.connect() as connection:
             yield connection
         return
-    # flock on the database file itself: independent of SQLite's own fcntl locks, released by the kernel
-    # if the process dies, and no lock file left behind. Opening for append creates an empty file, which
-    # SQLite takes as an empty database.
-    with open(database, "a") as handle:
+    # A lock file beside the database, never the database itself: closing any descriptor of a file drops
+    # every POSIX lock the process holds on it, SQLite's included, and another process may then delete
+    # the WAL under a live writer (records lost; seen with the e2e test). The kernel drops the flock if
+    # the process dies.
+    with open(f"{database}.lock", "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             with engine.connect() as connection:

@@ -1,5 +1,6 @@
-"""Four processes x 500 inserts into one store at once, a share of them repeating record ids (as Ray's
-retries and resumed runs do): exactly 2,000 - repeats rows, every body, no error; SQLite and PostgreSQL."""
+"""Four processes x 500 inserts into one new store at once, a share of them repeating record ids (as Ray's
+retries and resumed runs do): exactly 2,000 - repeats rows, every body, no error; SQLite and PostgreSQL.
+The processes also race to create the tables, as the first runs against a new store do."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ print(json.dumps({"new": new, "per_s": count / (time.perf_counter() - start)}))
 
 
 def test_four_processes_inserting_500_each_with_repeated_ids(store_url: str, tmp_path: Path):
-    Store(store_url).close()  # create the schema once, as the first `edgebench time` would
+    # No schema yet: the four race to create it (the store's upgrade lock), then write while the others
+    # still open and upgrade-check the same file.
     go = tmp_path / "go"
     outputs: dict[str, dict] = {}
     errors: list[BaseException] = []
@@ -62,9 +64,19 @@ def test_four_processes_inserting_500_each_with_repeated_ids(store_url: str, tmp
     while len(list(tmp_path.glob("ready-*"))) < PROCESSES and time.monotonic() < deadline and not errors:
         time.sleep(0.01)  # every child started and waits at the line
     go.touch()
+    # Meanwhile a reader opens, counts and closes the store over and over, as the dashboard and the e2e
+    # test's poller do: on SQLite, the last connection of a process closing may checkpoint and delete the
+    # WAL, so any lost lock of the writers (an upgrade once closed the database file) loses records.
+    counts = []
+    while any(thread.is_alive() for thread in threads):
+        reader = Store(store_url)
+        counts.append(reader.count())
+        reader.close()
+        time.sleep(0.05)
     for thread in threads:
         thread.join()
     assert not errors, errors
+    assert counts == sorted(counts)  # a reader never sees the store shrink
     repeats = (PROCESSES - 1) * SHARED
     expected = PROCESSES * PER_PROCESS - repeats
     assert sum(out["new"] for out in outputs.values()) == expected
