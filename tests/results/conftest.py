@@ -4,10 +4,9 @@ reason, where Debian's PostgreSQL binaries are not installed)."""
 from __future__ import annotations
 
 import os
-import uuid
 
 import pytest
-from pg_server import Server, binaries, running
+from pg_server import binaries, new_database, running
 
 from common import process
 
@@ -33,18 +32,6 @@ def pg_server():
             yield server
     except (RuntimeError, process.CommandError, process.CommandTimeout) as error:
         _unavailable(f"cannot start a PostgreSQL server: {error}")
-
-
-def new_database(server: Server) -> str:
-    """A fresh, empty database on ``server``; its SQLAlchemy URL."""
-    import psycopg
-
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(
-        f"host=127.0.0.1 port={server.port} user={server.user} dbname=postgres", autocommit=True
-    ) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    return server.url(name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

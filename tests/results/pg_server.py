@@ -15,9 +15,12 @@ import pwd
 import shutil
 import socket
 import tempfile
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+import psycopg
 
 from common import process
 
@@ -83,3 +86,13 @@ def running(bin_dir: Path) -> Iterator[Server]:
             process.run(_as_owner(stop), timeout=60)
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def new_database(server: Server) -> str:
+    """A fresh, empty database on ``server``; its SQLAlchemy URL."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(
+        f"host=127.0.0.1 port={server.port} user={server.user} dbname=postgres", autocommit=True
+    ) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    return server.url(name)

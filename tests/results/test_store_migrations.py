@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import new_database
+from pg_server import new_database
 
 from bench.cli import main
 from common.errors import InputError
