@@ -70,8 +70,9 @@ system-deps:
 		missing=""; \
 		test -x /usr/bin/chromium || missing="$$missing chromium"; \
 		test -x /usr/sbin/sshd || missing="$$missing openssh-server openssh-client"; \
+		ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 		if [ -n "$$missing" ]; then apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; fi; \
-	else echo "system-deps: not root or no apt-get; tests needing chromium or sshd will be skipped"; fi
+	else echo "system-deps: not root or no apt-get; tests needing chromium, sshd or PostgreSQL will be skipped"; fi
 
 ## The separate MediaPipe 0.10.14 environment (.venv-mediapipe): TFLite metadata and its ObjectDetector test.
 mediapipe-env: $(STAMP)

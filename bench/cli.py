@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "time",
     "records",
     "compare",
+    "store",
     "export",
     "devices",
     "evaluate",

@@ -2,8 +2,11 @@
 
 Frames are cached with ``st.cache_data`` keyed by the store URL and its record count: the store is
 append-only (re-adding a record id is a no-op), so a new count is exactly "something new arrived"
-and a page reload picks it up, while every rerun in between reuses the frame. The scatter and bars
-use the store's flat columns only; record JSON is parsed only for one record's detail.
+and a page reload picks it up, while every rerun in between reuses the frame. A new count does not
+reload the table: the server keeps the rows it holds (one :class:`_Held` per URL and column set) and
+fetches only the rows stored after the last one it has (``Store.new_rows``), reloading everything
+only when its row count falls short (a lower row committed late by a concurrent writer). The scatter
+and bars use the store's flat columns only; record JSON is parsed only for one record's detail.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
+from dataclasses import dataclass, field
 
 import pandas as pd
 import streamlit as st
@@ -41,10 +46,13 @@ PLOT_COLUMNS = [
     "dataset_id",
     "map",
     "ar100",
+    "identity_key",  # results.identity: "the same measurement" across runs
+    "sustained",
 ]
 
 _CATEGORICAL = ["run_id", "variant", "recipe", "format", "sha256", "runner", "device_id", "device_model",
-                "delegate", "status", "dataset_id", "device", "model"]  # fmt: skip
+                "delegate", "status", "dataset_id", "device", "model", "identity_key",
+                "sustained"]  # fmt: skip
 
 EMPTY_HELP = """\
 Fill it by running the benchmark, which stores one record per artifact and target:
@@ -100,10 +108,46 @@ def require_records() -> tuple[Store, int]:
 def plot_frame(url: str, count: int) -> pd.DataFrame:
     """The chart columns of every record, with display columns added (see :func:`add_labels`).
 
-    ``count`` is part of the cache key only: a new record invalidates the cached frame.
+    ``count`` keys the cache (a new record invalidates the cached frame) and tells the held rows how far
+    to catch up.
     """
-    del count
-    return add_labels(open_store(url).frame(columns=PLOT_COLUMNS))
+    return add_labels(held_rows(url, PLOT_COLUMNS, count))
+
+
+@dataclass
+class _Held:
+    """The rows a server process holds for one store URL and column set, oldest first."""
+
+    frame: pd.DataFrame | None = None  # with the store's ``row`` counter column
+    lock: threading.Lock = field(default_factory=threading.Lock)  # sessions share it; one catches up
+
+
+@st.cache_resource(show_spinner=False, max_entries=8)
+def _held(url: str, columns: tuple[str, ...]) -> _Held:
+    del url, columns  # the cache key
+    return _Held()
+
+
+def held_rows(url: str, columns: list[str], count: int) -> pd.DataFrame:
+    """Every record's ``columns``, catching up incrementally to a store holding ``count`` records.
+
+    Only rows stored after the last one held are read; a full reload happens the first time and when
+    the rows held plus the new ones fall short of ``count``.
+    """
+    held = _held(url, tuple(columns))
+    store = open_store(url)
+    with held.lock:
+        frame = held.frame
+        if frame is not None and len(frame) != count:
+            new = store.new_rows(int(frame["row"].max()) if len(frame) else 0, columns)
+            frame = pd.concat([frame, new], ignore_index=True) if len(new) else frame
+            # Short: a lower row committed late. Long with nothing new: the store was replaced.
+            if len(frame) < count or (len(frame) > count and not len(new)):
+                frame = None
+        if frame is None:
+            frame = store.new_rows(0, columns)
+        held.frame = frame
+        return frame.drop(columns="row")
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
@@ -127,8 +171,7 @@ def runs_plot_frame(url: str, count: int, run_ids: list[str]) -> pd.DataFrame:
 @st.cache_data(show_spinner="Loading records...", max_entries=2)
 def full_frame(url: str, count: int) -> pd.DataFrame:
     """Every flat column of every record, with display columns added."""
-    del count
-    return add_labels(open_store(url).frame(columns=FLAT_COLUMNS))
+    return add_labels(held_rows(url, FLAT_COLUMNS, count))
 
 
 @st.cache_data(show_spinner=False, max_entries=4)

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
+from common.ids import host_id
 from results.energy import EnergyInfo
 from results.schema import (
     ArtifactFormat,
@@ -138,8 +139,8 @@ class Runner(abc.ABC):
 
     @classmethod
     def device_id_of(cls, target: TargetConfig) -> str:
-        """The device id records of ``target`` carry ("local" for a runner of this machine)."""
-        return "local"
+        """The device id records of ``target`` carry: this machine's stable id, for a local runner."""
+        return host_id()
 
     @classmethod
     def check_target(cls, target: TargetConfig) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from common import process
 from common.errors import InputError
+from common.ids import host_id
 from device_runners import power_macos
 from device_runners.base import (
     DeviceInfo,
@@ -102,11 +103,11 @@ class CoreMLRunner(Runner):
             raise InputError(f"artifact: {job.artifact.path!r} does not exist")
         support = self.supports(job)
         if not support.ok:
-            return unsupported_record(job, self.name, support.reason, "local")
+            return unsupported_record(job, self.name, support.reason, host_id())
         info = self._device()
         target = TargetInfo(
             runner=self.name,
-            device_id="local",
+            device_id=host_id(),
             device_model=info.model,
             os=info.os,
             soc=info.soc,
@@ -131,7 +132,7 @@ class CoreMLRunner(Runner):
         release = platform.mac_ver()[0]
         return DeviceInfo(
             runner=self.name,
-            device_id="local",
+            device_id=host_id(),
             model=_sysctl("hw.model"),
             os=f"macOS {release}" if release else platform.platform(),
             soc=_sysctl("machdep.cpu.brand_string"),

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from common import process
 from common.errors import InputError
+from common.ids import host_id
 from device_runners.base import (
     DeviceInfo,
     Outcome,
@@ -72,7 +73,7 @@ class HostRunner(Runner):
         info = host_info()
         device = DeviceInfo(
             runner=self.name,
-            device_id="local",
+            device_id=host_id(),
             model=info["device_model"],
             os=info["os"],
             abi=info["abi"],
@@ -90,15 +91,15 @@ class HostRunner(Runner):
             allowed = ", ".join(d.value for d in HOST_DELEGATES)
             default = f"delegate {job.delegate.value!r} is not available on the host (it has {allowed})"
             return Support.no(_WHY_NOT.get(job.delegate, default))
-        if job.device_id != "local":
-            return Support.no(f"the host runner has only device 'local'; got {job.device_id!r}")
+        if job.device_id not in ("local", host_id()):
+            return Support.no(f"the host runner has only device 'local' ({host_id()}); got {job.device_id!r}")
         return Support.yes()
 
     def time(self, job: TimingJob) -> RunRecord:
         """Time one job in a child process; crashes and failures become the record's status."""
         support = self.supports(job)
         if not support.ok:
-            return unsupported_record(job, self.name, support.reason)
+            return unsupported_record(job, self.name, support.reason, host_id())
         target = self.target_info(job)
         with tempfile.TemporaryDirectory(prefix="edgebench-host-") as scratch:
             out = Path(scratch) / "result.json"
@@ -110,7 +111,7 @@ class HostRunner(Runner):
     def target_info(self, job: TimingJob) -> TargetInfo:
         """Where the job runs: this machine's CPU, OS and ABI."""
         return TargetInfo(
-            runner=self.name, device_id="local", delegate=job.delegate, threads=job.threads, **host_info()
+            runner=self.name, device_id=host_id(), delegate=job.delegate, threads=job.threads, **host_info()
         )
 
 

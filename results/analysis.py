@@ -10,10 +10,7 @@ import numpy as np
 import pandas as pd
 
 from common.errors import InputError
-
-# The flat columns that say what a record is "of"; mirrors ``RunRecord.identity`` (a record without a
-# variant is identified by its artifact path instead).
-IDENTITY_COLUMNS = ["variant", "recipe", "runner", "device_id", "delegate", "threads"]
+from results.identity import keys_of_frame
 
 # Issue 20: records from an Android emulator or the iOS Simulator (``target.simulated``) never share a
 # Pareto front with phones. The store's flat columns carry no flag, so frames from it derive the column
@@ -172,27 +169,19 @@ def simulated_from_model(device_model: pd.Series) -> pd.Series:
     return lowered.str.endswith(SIMULATED_MODEL_MARKERS).rename(SIMULATED_COLUMN)
 
 
-def identity_key(df: pd.DataFrame) -> pd.DataFrame:
-    """The identity columns of each row, with the artifact path standing in for a missing variant."""
-    _require_columns(df, IDENTITY_COLUMNS, "identity columns")
-    key = df[IDENTITY_COLUMNS].copy()
-    if "artifact_path" in df.columns:
-        key["variant"] = key["variant"].fillna(df["artifact_path"])
-    return key
-
-
 def latest_per_identity(df: pd.DataFrame, time_col: str = "created_at") -> pd.DataFrame:
-    """The newest row of each identity (variant, recipe, runner, device, delegate, threads).
+    """The newest row of each identity (``results.identity``: model, recipe and settings, target, sustained).
 
     Args:
-        df: Flat records, e.g. ``Store.frame()``; needs the identity columns and ``time_col``.
+        df: Flat records, e.g. ``Store.frame()``; needs ``identity_key`` (or the flat identity columns)
+            and ``time_col``.
         time_col: The column that orders rows in time (ISO strings or datetimes).
 
     Returns:
         One row per identity, in the original row order, original index kept.
     """
     _require_columns(df, [time_col], "time_col")
-    key = identity_key(df).reset_index(drop=True)  # positions, so a repeated index label is harmless
+    key = keys_of_frame(df).reset_index(drop=True)  # positions, so a repeated index label is harmless
     # A stable sort keeps insertion order for equal times, so "newest" means "stored last" then.
     order = df[time_col].reset_index(drop=True).sort_values(kind="stable").index.to_numpy()
     keep = np.zeros(len(df), dtype=bool)

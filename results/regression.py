@@ -1,13 +1,14 @@
 """Compare a candidate run with a baseline run, target by target, and decide what regressed.
 
-Records are matched by ``RunRecord.identity``. A median or p90 regression must be both larger than
-the check's threshold (the size of change the team cares about) and significant on the raw samples at
-``alpha`` (so noise alone cannot fail CI): a one-sided Mann-Whitney U for the median (a rank test: no
-distribution assumed, robust to scheduler spikes), an exact bootstrap lower bound of the ratio for
-p90 (a tail statistic a rank test does not address). Either alone cries wolf; requiring the bound to
-clear 1 + threshold would instead let most regressions just above the threshold pass. Without raw
-samples (device summaries) the threshold alone decides, with a note; accuracy, size, init and memory
-are single values and use the threshold alone. docs/ci.md explains the rule in full.
+Records are matched by ``results.identity`` (the one definition of "the same measurement", so a target's
+steady and sustained records are never compared with each other). A median or p90 regression must be both
+larger than the check's threshold (the size of change the team cares about) and significant on the raw
+samples at ``alpha`` (so noise alone cannot fail CI): a one-sided Mann-Whitney U for the median (a rank
+test: no distribution assumed, robust to scheduler spikes), an exact bootstrap lower bound of the ratio
+for p90 (a tail statistic a rank test does not address). Either alone cries wolf; requiring the bound to
+clear 1 + threshold would instead let most regressions just above the threshold pass. Without raw samples
+(device summaries) the threshold alone decides, with a note; accuracy, size, init and memory are single
+values and use the threshold alone. docs/ci.md explains the rule in full.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from results.checks import Check
+from results.identity import Identity, identity_of
 from results.schema import RunRecord, Status
 from results.significance import MIN_SAMPLES, Evidence
 
@@ -41,7 +43,7 @@ class MetricResult:
 class TargetResult:
     """Everything compared for one identity."""
 
-    identity: tuple
+    identity: Identity
     baseline_status: str | None  # None: the target is not in that run
     candidate_status: str | None
     metrics: tuple[MetricResult, ...] = ()
@@ -56,9 +58,8 @@ class TargetResult:
 
     @property
     def label(self) -> str:
-        """``variant · recipe · runner/device · delegate x threads``."""
-        variant, recipe, runner, device, delegate, threads = self.identity
-        return f"{variant} · {recipe or '-'} · {runner}/{device} · {delegate} x{threads}"
+        """``model · recipe · runner/device · delegate x threads`` (plus sustained settings)."""
+        return self.identity.label
 
     @property
     def verdict(self) -> str:
@@ -116,7 +117,7 @@ def compare_runs(
     base, base_notes = _by_identity(baseline)
     cand, cand_notes = _by_identity(candidate)
     targets = []
-    for identity in sorted(set(base) | set(cand), key=lambda key: tuple(map(str, key))):
+    for identity in sorted(set(base) | set(cand), key=lambda key: key.label):
         notes = base_notes.get(identity, []) + cand_notes.get(identity, [])
         result = _compare_target(
             identity, base.get(identity), cand.get(identity), checks, alpha, allow_missing
@@ -141,25 +142,14 @@ def _with_notes(result: TargetResult, notes: list[str]) -> TargetResult:
     return replace(result, notes=(*notes, *result.notes)) if notes else result
 
 
-def _match_key(record: RunRecord) -> tuple:
-    """``record.identity``, with a simulated target's device marked so (issue 20, simulated records).
-
-    An emulator or simulator record is never paired with a phone's baseline, even where both carry the
-    same device id. Kept to this one function so it moves with identity into results/identity.py.
-    """
-    key = record.identity
-    if not record.target.simulated:
-        return key
-    variant, recipe, runner, device, delegate, threads = key
-    return (variant, recipe, runner, f"{device} (simulated)", delegate, threads)
-
-
-def _by_identity(records: list[RunRecord]) -> tuple[dict[tuple, RunRecord], dict[tuple, list[str]]]:
+def _by_identity(
+    records: list[RunRecord],
+) -> tuple[dict[Identity, RunRecord], dict[Identity, list[str]]]:
     """The newest record per identity, and a note where a run measured one identity several times."""
-    newest: dict[tuple, RunRecord] = {}
-    counts: dict[tuple, int] = {}
+    newest: dict[Identity, RunRecord] = {}
+    counts: dict[Identity, int] = {}
     for record in records:
-        key = _match_key(record)
+        key = identity_of(record)
         counts[key] = counts.get(key, 0) + 1
         if key not in newest or record.created_at >= newest[key].created_at:
             newest[key] = record
@@ -172,7 +162,7 @@ def _by_identity(records: list[RunRecord]) -> tuple[dict[tuple, RunRecord], dict
 
 
 def _compare_target(
-    identity: tuple,
+    identity: Identity,
     base: RunRecord | None,
     cand: RunRecord | None,
     checks: tuple[Check, ...],

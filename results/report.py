@@ -14,7 +14,6 @@ import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from results.analysis import IDENTITY_COLUMNS
 from results.regression import SPEED_BUCKETS, Comparison, MetricResult, TargetResult
 
 
@@ -171,12 +170,13 @@ def to_junit(comparison: Comparison) -> str:
         **counts,
     )
     for target in comparison.targets:
-        variant, recipe, runner, device, delegate, threads = target.identity
+        key = target.identity
+        sustained = f"/sustained-{key.sustained}" if key.sustained else ""
         case = ET.SubElement(
             suite,
             "testcase",
-            classname=f"edgebench.{runner}.{device}",
-            name=f"{variant}/{recipe}/{delegate}/x{threads}",
+            classname=f"edgebench.{key.runner}.{key.device_id}",
+            name=f"{key.model}/{key.recipe}/{key.delegate}/x{key.threads}{sustained}",
         )
         reasons = [*target.problems, *(_metric_line(m) for m in target.metrics if m.regressed)]
         if reasons:
@@ -215,7 +215,7 @@ def to_json(comparison: Comparison) -> str:
 
 def _target_json(target: TargetResult) -> dict:
     return {
-        "identity": dict(zip(IDENTITY_COLUMNS, target.identity, strict=True)),
+        "identity": target.identity.as_dict(),
         "label": target.label,
         "verdict": target.verdict,
         "baseline_status": target.baseline_status,

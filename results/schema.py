@@ -16,7 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from results.energy import EnergyInfo
 
+# Major: a reader of an older major cannot read the record (a field changed meaning or was removed; a
+# migration in results.migrations brings older majors forward). Minor: fields were only added, all optional;
+# an older reader of the same major drops what it does not know and reads the rest.
 SCHEMA_VERSION = 1
+SCHEMA_MINOR = 1  # 1.1: ArtifactInfo.settings_hash, RunRecord.energy, TargetInfo.simulated
 
 
 class Status(StrEnum):
@@ -75,6 +79,7 @@ class ArtifactInfo(_Strict):
     sha256: str
     size_bytes: int
     gzip_bytes: int | None = None  # size after gzip -9: what pruning's sparsity buys in a download
+    settings_hash: str | None = None  # hash of every converter setting that changes the artifact's bytes (from the sidecar)  # noqa: E501  # fmt: skip
 
 
 class TargetInfo(_Strict):
@@ -207,7 +212,8 @@ class FallbackInfo(_Strict):
 class RunRecord(_Strict):
     """One artifact measured on one target."""
 
-    schema_version: int = SCHEMA_VERSION
+    schema_version: int = SCHEMA_VERSION  # major
+    schema_minor: int = SCHEMA_MINOR  # fields added within the major; older readers ignore them
     record_id: str = Field(default_factory=lambda: uuid.uuid4().hex)  # stable key: re-storing is a no-op
     run_id: str
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
@@ -236,18 +242,6 @@ class RunRecord(_Strict):
         if self.status is not Status.OK and self.error is None:
             raise ValueError(f"status {self.status.value!r} needs an error saying why")
         return self
-
-    @property
-    def identity(self) -> tuple:
-        """What a measurement is "of", for matching across runs (variant, recipe, target, threads)."""
-        return (
-            self.model.variant or self.artifact.path,
-            self.artifact.recipe,
-            self.target.runner,
-            self.target.device_id,
-            self.target.delegate.value,
-            self.target.threads,
-        )
 
 
 def summarize(samples_ms: list[float]) -> dict[str, float]:

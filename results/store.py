@@ -1,14 +1,16 @@
-"""Where records live: SQLAlchemy Core over SQLite by default, any SQLAlchemy URL otherwise.
+"""Where records live: SQLAlchemy Core over SQLite (one person) or PostgreSQL (a team), the same code.
 
-Two tables: ``records`` holds one row of flat columns per record, the fields people filter and plot by,
-so queries and the dashboard never touch JSON for 100,000 rows; ``record_bodies`` holds the full record
-as JSON (the source of truth, raw samples included), read only when whole records are asked for.
-Each ``add`` is its own transaction, and re-adding a record id is a no-op, so an interrupted
-pipeline can re-store what it already stored without duplicating it.
+Tables are in ``results.tables`` and migrated by Alembic (``results.store_schema``): a SQLite file is
+upgraded on open; a shared PostgreSQL store is created on open when empty, upgraded by
+``edgebench store upgrade`` otherwise. Each ``add`` is its own transaction and an
+``INSERT .. ON CONFLICT (record_id) DO NOTHING .. RETURNING`` on both backends, so re-adding a record id is
+a no-op however many hosts (or retried tasks) store it at once, and whether the body is written never
+depends on a driver's ``rowcount`` (psycopg reports none for it, and the body was silently lost).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from collections.abc import Iterable
@@ -17,70 +19,34 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy import event, exc
+from sqlalchemy.dialects import postgresql, sqlite
 
 from common.errors import InputError
-from results.migrations import upgrade
+from results import store_schema
+from results.migrations import load_record
 from results.schema import RunRecord
+from results.tables import FLAT_COLUMNS, bodies_table, flatten, records_table
+
+__all__ = ["DEFAULT_PATH", "FLAT_COLUMNS", "STORE_ENV", "Store", "resolve_url"]
 
 STORE_ENV = "EDGEBENCH_STORE"
 DEFAULT_PATH = Path(__file__).resolve().parent / "edgebench.sqlite"
 _BUSY_TIMEOUT_MS = 30_000
-
-_metadata = sa.MetaData()
-records_table = sa.Table(
-    "records",
-    _metadata,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("record_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("schema_version", sa.Integer, nullable=False),
-    sa.Column("run_id", sa.String(64), nullable=False, index=True),
-    sa.Column("created_at", sa.String(40), nullable=False),
-    sa.Column("git_commit", sa.String(64)),
-    sa.Column("plan", sa.String(128)),
-    sa.Column("variant", sa.String(128)),
-    sa.Column("input_size", sa.Integer),
-    sa.Column("params", sa.BigInteger),
-    sa.Column("madds", sa.BigInteger),
-    sa.Column("recipe", sa.String(64)),
-    sa.Column("format", sa.String(16)),
-    sa.Column("artifact_path", sa.Text),
-    sa.Column("sha256", sa.String(64)),
-    sa.Column("size_bytes", sa.BigInteger),
-    sa.Column("gzip_bytes", sa.BigInteger),
-    sa.Column("runner", sa.String(32)),
-    sa.Column("device_id", sa.String(256)),
-    sa.Column("device_model", sa.String(256)),
-    sa.Column("delegate", sa.String(16)),
-    sa.Column("threads", sa.Integer),
-    sa.Column("status", sa.String(16), nullable=False),
-    sa.Column("fallback", sa.Boolean),
-    sa.Column("median_ms", sa.Float),
-    sa.Column("p90_ms", sa.Float),
-    sa.Column("std_ms", sa.Float),
-    sa.Column("init_ms", sa.Float),
-    sa.Column("peak_memory_mb", sa.Float),
-    sa.Column("dataset_id", sa.String(128)),
-    sa.Column("map", sa.Float),
-    sa.Column("ar100", sa.Float),
-)
-bodies_table = sa.Table(
-    "record_bodies",
-    _metadata,
-    sa.Column("record_id", sa.String(64), primary_key=True),
-    sa.Column("record_json", sa.Text, nullable=False),
-)
-
-# The flat columns a DataFrame gets by default (everything but the surrogate key).
-FLAT_COLUMNS = [c.name for c in records_table.columns if c.name != "id"]
+_BACKENDS = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def resolve_url(url: str | None = None) -> str:
     """The store URL: the argument, else ``$EDGEBENCH_STORE``, else the SQLite file in ``results/``.
 
-    A plain path (no ``://``) is taken as a SQLite file.
+    A plain path (no ``://``) is taken as a SQLite file. ``postgresql://`` uses psycopg 3 (SQLAlchemy
+    2.1's default PostgreSQL driver, shipped with edgebench); Heroku-style ``postgres://`` is accepted too.
     """
     chosen = url or os.environ.get(STORE_ENV) or str(DEFAULT_PATH)
-    return chosen if "://" in chosen else f"sqlite:///{Path(chosen).expanduser().resolve()}"
+    if "://" not in chosen:
+        return f"sqlite:///{Path(chosen).expanduser().resolve()}"
+    if chosen.startswith("postgres://"):
+        return "postgresql://" + chosen[len("postgres://") :]
+    return chosen
 
 
 def _tune_sqlite(dbapi_connection, _record) -> None:
@@ -93,26 +59,77 @@ def _tune_sqlite(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+def shown(url: str) -> str:
+    """The URL as messages print it: a password replaced by ``***``."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except exc.ArgumentError:
+        return url
+
+
+def _cannot_open(url: str, error: BaseException) -> InputError:
+    reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
+    return InputError(f"--store: cannot open {shown(url)!r}: {reason}")
+
+
 class Store:
     """A results store. Open it once per process; it is cheap to keep open.
 
     Args:
-        url: A SQLAlchemy URL or a SQLite file path; see :func:`resolve_url`.
+        url: A SQLAlchemy URL (``sqlite:///...``, ``postgresql://...``) or a SQLite file path; see
+            :func:`resolve_url`.
+        upgrade: Bring the tables to this edgebench's layout when needed (SQLite always; PostgreSQL only
+            when the database is empty). False: open as is (``edgebench store status``).
 
     Raises:
-        InputError: the store cannot be opened (bad URL, unreachable server, unwritable file).
+        InputError: the store cannot be opened (bad URL, unreachable server, unwritable file), is
+            another backend than SQLite or PostgreSQL, was written by a newer major edgebench (the line
+            names the release to install), or is a PostgreSQL store that needs ``edgebench store upgrade``.
     """
 
-    def __init__(self, url: str | None = None) -> None:
+    def __init__(self, url: str | None = None, upgrade: bool = True) -> None:
         self.url = resolve_url(url)
         try:
-            self.engine = sa.create_engine(self.url, future=True)
-            if self.engine.dialect.name == "sqlite":
-                event.listen(self.engine, "connect", _tune_sqlite)
-            _metadata.create_all(self.engine)
+            backend = sa.engine.make_url(self.url).get_backend_name()
+            if backend not in _BACKENDS:
+                raise InputError(
+                    f"--store: {backend!r} is not a supported backend; allowed: "
+                    "a SQLite file (sqlite:///path or a path) or PostgreSQL (postgresql://user@host/db)"
+                )
+            self.engine = sa.create_engine(self.url)
         except (exc.SQLAlchemyError, ImportError, ValueError) as error:
-            reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-            raise InputError(f"--store: cannot open {self.url!r}: {reason}") from None
+            raise _cannot_open(self.url, error) from None
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _tune_sqlite)
+        try:
+            self._open(upgrade)
+        except (exc.SQLAlchemyError, OSError) as error:
+            self.engine.dispose()
+            raise _cannot_open(self.url, error) from None
+
+    def _open(self, upgrade: bool) -> None:
+        if store_schema.is_current(self.engine):
+            return
+        found = store_schema.status(self.engine)
+        store_schema.check_readable(self.engine, found)
+        if found.current or not found.known or not upgrade:
+            return  # an unknown revision of a readable major: a newer minor, read as is
+        if self.engine.dialect.name == "sqlite" or found.empty:
+            store_schema.upgrade(self.engine)
+            return
+        revision = found.revision or "v1"
+        raise InputError(
+            f"--store: {shown(self.url)} has the tables of an older edgebench (revision {revision}, "
+            f"this one writes {found.head}); run `edgebench store upgrade --store URL` once for the team"
+        )
+
+    def status(self) -> store_schema.Status:
+        """Where the tables stand (revision on disk, this edgebench's head)."""
+        return store_schema.status(self.engine)
+
+    def upgrade(self) -> tuple[store_schema.Status, store_schema.Status]:
+        """Upgrade the tables under the store's lock; returns (before, after)."""
+        return store_schema.upgrade(self.engine)
 
     def add(self, record: RunRecord) -> bool:
         """Store one record in its own transaction.
@@ -120,33 +137,29 @@ class Store:
         Returns:
             True if it was stored, False if a record with the same ``record_id`` already was.
         """
-        row = _flatten(record)
-        statement = self._insert_ignoring_duplicates(row)
+        statements = self._inserts
+        body = {"record_id": record.record_id, "record_json": record.model_dump_json()}
         with self.engine.begin() as connection:
-            if statement is not None:
-                if connection.execute(statement).rowcount != 1:
-                    return False
-            else:
-                try:
-                    with connection.begin_nested():
-                        connection.execute(records_table.insert().values(**row))
-                except exc.IntegrityError:
-                    return False
-            body = {"record_id": record.record_id, "record_json": record.model_dump_json()}
-            connection.execute(bodies_table.insert().values(**body))
+            if connection.execute(statements[0], flatten(record)).first() is None:
+                return False
+            connection.execute(statements[1], body)
             return True
 
-    def _insert_ignoring_duplicates(self, row: dict):
-        # A single INSERT .. ON CONFLICT DO NOTHING takes the write lock at once; a SELECT-then-INSERT
-        # would upgrade a read lock, which SQLite refuses without waiting (busy timeout or not).
-        name = self.engine.dialect.name
-        if name == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        elif name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            return None
-        return insert(records_table).values(**row).on_conflict_do_nothing(index_elements=["record_id"])
+    @functools.cached_property
+    def _inserts(self) -> tuple:
+        # Built once, values passed at execution: SQLAlchemy then compiles each statement once per
+        # process instead of once per record (half the cost of an add on a loaded machine).
+        # RETURNING says whether this statement inserted the row, on both backends and every driver; a
+        # single INSERT .. ON CONFLICT also takes SQLite's write lock at once (a SELECT first would upgrade
+        # a read lock, which SQLite refuses without waiting).
+        insert = _BACKENDS[self.engine.dialect.name]
+        row = (
+            insert(records_table)
+            .on_conflict_do_nothing(index_elements=["record_id"])
+            .returning(records_table.c.id)
+        )
+        body = insert(bodies_table).on_conflict_do_nothing(index_elements=["record_id"])
+        return row, body
 
     def add_all(self, records: Iterable[RunRecord]) -> int:
         """Store records one transaction each; returns how many were new."""
@@ -169,7 +182,7 @@ class Store:
             query = query.where(records_table.c.run_id == run_id)
         with self.engine.connect() as connection:
             rows = connection.execute(query).scalars().all()
-        return [RunRecord.model_validate(upgrade(json.loads(text))) for text in rows]
+        return [load_record(json.loads(text)) for text in rows]
 
     def record(self, record_id: str) -> RunRecord:
         """One full record by id.
@@ -181,8 +194,8 @@ class Store:
         with self.engine.connect() as connection:
             text = connection.execute(query).scalar_one_or_none()
         if text is None:
-            raise InputError(f"record_id: no record {record_id!r} in {self.url}")
-        return RunRecord.model_validate(upgrade(json.loads(text)))
+            raise InputError(f"record_id: no record {record_id!r} in {shown(self.url)}")
+        return load_record(json.loads(text))
 
     def frame(self, run_id: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
         """The flat columns as a DataFrame, one row per record, oldest first.
@@ -200,6 +213,37 @@ class Store:
             query = query.where(records_table.c.run_id == run_id)
         with self.engine.connect() as connection:
             return pd.read_sql(query, connection)
+
+    def new_rows(self, after_row: int = 0, columns: list[str] | None = None) -> pd.DataFrame:
+        """The flat columns of the records stored after row ``after_row``, in storing order, with a ``row``
+        column (the store's insertion counter): what a reader holding rows up to N fetches to catch up.
+
+        A row id is taken when a transaction inserts, not when it commits, so with concurrent writers a
+        lower row can appear after a higher one was seen: a reader compares its row count with
+        :meth:`count` and reloads when they differ (``dashboard.data`` does).
+        """
+        wanted = columns or FLAT_COLUMNS
+        unknown = sorted(set(wanted) - set(FLAT_COLUMNS))
+        if unknown:
+            raise InputError(f"columns: unknown {unknown}; allowed: {', '.join(FLAT_COLUMNS)}")
+        c = records_table.c
+        query = (
+            sa.select(c.id.label("row"), *(c[name] for name in wanted))
+            .where(c.id > int(after_row))
+            .order_by(c.id)
+        )
+        with self.engine.connect() as connection:
+            return pd.read_sql(query, connection)
+
+    def run_targets(self) -> dict[str, frozenset[str]]:
+        """Each run's target set: the ``runner/device`` pairs it measured (an index-only scan)."""
+        c = records_table.c
+        query = sa.select(c.run_id, c.runner, c.device_id).distinct()
+        targets: dict[str, set[str]] = {}
+        with self.engine.connect() as connection:
+            for run_id, runner, device in connection.execute(query):
+                targets.setdefault(run_id, set()).add(f"{runner}/{device}")
+        return {run_id: frozenset(found) for run_id, found in targets.items()}
 
     def runs(self) -> pd.DataFrame:
         """One row per run: run id, plan, git commit, first record time, record count; newest first."""
@@ -226,41 +270,3 @@ class Store:
     def close(self) -> None:
         """Release pooled connections."""
         self.engine.dispose()
-
-
-def _flatten(record: RunRecord) -> dict:
-    timing = record.timing
-    accuracy = record.accuracy
-    return {
-        "record_id": record.record_id,
-        "schema_version": record.schema_version,
-        "run_id": record.run_id,
-        "created_at": record.created_at.isoformat(),
-        "git_commit": record.git_commit,
-        "plan": record.plan,
-        "variant": record.model.variant,
-        "input_size": record.model.input_size,
-        "params": record.model.params,
-        "madds": record.model.madds,
-        "recipe": record.artifact.recipe,
-        "format": record.artifact.format.value,
-        "artifact_path": record.artifact.path,
-        "sha256": record.artifact.sha256,
-        "size_bytes": record.artifact.size_bytes,
-        "gzip_bytes": record.artifact.gzip_bytes,
-        "runner": record.target.runner,
-        "device_id": record.target.device_id,
-        "device_model": record.target.device_model,
-        "delegate": record.target.delegate.value,
-        "threads": record.target.threads,
-        "status": record.status.value,
-        "fallback": record.fallback is not None,
-        "median_ms": timing.median_ms if timing else None,
-        "p90_ms": timing.p90_ms if timing else None,
-        "std_ms": timing.std_ms if timing else None,
-        "init_ms": timing.init_ms if timing else None,
-        "peak_memory_mb": timing.peak_memory_mb if timing else None,
-        "dataset_id": accuracy.dataset_id if accuracy else None,
-        "map": accuracy.map if accuracy else None,
-        "ar100": accuracy.ar100 if accuracy else None,
-    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 
 import pandas as pd
 
@@ -18,7 +19,7 @@ from common.process import run as run_command
 from results.checks import DEFAULT_CHECKS, FORMS, METRICS, parse_checks
 from results.regression import ALPHA, compare_runs
 from results.report import to_json, to_junit, to_markdown, write_atomic
-from results.store import Store
+from results.store import Store, shown
 
 _GIT_TIMEOUT_S = 10.0
 _HEX = re.compile(r"^[0-9a-fA-F]{4,40}$")
@@ -48,7 +49,8 @@ def add_parser(subparsers) -> None:
         "--baseline",
         required=True,
         metavar="RUN|GIT_REF",
-        help="a run id, or a git ref / (abbreviated) SHA: the newest run made at that commit",
+        help="a run id, or a git ref / (abbreviated) SHA: the newest run made at that commit with the "
+        "candidate's plan and target set",
     )
     parser.add_argument("--candidate", metavar="RUN", help="a run id (default: the newest run in the store)")
     parser.add_argument(
@@ -81,13 +83,16 @@ def run(args: argparse.Namespace) -> int:
     try:
         runs = store.runs()
         if runs.empty:
-            raise InputError(f"--store: {store.url} holds no runs; store a benchmark run first")
+            raise InputError(f"--store: {shown(store.url)} holds no runs; store a benchmark run first")
+        runs["targets"] = runs["run_id"].map(store.run_targets())
         candidate = _candidate_run(runs, args.candidate)
-        baseline = resolve_baseline(runs, args.baseline)
+        baseline = resolve_baseline(runs, args.baseline, candidate)
         if baseline == candidate:
             raise InputError(
                 f"--candidate: {candidate!r} is the baseline run itself; pass another --candidate"
             )
+        for line in chosen_lines(runs, candidate, baseline):
+            print(line, file=sys.stderr)
         comparison = compare_runs(
             store.records(baseline), store.records(candidate), checks, args.alpha, args.allow_missing
         )
@@ -119,14 +124,21 @@ def _candidate_run(runs: pd.DataFrame, requested: str | None) -> str:
     return requested
 
 
-def resolve_baseline(runs: pd.DataFrame, spec: str) -> str:
-    """A run id as is; otherwise the newest run whose git commit is the commit ``spec`` names.
+def resolve_baseline(runs: pd.DataFrame, spec: str, candidate: str) -> str:
+    """A run id as is; otherwise the newest run made at the commit ``spec`` names, of the candidate's
+    plan and target set (a nightly plan on three phones is never the baseline of a smoke run on CI's host).
 
     ``spec`` may be a branch, tag or (abbreviated) SHA; ``git rev-parse`` resolves it in the current
     directory. Without git or outside the repository, a hex prefix is matched against stored commits.
 
+    Args:
+        runs: ``Store.runs()`` plus a ``targets`` column (``Store.run_targets()``).
+        spec: The ``--baseline`` argument.
+        candidate: The candidate run id.
+
     Raises:
-        InputError: nothing matches, or an abbreviated SHA matches several stored commits.
+        InputError: nothing matches, an abbreviated SHA matches several stored commits, or runs exist at
+            that commit but none of the candidate's plan and targets.
     """
     if spec in set(runs["run_id"]):
         return spec
@@ -142,10 +154,45 @@ def resolve_baseline(runs: pd.DataFrame, spec: str) -> str:
             raise InputError(f"--baseline: abbreviated SHA {spec!r} is ambiguous; it matches {found}")
     else:
         raise InputError(f"--baseline: {spec!r} is neither a stored run nor a git ref here; {_known(runs)}")
+    what = f"commit {commit} ({spec})" if commit else f"a commit starting {spec!r}"
     if matches.empty:
-        what = f"commit {commit} ({spec})" if commit else f"a commit starting {spec!r}"
         raise InputError(f"--baseline: no run in the store was made at {what}; {_known(runs)}")
-    return str(matches["run_id"].iloc[0])  # runs() lists newest first
+    alike = matches[matches["run_id"].map(lambda run: _alike(runs, run, candidate))]
+    alike = alike[alike["run_id"] != candidate]
+    if alike.empty:
+        cand = _row(runs, candidate)
+        raise InputError(
+            f"--baseline: runs at {what} ({', '.join(matches['run_id'].head(_LISTED_RUNS))}) are of another "
+            f"plan or target set than the candidate {candidate} (plan {cand['plan']!r}, targets "
+            f"{', '.join(sorted(cand['targets']))}); pass --baseline RUN to compare them anyway"
+        )
+    return str(alike["run_id"].iloc[0])  # runs() lists newest first
+
+
+def _row(runs: pd.DataFrame, run_id: str) -> pd.Series:
+    return runs.loc[runs["run_id"] == run_id].iloc[0]
+
+
+def _alike(runs: pd.DataFrame, run_a: str, run_b: str) -> bool:
+    a, b = _row(runs, run_a), _row(runs, run_b)
+    same_plan = (pd.isna(a["plan"]) and pd.isna(b["plan"])) or a["plan"] == b["plan"]
+    return bool(same_plan and a["targets"] == b["targets"])
+
+
+def chosen_lines(runs: pd.DataFrame, candidate: str, baseline: str) -> list[str]:
+    """What ``compare`` tells the user it compares (and a warning when the two runs are not alike)."""
+    lines = []
+    for role, run_id in (("candidate", candidate), ("baseline", baseline)):
+        row = _row(runs, run_id)
+        commit = row["git_commit"][:12] if isinstance(row["git_commit"], str) else "no commit"
+        plan = row["plan"] if isinstance(row["plan"], str) else "-"
+        targets = ", ".join(sorted(row["targets"]))
+        lines.append(f"{role}: {run_id} (plan {plan}, {commit}, {row['records']} records on {targets})")
+    if not _alike(runs, candidate, baseline):
+        lines.append(
+            "warning: the two runs differ in plan or target set; unmatched targets show as new or missing"
+        )
+    return lines
 
 
 def _rev_parse(spec: str) -> str | None:

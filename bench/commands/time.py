@@ -9,8 +9,6 @@ crashed.
 from __future__ import annotations
 
 import argparse
-import secrets
-from datetime import UTC, datetime
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -18,6 +16,7 @@ from pydantic import ValidationError
 from bench import console as output
 from bench.provenance import run_provenance
 from common.errors import InputError, choice_error
+from common.ids import new_run_id
 from device_runners.base import TimingJob
 from device_runners.host import HostRunner, check_model
 from results.fileinfo import file_info
@@ -105,7 +104,7 @@ def time_models(
 ) -> list[RunRecord]:
     """Time every combination on the host runner, storing each record as soon as it exists."""
     runner = HostRunner()
-    run_id = new_run_id()
+    run_id = new_run_id("time")
     provenance = run_provenance()
     console = output.stderr_console(quiet)
     jobs = [(m, d, t) for m in models for d in delegates for t in threads]
@@ -186,8 +185,3 @@ def parse_settings(args: argparse.Namespace) -> TimingSettings:
         field = first["loc"][0] if first["loc"] else ""
         flag = next((f for name, f in _SETTING_FLAGS.values() if name == field), str(field))
         raise InputError(f"{flag}: got {first.get('input')!r}; {first['msg'].lower()}") from None
-
-
-def new_run_id() -> str:
-    """'time-YYYYmmdd-HHMMSS-xxxx' (UTC), unique enough for concurrent invocations."""
-    return f"time-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"

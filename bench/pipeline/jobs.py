@@ -14,6 +14,7 @@ from bench.plans import Plan, VariantSpec, variant_label
 from common.errors import InputError
 from device_runners.registry import runner_class
 from device_runners.targets import TargetConfig
+from results.identity import Identity, model_identity, sustained_identity
 from results.schema import ArtifactFormat, Delegate, TimingSettings
 
 
@@ -109,7 +110,16 @@ def slots(plan: Plan, artifact_format: ArtifactFormat) -> list[Slot]:
     return found
 
 
-def identity(label: str, recipe: str, slot: Slot) -> tuple:
-    """What one record measures, for its deterministic id."""
-    target = slot.target
-    return (label, recipe, target.runner, target.device_id, slot.delegate.value, slot.threads, slot.sustained)
+def identity(work: VariantWork, recipe: str, slot: Slot) -> Identity:
+    """What one record measures (``results.identity``, the one definition), for its deterministic id."""
+    spec, target = work.spec, slot.target
+    return Identity(
+        model=model_identity(spec.name, spec.input_size, spec.width),
+        recipe=recipe,
+        settings_hash=None,  # the recipe name is unique within a run; records carry the sidecar's hash
+        runner=target.runner,
+        device_id=target.device_id,
+        delegate=slot.delegate.value,
+        threads=slot.threads,
+        sustained=sustained_identity(slot.settings),
+    )

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +26,8 @@ from pathlib import Path
 
 from bench.cache import digest, read_json, write_json_atomic
 from common.errors import InputError
+from common.ids import new_run_id
+from results.identity import Identity
 
 MANIFEST_VERSION = 1
 
@@ -70,12 +71,12 @@ def find_run(workdir: Path, plan_name: str, key: str) -> RunState:
     previous = read_json(path)
     if isinstance(previous, dict) and isinstance(previous.get("run_id"), str):
         return RunState(previous["run_id"], path, not previous.get("complete"), previous)
-    return RunState(new_run_id(plan_name), path, False, None)
+    return RunState(new_run_id("bench", plan_name), path, False, None)
 
 
 def start_new(state: RunState, plan_name: str) -> RunState:
     """A fresh run id for the same manifest path (something changed, or --retime)."""
-    return RunState(new_run_id(plan_name), state.manifest_path, False, state.previous)
+    return RunState(new_run_id("bench", plan_name), state.manifest_path, False, state.previous)
 
 
 def write_manifest(state: RunState, plan_name: str, key: str, *, complete: bool, records: int = 0) -> None:
@@ -99,14 +100,9 @@ def _same(state: RunState) -> bool:
     return bool(state.previous and state.previous.get("run_id") == state.run_id)
 
 
-def new_run_id(plan_name: str) -> str:
-    """``bench-<plan>-YYYYmmdd-HHMMSS-xxxx`` (UTC)."""
-    return f"bench-{plan_name}-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-
-
-def record_id(run_id: str, identity: tuple, sustained: bool = False) -> str:
+def record_id(run_id: str, identity: Identity) -> str:
     """The deterministic record id of one measurement in one run (a resumed run re-derives it)."""
-    return digest("record", run_id, list(identity), sustained)[:32]
+    return digest("record", run_id, identity.key)[:32]
 
 
 @contextlib.contextmanager

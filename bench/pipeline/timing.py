@@ -15,6 +15,7 @@ from bench.pipeline.entries import Evaluated, Exported, Failure, Trained
 from bench.pipeline.jobs import Slot, VariantWork, identity
 from bench.pipeline.runs import record_id
 from device_runners.base import Support, TimingJob, unsupported_record
+from results.migrations import load_record
 from results.schema import (
     ArtifactInfo,
     ErrorInfo,
@@ -40,7 +41,7 @@ def time_stage(ctx: Context, work: VariantWork, recipe, upstream: tuple, slot: S
     """
     trained, exported, evaluated = upstream
     label = f"{work.label} {recipe.name} on {slot.describe()}"
-    rid = record_id(ctx.run_id, identity(work.label, recipe.name, slot))
+    rid = record_id(ctx.run_id, identity(work, recipe.name, slot))
     if ctx.store is not None and ctx.store.has(rid):
         ctx.report("time", label, S.STORED)
         return None
@@ -82,7 +83,7 @@ def _measure(ctx: Context, job: TimingJob, slot: Slot, label: str) -> tuple[RunR
     if hit:
         # The same bytes may be another model's artifact (a user's .tflite equal to a conversion): the
         # timing is reused, what the record is about comes from this job.
-        cached = RunRecord.model_validate(hit["record"])
+        cached = load_record(hit["record"])  # migrated first: it may predate a schema bump
         return cached.model_copy(update={"model": job.model, "artifact": job.artifact}), S.CACHED
     if not ctx.execute:
         ctx.report("time", label, S.RUN, key)

@@ -16,7 +16,7 @@ from results.schema import RunRecord, Status
 from results.store import Store
 
 QUICK = ["--warmup", "1", "--warmup-secs", "0", "--runs", "3", "--min-secs", "0"]  # tiny, for speed
-RUN_ID = re.compile(r"^time-\d{8}-\d{6}-[0-9a-f]{4}$")
+RUN_ID = re.compile(r"^time-\d{8}-\d{6}-[0-9a-f]{16}$")  # 64 random bits
 EDGEBENCH = Path(sys.executable).with_name("edgebench")
 
 

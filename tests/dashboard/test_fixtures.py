@@ -6,6 +6,7 @@ from collections import Counter
 
 import pytest
 
+from results.identity import identity_of
 from results.schema import Status
 from results.store import Store
 from tests.fixtures.grid import build_grid
@@ -41,7 +42,7 @@ def test_every_run_measures_the_same_configurations():
     records = list(synthetic_records(300, seed=0, runs=3))
     by_run: dict[str, set] = {}
     for record in records:
-        by_run.setdefault(record.run_id, set()).add(record.identity)
+        by_run.setdefault(record.run_id, set()).add(identity_of(record))
     assert len(by_run) == 3 and len({frozenset(ids) for ids in by_run.values()}) == 1
 
 

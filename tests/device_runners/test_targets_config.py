@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from common.errors import InputError
+from common.ids import host_id
 from device_runners.sustained_worker import paced_run
 from device_runners.targets import (
     TargetConfig,
@@ -46,7 +47,7 @@ def test_a_full_adb_target():
         ({"runner": "adb"}, "auto"),
         ({"runner": "ssh", "host": "pi.local"}, "pi.local"),
         ({"runner": "ssh", "host": "pi.local", "port": 2222}, "pi.local:2222"),
-        ({"runner": "host"}, "local"),
+        ({"runner": "host"}, host_id()),
         ({"runner": "coreml_mac"}, "local"),
     ],
 )

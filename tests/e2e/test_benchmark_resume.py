@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.evaluation.tflite import postprocess_options
+from results.identity import identity_of
 from results.store import Store
 
 SMOKE_RECORDS = 2 * (2 * 2 + 1)  # 2 variants x (2 tflite recipes x 2 host delegates + coreml_fp16 on the Mac)
@@ -79,7 +80,7 @@ def test_killed_smoke_run_resumes_and_stores_every_record_once(tmp_path):
         opened.close()
     assert len(records) == SMOKE_RECORDS == len({r.record_id for r in records})
     assert {r.run_id for r in records} == {killed["run_id"]}
-    assert len({r.identity for r in records}) == SMOKE_RECORDS
+    assert len({identity_of(r) for r in records}) == SMOKE_RECORDS
     assert json.loads(manifest_path.read_text())["complete"] is True
     # The plan's export.max_classes_per_detection reaches the post-processing op of every TFLite file.
     exported = list(work.rglob("*.tflite"))

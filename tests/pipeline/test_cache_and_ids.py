@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import pytest
 from pl_fakes import tiny_plan
@@ -11,6 +12,7 @@ from bench import cache
 from bench.pipeline import runs
 from bench.pipeline.jobs import select, slots
 from common.errors import InputError
+from results.identity import Identity
 from results.schema import ArtifactFormat
 
 
@@ -62,10 +64,10 @@ def test_run_manifest_resumes_an_unfinished_run_and_renews_a_finished_one(tmp_pa
 
 
 def test_record_ids_are_deterministic_per_run_and_identity():
-    identity = ("v", "tflite_fp32", "host", "local", "cpu", 1, False)
+    identity = Identity("v", "tflite_fp32", None, "host", "host-1", "cpu", 1, None)
     assert runs.record_id("r1", identity) == runs.record_id("r1", identity)
     assert runs.record_id("r1", identity) != runs.record_id("r2", identity)
-    assert runs.record_id("r1", identity) != runs.record_id("r1", (*identity[:-1], True))
+    assert runs.record_id("r1", identity) != runs.record_id("r1", replace(identity, sustained="30fps/60s"))
 
 
 def test_only_selects_by_variant_recipe_or_pair():

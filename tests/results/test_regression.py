@@ -175,13 +175,13 @@ def test_missing_target_fails_unless_allowed_and_new_target_is_noted():
     base = [make("a", "m1"), make("a", "m2")]
     cand = [make("b", "m1"), make("b", "m3")]
     comparison = compare_runs(base, cand, CHECKS)
-    verdicts = {t.identity[0]: t.verdict for t in comparison.targets}
+    verdicts = {t.identity.model: t.verdict for t in comparison.targets}
     assert verdicts == {"m1": "ok", "m2": "regressed", "m3": "new"}
     allowed = compare_runs(base, cand, CHECKS, allow_missing=True)
     assert allowed.exit_code == 0
-    assert {t.identity[0]: t.verdict for t in allowed.targets}["m2"] == "missing"
+    assert {t.identity.model: t.verdict for t in allowed.targets}["m2"] == "missing"
     never_worked = compare_runs([*base, make("a", "m4", status="unsupported")], cand, CHECKS)
-    assert {t.identity[0]: t.verdict for t in never_worked.targets}["m4"] == "missing"
+    assert {t.identity.model: t.verdict for t in never_worked.targets}["m4"] == "missing"
 
 
 def test_device_summary_falls_back_to_threshold_with_a_note():
@@ -227,5 +227,5 @@ def test_targets_are_matched_by_identity_not_by_order():
         make("b", "m1", delegate="cpu", samples=latency(4)),
     ]
     comparison = compare_runs(base, cand, CHECKS)
-    regressed = {t.identity[4]: t.regressed for t in comparison.targets}
+    regressed = {t.identity.delegate: t.regressed for t in comparison.targets}
     assert regressed == {"cpu": False, "xnnpack": True}

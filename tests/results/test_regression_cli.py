@@ -15,15 +15,16 @@ from results.store import Store
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-def record(run_id, commit, minutes, scale=1.0, variant="ssd_tiny"):
+def record(run_id, commit, minutes, scale=1.0, variant="ssd_tiny", plan=None, device="host-a"):
     samples = np.random.default_rng(minutes).lognormal(np.log(3.0), 0.03, 60) * scale
     return RunRecord(
         run_id=run_id,
         created_at=T0 + timedelta(minutes=minutes),
         git_commit=commit,
+        plan=plan,
         model=ModelInfo(variant=variant),
         artifact=ArtifactInfo(recipe="tflite_int8", path="m.tflite", sha256="0" * 64, size_bytes=1000),
-        target=TargetInfo(runner="host", delegate="xnnpack", threads=1),
+        target=TargetInfo(runner="host", device_id=device, delegate="xnnpack", threads=1),
         timing=Timing(samples_ms=samples.tolist()),
         status="ok",
     )
@@ -97,6 +98,30 @@ def test_git_ref_baseline_is_the_newest_run_at_that_commit(store_url, repo, caps
     code = compare(store_url, "--baseline", ref)
     assert code == 1
     assert "Baseline `base`" in capsys.readouterr().out
+
+
+def test_git_ref_baseline_keeps_to_the_candidates_plan_and_target_set(store_url, repo, capsys):
+    store = Store(store_url)
+    # Newer than 'base' at the first commit, but another plan, or another host: never the baseline.
+    store.add(record("other-plan", repo[0], 4, plan="nightly"))
+    store.add(record("other-host", repo[0], 5, device="host-b"))
+    store.add(record("cand2", repo[1], 6, scale=1.10))
+    store.close()
+    assert compare(store_url, "--baseline", "HEAD~1") == 1
+    captured = capsys.readouterr()
+    assert "Baseline `base`" in captured.out
+    assert "candidate: cand2 (plan -," in captured.err and "baseline: base (plan -," in captured.err
+    assert "1 records on host/host-a" in captured.err
+
+
+def test_git_ref_with_only_unlike_runs_is_refused_by_name(tmp_path, repo, capsys):
+    url = str(tmp_path / "s.sqlite")
+    store = Store(url)
+    store.add(record("base", repo[0], 1, plan="nightly"))
+    store.add(record("cand", repo[1], 2, plan="smoke"))
+    store.close()
+    assert compare(url, "--baseline", "HEAD~1") == 2
+    assert "are of another plan or target set than the candidate cand" in capsys.readouterr().err
 
 
 def test_abbreviated_sha_outside_a_git_checkout_matches_stored_commits(

@@ -122,7 +122,7 @@ def test_json_matches_golden_and_is_complete(comparison):
     document = json.loads(text)
     assert document["regressed"] is True and document["targets_regressed"] == 5
     verdicts = {
-        t["identity"]["variant"] + "/" + t["identity"]["delegate"]: t["verdict"] for t in document["targets"]
+        t["identity"]["model"] + "/" + t["identity"]["delegate"]: t["verdict"] for t in document["targets"]
     }
     assert verdicts["ssd_e/xnnpack"] == "new" and verdicts["ssd_f/xnnpack"] == "ok"
 

@@ -7,8 +7,9 @@ import pytest
 from pydantic import ValidationError
 
 from common.errors import InputError
-from results.migrations import upgrade
-from results.schema import SCHEMA_VERSION, RunRecord, Status, Timing, percentile, summarize
+from results.identity import identity_of
+from results.migrations import load_record, upgrade
+from results.schema import SCHEMA_MINOR, SCHEMA_VERSION, RunRecord, Status, Timing, percentile, summarize
 
 GOLDEN = Path(__file__).parent / "golden" / "record_v1.json"
 
@@ -25,7 +26,15 @@ def test_golden_record_parses_and_derives_statistics():
     assert record.timing.min_ms == 12.0 and record.timing.max_ms == 14.0
     assert record.timing.p90_ms == pytest.approx(13.8)
     assert record.fallback.full is False
-    assert record.identity == ("ssdlite_mobilenet_v2", "tflite_int8", "adb", "emulator-5554", "gpu", 4)
+    identity = identity_of(record)
+    assert (identity.model, identity.recipe, identity.target, identity.delegate, identity.threads) == (
+        "ssdlite_mobilenet_v2@320x1",
+        "tflite_int8",
+        "adb/emulator-5554",
+        "gpu",
+        4,
+    )
+    assert identity.sustained is None and identity.settings_hash is None
 
 
 def test_record_round_trips_through_json():
@@ -73,3 +82,26 @@ def test_a_record_from_a_newer_edgebench_is_refused_with_a_clear_message():
     data["schema_version"] = SCHEMA_VERSION + 1
     with pytest.raises(InputError, match="newer than this edgebench"):
         upgrade(data)
+
+
+def test_a_newer_minor_record_loses_only_what_this_reader_does_not_know():
+    data = golden()
+    data["schema_minor"] = SCHEMA_MINOR + 1
+    data["new_top_level"] = {"x": 1}
+    data["target"] = {**data["target"], "new_nested": "y"}
+    record = load_record(data)
+    assert record == RunRecord.model_validate(golden())
+    with pytest.raises(ValidationError):  # a writer stays strict
+        RunRecord.model_validate(data)
+
+
+def test_a_newer_major_record_names_the_release_to_install():
+    data = {**golden(), "schema_version": SCHEMA_VERSION + 1}
+    with pytest.raises(InputError, match=rf"record schema {SCHEMA_VERSION + 1}\.x, newer .* install"):
+        load_record(data)
+
+
+def test_cached_records_without_a_minor_version_load_as_before():
+    data = golden()
+    data.pop("schema_minor", None)
+    assert load_record(data).schema_minor == SCHEMA_MINOR

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from common.errors import InputError
+from common.ids import host_id
 from device_runners.base import Runner, TimingJob
 from device_runners.host import HostRunner, check_model, cpu_model_name, host_info
 from device_runners.registry import runner_class
@@ -25,7 +26,7 @@ def test_the_host_runner_is_registered_and_follows_the_protocol():
 
 def test_devices_is_this_machine():
     (device,) = HostRunner().devices()
-    assert device.device_id == "local" and device.delegates == (Delegate.CPU, Delegate.XNNPACK)
+    assert device.device_id == host_id() and device.delegates == (Delegate.CPU, Delegate.XNNPACK)
     assert device.model == cpu_model_name() and device.abi == host_info()["abi"]
 
 
@@ -83,7 +84,7 @@ def test_float_and_int8_time_on_both_delegates_and_thread_counts(
     target = record.target
     assert (target.runner, target.device_id, target.delegate, target.threads) == (
         "host",
-        "local",
+        host_id(),
         delegate,
         threads,
     )
@@ -142,3 +143,17 @@ def test_check_model_rejects_missing_files_and_directories(tmp_path):
         check_model(tmp_path / "absent.tflite")
     with pytest.raises(InputError, match="is a directory"):
         check_model(tmp_path)
+
+
+def test_the_host_id_is_stable_and_can_be_configured(monkeypatch):
+    host_id.cache_clear()
+    first = host_id()
+    host_id.cache_clear()
+    assert host_id() == first and first != "local"
+    monkeypatch.setenv("EDGEBENCH_HOST_ID", "ci-runner-3")
+    host_id.cache_clear()
+    try:
+        assert host_id() == "ci-runner-3"
+    finally:
+        monkeypatch.delenv("EDGEBENCH_HOST_ID")
+        host_id.cache_clear()

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from results.fixtures import fill_store
 from streamlit.testing.v1 import AppTest
 
 from results.model_table import FIXED_COLUMNS, models_table
@@ -21,6 +20,7 @@ from results.schema import (
     Timing,
 )
 from results.store import STORE_ENV, Store
+from tests.fixtures.records import fill_store
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
 
@@ -114,7 +114,7 @@ def _user_records(run_id: str) -> list[RunRecord]:
 
 @pytest.fixture(scope="module")
 def mixed_store(tmp_path_factory) -> str:
-    """Synthetic zoo records (results.fixtures) plus a user model's records in the newest run."""
+    """Synthetic zoo records (tests.fixtures.records) plus a user model's records in the newest run."""
     path = tmp_path_factory.mktemp("models-page") / "store.sqlite"
     store = Store(str(path))
     fill_store(store, 300, seed=1, runs=1)

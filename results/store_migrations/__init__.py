@@ -1,0 +1,1 @@
+"""Alembic revisions of the store's tables; applied by ``results.store_schema`` (never by hand)."""
