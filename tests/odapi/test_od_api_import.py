@@ -11,9 +11,9 @@ from bench.data.coco_labels import COCO_NAMES, UNUSED, labelmap_lines
 from bench.models.pretrained.od_api import (
     config_for_checkpoint,
     import_od_api_checkpoint,
-    resolve_checkpoint,
 )
 from bench.models.pretrained.od_api_table import checkpoint_table
+from bench.models.pretrained.spec import pipeline_config, resolve_checkpoint
 from bench.models.registry import build_model, get_config
 from common.errors import InputError
 
@@ -157,7 +157,7 @@ def test_other_class_count_keeps_the_fresh_class_head(write_checkpoint):
 
 def test_object_based_and_missing_checkpoints_stop_with_one_line(tmp_path):
     config = get_config("ssdlite_mobilenet_v3_small")
-    with pytest.raises(InputError, match="holds no model.ckpt"):
+    with pytest.raises(InputError, match=f"checkpoint: checkpoint {tmp_path} does not exist"):
         import_od_api_checkpoint(None, config, tmp_path)
     ckpt = tf.train.Checkpoint(model=tf.Module())
     ckpt.model.v = tf.Variable(1.0)
@@ -174,9 +174,9 @@ def test_mobiledet_tarball_layout_resolves_to_the_float_checkpoint(write_checkpo
         (tmp_path / name).parent.mkdir(exist_ok=True)
         write_checkpoint([], extra=one, name=name)
     (tmp_path / "fp32" / "pipeline.config").write_text("")
-    prefix, pipeline = resolve_checkpoint(tmp_path)
-    assert prefix == str(tmp_path / "fp32" / "model.ckpt-400000")
-    assert pipeline == tmp_path / "fp32" / "pipeline.config"
+    prefix = resolve_checkpoint(tmp_path)
+    assert prefix == tmp_path / "fp32" / "model.ckpt-400000"
+    assert pipeline_config(prefix) == tmp_path / "fp32" / "pipeline.config"
 
 
 def test_width_other_than_one_is_refused():
@@ -229,6 +229,7 @@ def test_tf2_object_based_checkpoint_imports(write_tf2_checkpoint, random_values
     )
     config = config_for_checkpoint(get_config("ssd_mobilenet_v2"), probe)
     assert (config.input_size, config.depthwise_extras, config.head_kernel) == (300, False, 1)
+    assert config_for_checkpoint(get_config("ssd_mobilenet_v2", input_size=320), probe).input_size == 320
     model = build_model(config)
     table = tf2_checkpoint_table(config)
     tensors = random_values(table)

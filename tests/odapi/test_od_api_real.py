@@ -19,9 +19,9 @@ from bench.models.pretrained.od_api import (
     ZOO_FOLDERS,
     config_for_checkpoint,
     import_od_api_checkpoint,
-    resolve_checkpoint,
 )
 from bench.models.pretrained.od_api_pipeline import read_pipeline_anchors
+from bench.models.pretrained.spec import pipeline_config, resolve_checkpoint
 
 ROOT = os.environ.get("EDGEBENCH_OD_API_CHECKPOINTS")
 
@@ -60,7 +60,7 @@ def test_published_checkpoint_imports_and_scores(folder, capsys):
     path = Path(ROOT) / folder
     if not path.is_dir():
         pytest.skip(f"{path} is absent")
-    _, pipeline = resolve_checkpoint(path)
+    pipeline = pipeline_config(resolve_checkpoint(path))
     size = read_pipeline_anchors(pipeline).input_size if pipeline else None
     config = config_for_checkpoint(get_config(ZOO_FOLDERS[folder], input_size=size), path)
     model = build_model(config)

@@ -109,8 +109,8 @@ def test_dispatch_to_the_od_api_importer(tmp_path, monkeypatch):
     calls = []
     module = types.ModuleType("bench.models.pretrained.od_api")
 
-    def import_od_api_checkpoint(model, config, path):
-        calls.append((model.name, config.num_classes, path))
+    def import_od_api_checkpoint(model, config, path, *, class_names=None):
+        calls.append((model.name, config.num_classes, path, class_names))
         return types.SimpleNamespace(lines=lambda: ["backbone: 262 tensors", "class head: re-initialised"])
 
     module.import_od_api_checkpoint = import_od_api_checkpoint
@@ -120,8 +120,9 @@ def test_dispatch_to_the_od_api_importer(tmp_path, monkeypatch):
     checkpoint(tmp_path)
     spec = parse_init({"checkpoint": str(tmp_path)})
     model = build_model(config)
-    report = initialize(model, config, spec)
-    assert calls == [(config.name, 5, spec.path / "model.ckpt")]
+    names = ("a", "b", "c", "d", "e")
+    report = initialize(model, config, spec, names)
+    assert calls == [(config.name, 5, spec.path / "model.ckpt", names)]
     assert report.lines == ("backbone: 262 tensors", "class head: re-initialised")
     scratch = initialize(model, config, InitSpec())
     assert scratch.lines == ("all layers: the zoo's random initialisation",) and len(calls) == 1
