@@ -123,19 +123,53 @@ def _object_based(shapes: dict) -> bool:
 
 
 def config_for_checkpoint(config: ModelConfig, path: str | Path) -> ModelConfig:
-    """``config`` adjusted to the layout of the checkpoint at ``path``; build the model from this.
+    """``config`` adjusted to the layout of the checkpoint at ``path``, checked against it; build the
+    model from this.
 
     A TF1 zoo checkpoint fits the seed variants as registered. The TF2 zoo's ssd_mobilenet_v2_320x320
-    has regular 3x3 extra layers, a 1x1 box predictor (:data:`TF2_LAYOUT`); its
-    300x300 training input is not imposed: the input side stays ``config``'s.
+    has regular 3x3 extra layers and a 1x1 box predictor (:data:`TF2_LAYOUT`); its 300x300 training
+    input is not imposed: the input side stays ``config``'s (the import reports the difference).
+    Every variable name and shape is checked here, without building the model, so a checkpoint of
+    another variant stops before any work starts.
 
     Raises:
-        InputError: No checkpoint at ``path``.
+        InputError: No checkpoint at ``path``, or one that does not fit the variant (naming a variable).
     """
     prefix = str(resolve_checkpoint(path, "checkpoint"))
-    # The input side is the caller's: the anchor comparison reports a difference from the pipeline's 300.
-    layout = {k: v for k, v in TF2_LAYOUT.items() if k != "input_size"}
-    return config.replace(**layout) if _object_based(_read_shapes(prefix)) else config
+    shapes = _read_shapes(prefix)
+    if _object_based(shapes):
+        # The input side is the caller's: the anchor comparison reports a difference from the 300.
+        config = config.replace(**{k: v for k, v in TF2_LAYOUT.items() if k != "input_size"})
+    _checked_table(config, prefix, shapes)
+    return config
+
+
+def _checked_table(config: ModelConfig, prefix: str, shapes: dict) -> tuple[list[Entry], dict[str, str]]:
+    """The OD API table of ``config`` and the ignored variables, once every checkpoint variable is
+    accounted for and has the table's shape.
+
+    Raises:
+        InputError: A stray, missing or wrongly shaped variable (named).
+    """
+    table = tf2_checkpoint_table(config) if _object_based(shapes) else checkpoint_table(config)
+    expected = {e.name for e in table}
+    ignored = _ignored(shapes, expected)
+    stray = sorted(n for n in shapes if n not in ignored and n not in expected)
+    if stray:
+        raise InputError(
+            f"checkpoint {prefix}: {len(stray)} variable(s) not in the OD API {config.name} layout: "
+            f"{_names(stray)}"
+        )
+    missing = [e.name for e in table if e.name not in shapes]
+    if missing:
+        raise InputError(
+            f"checkpoint {prefix}: missing {len(missing)} variable(s) of the OD API {config.name} layout: "
+            f"{_names(missing)}"
+        )
+    wrong = [f"{e.name} {shapes[e.name]} (OD API {e.shape})" for e in table if shapes[e.name] != e.shape]
+    if wrong:
+        raise InputError(f"checkpoint {prefix}: wrong shape for {config.name}: {_names(wrong)}")
+    return table, ignored
 
 
 def _ignored(shapes: dict[str, tuple[int, ...]], expected: set[str]) -> dict[str, str]:
@@ -167,22 +201,13 @@ def _zoo_weights(model: keras.Model) -> dict[tuple[str, str], tf.Variable]:
     }
 
 
-def _check(table: list[Entry], shapes: dict, weights: dict, prefix: str, variant: str) -> bool:
-    """Every check, before anything is assigned.
+def _check(table: list[Entry], weights: dict, variant: str) -> bool:
+    """Every check of the model against the table, before anything is assigned.
 
     Returns:
         Whether the class head's final convolutions have the checkpoint's 91 slots per box (else only
         their class count differs and the rows are chosen by :func:`_class_sources`).
     """
-    missing = [e.name for e in table if e.name not in shapes]
-    if missing:
-        raise InputError(
-            f"checkpoint {prefix}: missing {len(missing)} variable(s) of the OD API {variant} layout: "
-            f"{_names(missing)}"
-        )
-    wrong = [f"{e.name} {shapes[e.name]} (OD API {e.shape})" for e in table if shapes[e.name] != e.shape]
-    if wrong:
-        raise InputError(f"checkpoint {prefix}: wrong shape for {variant}: {_names(wrong)}")
     absent = [f"{e.layer}.{e.weight}" for e in table if (e.layer, e.weight) not in weights]
     if absent:
         raise InputError(f"model {variant}: no layer weight for {_names(absent)}; build it with bench.models")
@@ -274,17 +299,9 @@ def import_od_api_checkpoint(
         )
     prefix_path = resolve_checkpoint(path, "checkpoint")
     prefix = str(prefix_path)
-    shapes = _read_shapes(prefix)
-    table = tf2_checkpoint_table(config) if _object_based(shapes) else checkpoint_table(config)
-    ignored = _ignored(shapes, {e.name for e in table})
-    stray = sorted(n for n in shapes if n not in ignored and n not in {e.name for e in table})
-    if stray:
-        raise InputError(
-            f"checkpoint {prefix}: {len(stray)} variable(s) not in the OD API {config.name} layout: "
-            f"{_names(stray)}"
-        )
+    table, ignored = _checked_table(config, prefix, _read_shapes(prefix))
     weights = _zoo_weights(model)
-    same_count = _check(table, shapes, weights, prefix, config.name)
+    same_count = _check(table, weights, config.name)
     sources = _class_sources(class_names, config.num_class_slots, same_count)
     to_load = [e for e in table if sources is not None or not _is_class_conv(e)]
     reader = tf.train.load_checkpoint(prefix)
