@@ -114,3 +114,49 @@ def test_coco_plan_dry_run_lists_every_stage(capsys, tmp_path, monkeypatch, coco
     assert {"dataset", "train", "export", "evaluate", "time"} <= stages
     trained = [item.strip() for stage, item in rows if stage.strip() == "train"]
     assert len(names) == 8 and len(trained) == 8 and "ssd_mobilenet_v2@300xdefault" in trained
+
+
+@pytest.mark.slow
+def test_pipeline_builds_the_tf2_checkpoint_layout_everywhere(tmp_path, coco_named):
+    """The TF2 zoo checkpoint (regular extras, 1x1 heads) through the real pipeline: the layout reaches
+    training, export, evaluation and the record's ModelInfo."""
+    import tf_keras as keras
+
+    from bench.models.complexity import count_complexity
+    from bench.models.pretrained.od_api import config_for_checkpoint
+    from bench.models.pretrained.od_api_tf2_table import tf2_checkpoint_table
+    from bench.models.registry import build_model
+    from bench.pipeline import Options, run_benchmark
+    from bench.plans import parse_plan
+    from results.schema import Status
+    from tests.odapi.conftest import write_object_checkpoint
+
+    folder = tmp_path / "ssd_mobilenet_v2_320x320_coco17_tpu-8"
+    base = get_config("ssd_mobilenet_v2", input_size=128, num_classes=len(COCO_NAMED))
+    layout = base.replace(depthwise_extras=False, head_kernel=1)
+    write_object_checkpoint(folder / "checkpoint" / "ckpt-0", random_tensors(tf2_checkpoint_table(layout)))
+    assert config_for_checkpoint(base, folder) == layout
+    expected_params = count_complexity(build_model(layout)).params_bn_folded
+    keras.backend.clear_session()
+    plan = parse_plan(
+        {
+            "name": "tf2",
+            "dataset": {"coco": {"train": str(coco_named / "train"), "val": str(coco_named / "val")}},
+            "variants": [{"name": "ssd_mobilenet_v2", "input_size": 128}],
+            "training": {"steps": 0, "init": {"checkpoint": str(folder)}},
+            "recipes": ["tflite_fp32"],
+            "targets": [{"name": "host", "runner": "host", "delegates": ["cpu"], "threads": [1]}],
+            "timing": {"min_runs": 2, "min_secs": 0.0},
+        },
+        "tf2",
+    )
+    outcome = run_benchmark(plan, Options(workdir=tmp_path / "w", store=str(tmp_path / "s.db"), quiet=True))
+    (record,) = outcome.records
+    assert record.status is Status.OK, record.error
+    assert record.model.params == expected_params and record.model.input_size == 128
+    assert record.accuracy is not None and 0.0 <= record.accuracy.map <= 1.0
+    (init,) = (tmp_path / "w").rglob("init.json")
+    lines = json.loads(init.read_text())["lines"]
+    assert (
+        "class head: by name: 8 of 8 classes (and the background) from the checkpoint's COCO slots" in lines
+    )
