@@ -30,7 +30,7 @@ def test_class_logits_are_the_checkpoints_channels_of_the_same_names(write_check
     model, config, tensors, report, _ = _imported(write_checkpoint, NAMES)
     assert report.class_head_loaded and report.labels == NAMES and report.fresh_classes == ()
     assert "by name: 5 of 5 classes (and the background)" in report.class_head_note
-    assert any(line.startswith("class head: by name") for line in report.lines())
+    assert "class head: 42 tensors, by name: 5 of 5 classes" in "\n".join(report.lines())
     columns = [0, 18, 1, 90, 3, 84]  # background first, then each name's COCO id
     assert slots_by_name(NAMES) == columns[1:]
 

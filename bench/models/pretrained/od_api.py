@@ -95,8 +95,9 @@ class ImportReport(BaseModel):
     def lines(self) -> tuple[str, ...]:
         """The report for the console and ``init.json``: one line per part of the model."""
         out = [f"checkpoint {self.checkpoint} into {self.variant}: {self.loaded} tensors"]
-        out += [f"{part}: {self.loaded_by_part.get(part, 0)} tensors" for part in PARTS]
-        out.append(f"class head: {self.class_head_note}")
+        count = self.loaded_by_part.get
+        out += [f"{part.replace('_', ' ')}: {count(part, 0)} tensors" for part in PARTS[:-1]]
+        out.append(f"class head: {count(CLASS_HEAD, 0)} tensors, {self.class_head_note}")
         reasons: dict[str, int] = {}
         for reason in self.ignored.values():
             reasons[reason] = reasons.get(reason, 0) + 1
