@@ -13,15 +13,21 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 from pydantic import BaseModel, ConfigDict
 
-from bench.data.coco_labels import class_slot_names, slots_by_name
 from bench.models.config import ModelConfig
+from bench.models.pretrained.od_api_class_head import (
+    ClassHead,
+    class_note,
+    class_sources,
+    is_class_conv,
+    same_boxes,
+    select_rows,
+)
 from bench.models.pretrained.od_api_pipeline import (
     anchor_differences,
     read_pipeline_anchors,
@@ -32,7 +38,6 @@ from bench.models.pretrained.od_api_table import (
     BOX_HEAD,
     CLASS_HEAD,
     EXTRAS,
-    OD_API_CLASS_SLOTS,
     Entry,
     checkpoint_table,
 )
@@ -207,7 +212,7 @@ def _check(table: list[Entry], weights: dict, variant: str) -> bool:
 
     Returns:
         Whether the class head's final convolutions have the checkpoint's 91 slots per box (else only
-        their class count differs and the rows are chosen by :func:`_class_sources`).
+        their class count differs and the rows are chosen by :func:`class_sources`).
     """
     absent = [f"{e.layer}.{e.weight}" for e in table if (e.layer, e.weight) not in weights]
     if absent:
@@ -217,7 +222,7 @@ def _check(table: list[Entry], weights: dict, variant: str) -> bool:
     if unfilled:
         raise InputError(f"model {variant}: weights the OD API layout does not fill: {_names(unfilled)}")
     mismatched = [e for e in table if tuple(weights[(e.layer, e.weight)].shape) != e.shape]
-    class_only = all(_is_class_conv(e) and _same_boxes(e, weights) for e in mismatched)
+    class_only = all(is_class_conv(e) and same_boxes(e, weights) for e in mismatched)
     if mismatched and not class_only:
         names = [
             f"{e.name} {e.shape} -> {e.layer}.{e.weight} {tuple(weights[(e.layer, e.weight)].shape)}"
@@ -225,44 +230,6 @@ def _check(table: list[Entry], weights: dict, variant: str) -> bool:
         ]
         raise InputError(f"model {variant} cannot hold the checkpoint: {_names(names)}")
     return not mismatched
-
-
-def _is_class_conv(entry: Entry) -> bool:
-    """The final class convolution of a head (its channels are boxes x class slots)."""
-    return entry.part == CLASS_HEAD and entry.weight in ("kernel", "bias")
-
-
-def _same_boxes(entry: Entry, weights: dict) -> bool:
-    """Only the class count differs: same kernel size, input depth and boxes per cell."""
-    ours = tuple(weights[(entry.layer, entry.weight)].shape)
-    return ours[:-1] == entry.shape[:-1] and entry.shape[-1] % OD_API_CLASS_SLOTS == 0
-
-
-def _class_sources(
-    class_names: tuple[str, ...] | None, slots: int, same_count: bool
-) -> list[int | None] | None:
-    """For each class slot of the model, the checkpoint slot it takes (None: keeps its fresh init).
-
-    By name when ``class_names`` is given (the background slot 0 is always slot 0); without names the
-    head is copied as it is when the counts agree. None when no class is found: the whole head stays
-    fresh (the background slot of an unrelated class set is no better than the prior init).
-    """
-    if class_names is None:
-        return list(range(slots)) if same_count else None
-    found = slots_by_name(class_names)
-    return [0, *found] if any(slot is not None for slot in found) else None
-
-
-def _select_rows(value: np.ndarray, fresh: np.ndarray, sources: list[int | None]) -> np.ndarray:
-    """The class channels of ``value`` (boxes x 91, background first, as the OD API's class head
-    reshapes them to [anchors, num_classes + 1]) placed at the model's slots; the rest from ``fresh``."""
-    boxes = value.shape[-1] // OD_API_CLASS_SLOTS
-    theirs = value.reshape(*value.shape[:-1], boxes, OD_API_CLASS_SLOTS)
-    ours = fresh.reshape(*fresh.shape[:-1], boxes, len(sources)).copy()
-    for slot, source in enumerate(sources):
-        if source is not None:
-            ours[..., slot] = theirs[..., source]
-    return ours.reshape(fresh.shape)
 
 
 def import_od_api_checkpoint(
@@ -303,55 +270,27 @@ def import_od_api_checkpoint(
     table, ignored = _checked_table(config, prefix, _read_shapes(prefix))
     weights = _zoo_weights(model)
     same_count = _check(table, weights, config.name)
-    sources = _class_sources(class_names, config.num_class_slots, same_count)
-    to_load = [e for e in table if sources is not None or not _is_class_conv(e)]
+    sources = class_sources(class_names, config.num_class_slots, same_count)
+    to_load = [e for e in table if sources is not None or not is_class_conv(e)]
     reader = tf.train.load_checkpoint(prefix)
     values = {e.name: np.asarray(reader.get_tensor(e.name)) for e in to_load}
     for entry in to_load:
-        if _is_class_conv(entry):
+        if is_class_conv(entry):
             fresh = weights[(entry.layer, entry.weight)].numpy()
-            values[entry.name] = _select_rows(values[entry.name], fresh, sources)
+            values[entry.name] = select_rows(values[entry.name], fresh, sources)
     for entry in to_load:  # every check passed: assign
         weights[(entry.layer, entry.weight)].assign(values[entry.name])
     pipeline = pipeline_config(prefix_path)
     od_api = read_pipeline_anchors(pipeline) if pipeline else sample_anchors(config)
     anchors = anchor_differences(config, od_api)
-    return _report(prefix, config, to_load, ignored, _ClassHead(sources, class_names), anchors)
+    return _report(prefix, config, to_load, ignored, ClassHead(sources, class_names), anchors)
 
 
-class _ClassHead(NamedTuple):
-    sources: list[int | None] | None  # checkpoint slot of each model slot; None: fresh head
-    names: tuple[str, ...] | None  # the model's class names, if given
-
-
-def _class_note(head: _ClassHead, slots: int) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    """(note, labels of slots 1..N, classes left at the fresh init)."""
-    if head.sources is None:
-        if head.names is not None:
-            return (
-                "fresh init: none of the model's classes is named in the checkpoint's COCO label map",
-                (),
-                head.names,
-            )
-        note = f"fresh init: the checkpoint has {OD_API_CLASS_SLOTS} class slots, the model {slots}"
-        return note, (), ()
-    if head.names is None:
-        return f"loaded: {OD_API_CLASS_SLOTS} slots, background + COCO ids 1..90", class_slot_names(), ()
-    fresh = tuple(n for n, s in zip(head.names, head.sources[1:], strict=True) if s is None)
-    found = len(head.names) - len(fresh)
-    note = (
-        f"by name: {found} of {len(head.names)} classes (and the background) from the checkpoint's COCO slots"
-    )
-    if fresh:
-        note += f"; fresh prior init: {_names(list(fresh))}"
-    return note, head.names, fresh
-
-
-def _report(prefix, config, loaded: list[Entry], ignored, head: _ClassHead, anchors) -> ImportReport:
+def _report(prefix, config, loaded: list[Entry], ignored, head: ClassHead, anchors) -> ImportReport:
     by_part: dict[str, int] = {}
     for entry in loaded:
         by_part[entry.part] = by_part.get(entry.part, 0) + 1
-    note, labels, fresh = _class_note(head, config.num_class_slots)
+    note, labels, fresh = class_note(head, config.num_class_slots)
     return ImportReport(
         checkpoint=prefix,
         variant=config.name,
