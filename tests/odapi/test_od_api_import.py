@@ -224,17 +224,15 @@ def test_every_seed_variant_imports(variant, write_checkpoint):
 def test_tf2_object_based_checkpoint_imports(write_tf2_checkpoint, random_values, tmp_path):
     from bench.models.pretrained.od_api_tf2_table import tf2_checkpoint_table
 
-    probe = write_tf2_checkpoint(
-        {"model/x/.ATTRIBUTES/VARIABLE_VALUE": np.zeros(1, np.float32)}, "probe/ckpt-0"
-    )
-    config = config_for_checkpoint(get_config("ssd_mobilenet_v2"), probe)
-    assert (config.input_size, config.depthwise_extras, config.head_kernel) == (300, False, 1)
-    assert config_for_checkpoint(get_config("ssd_mobilenet_v2", input_size=320), probe).input_size == 320
-    model = build_model(config)
+    config = get_config("ssd_mobilenet_v2").replace(depthwise_extras=False, head_kernel=1)
     table = tf2_checkpoint_table(config)
     tensors = random_values(table)
     folder = tmp_path / "ssd_mobilenet_v2_320x320_coco17_tpu-8"
     write_tf2_checkpoint(tensors, f"{folder.name}/checkpoint/ckpt-0")
+    assert config_for_checkpoint(get_config("ssd_mobilenet_v2"), folder) == config  # input 300 kept
+    resized = config_for_checkpoint(get_config("ssd_mobilenet_v2", input_size=320), folder)
+    assert (resized.input_size, resized.depthwise_extras, resized.head_kernel) == (320, False, 1)
+    model = build_model(config)
     report = import_od_api_checkpoint(model, config, folder)
     assert report.loaded == len(table) == 324 and set(report.ignored) == {"_CHECKPOINTABLE_OBJECT_GRAPH"}
     assert report.class_head_loaded and not report.anchor_differences[1:]  # only the 0.3333 ratio note
