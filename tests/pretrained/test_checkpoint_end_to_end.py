@@ -161,3 +161,16 @@ def test_pipeline_builds_the_tf2_checkpoint_layout_everywhere(tmp_path, coco_nam
     assert (
         "class head: by name: 8 of 8 classes (and the background) from the checkpoint's COCO slots" in lines
     )
+
+
+def test_export_rebuilds_the_checkpoint_layout_from_run_json(tmp_path):
+    import dataclasses
+
+    from bench.commands.export import _trained_shape
+
+    trained = get_config("ssd_mobilenet_v2", input_size=128, num_classes=8)
+    trained = trained.replace(depthwise_extras=False, head_kernel=1)
+    run = {"model": dataclasses.asdict(trained)}
+    (tmp_path / "run.json").write_text(json.dumps(run, default=str))
+    shape = _trained_shape(str(tmp_path / "final.weights.h5"), "ssd_mobilenet_v2")
+    assert get_config("ssd_mobilenet_v2").replace(**shape) == trained
