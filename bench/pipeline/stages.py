@@ -80,8 +80,8 @@ def train_stage(ctx: Context, data: Data, work: VariantWork) -> dict | None:
     hit, compute = ctx.lookup("train", work.label, key, data.ready, valid=_weights_present)
     if not compute:
         return hit
+    cfg = model_config(ctx, work, data)  # a checkpoint of another variant stops here, nothing written
     folder = ctx.cache.output_dir("train", work.label.replace("@", "-"), key)
-    cfg = model_config(ctx, work, data)
     with ctx.progress.item("train", work.label, spinner=False):
         try:
             result = train(cfg, data.train, config, folder, progress=ctx.progress.enabled)
