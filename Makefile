@@ -26,10 +26,13 @@ benchmark: $(STAMP)
 	$(EDGEBENCH) benchmark --plan $(PLAN)
 
 ## The dashboard on http://127.0.0.1:8501 (store: STORE=URL, else $$EDGEBENCH_STORE, else results/edgebench.sqlite).
+## A viewer's toolbar (no Deploy button, no developer menu); DEV=1 shows Streamlit's developer toolbar.
 STORE ?=
+DEV ?=
 dashboard: $(STAMP)
 	$(VENV)/bin/streamlit run dashboard/app.py --server.address 127.0.0.1 --server.port 8501 \
-		--server.headless true --browser.gatherUsageStats false $(if $(STORE),-- --store '$(STORE)')
+		--server.headless true --browser.gatherUsageStats false \
+		--client.toolbarMode $(if $(DEV),developer,viewer) $(if $(STORE),-- --store '$(STORE)')
 
 ## The default (fast) suite; `make test-all` adds the slow tests.
 test: $(STAMP)
@@ -47,11 +50,11 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-## Performance checks: scripts that print figures and PASS/FAIL lines (not timed unit tests).
+## Performance checks (perf/, not shipped): scripts that print figures and PASS/FAIL lines.
 perf: $(STAMP)
-	$(PY) -m bench.scripts.perf_timing
-	$(PY) -m bench.scripts.perf_dashboard --store work/perf/dashboard_100k.sqlite
-	$(PY) -m bench.scripts.perf_int8
+	$(PY) -m perf.perf_timing
+	$(PY) -m perf.perf_dashboard --store work/perf/dashboard_100k.sqlite
+	$(PY) -m perf.perf_int8
 
 ## CI regression report: the newest run against BASELINE (a run id or git ref); Markdown, JUnit and JSON in $(REPORT_DIR).
 BASELINE ?= main

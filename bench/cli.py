@@ -9,6 +9,7 @@ import argparse
 import importlib
 import sys
 
+from bench import quiet
 from common.errors import InputError
 
 # Subcommand modules, in the order `edgebench --help` lists them.
@@ -23,6 +24,7 @@ COMMAND_MODULES = [
     "evaluate",
     "dataset",
     "train",
+    "inspect",
 ]
 
 EXIT_BAD_INPUT = 2
@@ -38,6 +40,9 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full parser, with every subcommand registered."""
     parser = _Parser(prog="edgebench", description="Detectors: train, compress, evaluate, time, compare.")
+    parser.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's start-up and INFO logs (hidden by default)"
+    )
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for name in COMMAND_MODULES:
         module = importlib.import_module(f"bench.commands.{name}")
@@ -47,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    # Before any command module can import TensorFlow; the flag is parsed again, properly, below.
+    quiet.install(verbose="--verbose" in argv[: _first_command(argv)])
     try:
         args = build_parser().parse_args(argv)
         # Each module registers the subcommand of its own name and runs it.
@@ -58,6 +66,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("edgebench: interrupted", file=sys.stderr)
         return 130
+
+
+def _first_command(argv: list[str]) -> int:
+    """The index of the subcommand in ``argv`` (global flags come before it)."""
+    return next((i for i, word in enumerate(argv) if word in COMMAND_MODULES), len(argv))
 
 
 if __name__ == "__main__":

@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bench.training.config import TrainConfig
+from bench.validation import describe_error, validated
 from common.errors import InputError, choice_error
 from device_runners.targets import TargetConfig
 from results.schema import TimingSettings
@@ -75,6 +77,16 @@ class VariantSpec(_Strict):
     width: float | None = Field(default=None, gt=0, le=4)  # width multiplier; None = the variant's
     train: dict[str, Any] = {}  # TrainConfig fields overriding the plan's `training` for this variant
 
+    @field_validator("train")
+    @classmethod
+    def _train_keys(cls, value: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(value) - set(TrainConfig.model_fields))
+        if unknown:
+            raise ValueError(
+                f"unknown key {unknown[0]!r}; allowed: {', '.join(sorted(TrainConfig.model_fields))}"
+            )
+        return value
+
 
 class FinetuneSection(_Strict):
     """Fine-tuning of the qat and pruned recipes (bench's training loop)."""
@@ -120,7 +132,7 @@ class Plan(_Strict):
     description: str = ""
     dataset: DatasetSection
     variants: list[VariantSpec] = Field(min_length=1)
-    training: dict[str, Any]  # bench.training.TrainConfig fields (steps is required)
+    training: TrainConfig  # how every variant trains (steps is required); variants may override fields
     finetune: FinetuneSection = FinetuneSection()
     recipes: list[RecipeSpec] = Field(min_length=1)
     export: ExportSection = ExportSection()
@@ -134,6 +146,16 @@ class Plan(_Strict):
         if isinstance(value, list):
             return [{"name": item} if isinstance(item, str) else item for item in value]
         return value
+
+    def train_config(self, variant: VariantSpec) -> TrainConfig:
+        """The variant's training: its ``train:`` overrides merged over the plan's ``training:``.
+
+        Raises:
+            InputError: The merged values are invalid (``check_names`` has already refused such plans).
+        """
+        if not variant.train:
+            return self.training
+        return validated(TrainConfig, {**self.training.to_dict(), **variant.train}, "train")
 
     def canonical(self) -> dict:
         """Plain JSON values of the whole plan (hashing and the run manifest)."""
@@ -181,56 +203,6 @@ def parse_plan(data: object, where: str = "plan") -> Plan:
     return plan
 
 
-def describe_error(error: ValidationError, model: type[BaseModel]) -> str:
-    """The first validation error as ``key.path: problem (got X); allowed: ...``."""
-    first = error.errors()[0]
-    loc = list(first["loc"])
-    key = format_loc(loc) or "(top level)"
-    if first["type"] == "extra_forbidden":
-        allowed = allowed_keys(model, loc[:-1])
-        return f"{key}: unknown key; allowed: {', '.join(allowed)}"
-    if first["type"] == "missing":
-        return f"{key}: required key is missing"
-    message = first["msg"].removeprefix("Value error, ")
-    if first["type"] == "literal_error":
-        message = message.replace("Input should be", "allowed:")
-    received = first.get("input")
-    shown = "" if isinstance(received, dict | list) else f" (got {received!r})"
-    return f"{key}: {message}{shown}"
-
-
-def format_loc(loc: list) -> str:
-    """``["variants", 0, "name"]`` -> ``variants[0].name``."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
-    return text
-
-
-def allowed_keys(model: type[BaseModel], loc: list) -> list[str]:
-    """The field names of the model found by walking ``loc`` (list indices skipped) from ``model``."""
-    current: Any = model
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = current.model_fields.get(part) if isinstance(current, type) else None
-        if field is None:
-            return []
-        current = _model_in(field.annotation)
-    return sorted(current.model_fields) if isinstance(current, type) else []
-
-
-def _model_in(annotation: Any) -> Any:
-    """The BaseModel class inside ``X``, ``X | None`` or ``list[X]``."""
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
 def check_names(plan: Plan) -> None:
     """Check what pydantic cannot: variant and recipe names, training configs, resized variants.
 
@@ -239,10 +211,8 @@ def check_names(plan: Plan) -> None:
     """
     from bench.models.pretrained.spec import check_applies
     from bench.models.registry import get_config, list_models
-    from bench.training import TrainConfig
     from converters.recipes import get_recipe, recipe_names
 
-    _training(TrainConfig, plan.training, "training")
     models = list_models()
     for index, variant in enumerate(plan.variants):
         where = f"variants[{index}]"
@@ -252,8 +222,11 @@ def check_names(plan: Plan) -> None:
             config = get_config(variant.name, input_size=variant.input_size, width_multiplier=variant.width)
         except InputError as error:
             raise InputError(f"{where}: {error}") from None
-        _training(TrainConfig, {**plan.training, **variant.train}, f"{where}.train")
-        init = TrainConfig.from_dict({**plan.training, **variant.train}).init
+        try:
+            plan.train_config(variant)
+        except InputError as error:
+            raise InputError(f"{where}.train.{str(error).removeprefix('train ')}") from None
+        init = plan.train_config(variant).init
         check_applies(init, config.backbone, config.width_multiplier, f"{where}.train.init")
     _unique([variant_label(v) for v in plan.variants], "variants", "name (with input_size and width)")
     for index, spec in enumerate(plan.recipes):
@@ -274,13 +247,6 @@ def variant_label(variant: VariantSpec) -> str:
     size = variant.input_size if variant.input_size is not None else "default"
     width = variant.width if variant.width is not None else "default"
     return f"{variant.name}@{size}x{width}"
-
-
-def _training(train_config: type, values: dict, where: str) -> None:
-    try:
-        train_config.from_dict(values)
-    except InputError as error:
-        raise InputError(f"{where}: {str(error).removeprefix('train config: ')}") from None
 
 
 def _unique(labels: list[str], section: str, what: str) -> None:

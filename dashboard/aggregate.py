@@ -52,7 +52,9 @@ def latency_points(
         "fallback": "max",
         "record_id": "last",
     }
-    points = aggregate(timed(df), by=[*ARTIFACT_KEY, *TARGET_KEY], how=how)
+    # A simulated record is its own target (issue 20): pareto_front groups by the column it carries.
+    keys = [*ARTIFACT_KEY, *TARGET_KEY, *(["simulated"] if "simulated" in df.columns else [])]
+    points = aggregate(timed(df), by=keys, how=how)
     points = points.merge(accuracy_table(accuracy_source, dataset_id, metric), on="sha256", how="inner")
     points["pareto"] = pareto_front(points, ["median_ms"], metric, group_by=["device", "delegate"])
     return points

@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from common.errors import InputError
+from results.analysis import simulated_from_model
 from results.schema import RunRecord
 from results.store import FLAT_COLUMNS, STORE_ENV, Store, resolve_url
 
@@ -49,14 +50,9 @@ EMPTY_HELP = """\
 Fill it by running the benchmark, which stores one record per artifact and target:
 
 ```bash
-make benchmark                                   # the default plan, end to end
+make benchmark                                   # the default plan (quick), end to end
+make benchmark PLAN=smoke                        # about a minute: two tiny variants, three recipes
 edgebench time model.tflite --delegate cpu,xnnpack --threads 1,4 --store {url}
-```
-
-Or, to try the dashboard, a synthetic store:
-
-```bash
-python -m bench.scripts.make_fixture_store --store {url} --records 5000
 ```
 
 Then reload this page.
@@ -160,6 +156,7 @@ def add_labels(df: pd.DataFrame) -> pd.DataFrame:
 
     ``device``: the device model, or its id when the model is unknown; two devices of one model are
     told apart by their id. ``model``: "variant · recipe". ``size_mb``: decimal megabytes.
+    ``simulated``: an emulator's or simulator's record (never on a phone's Pareto front).
     """
     df = df.copy()
     model = df["device_model"].astype("object").where(df["device_model"].notna(), df["device_id"])
@@ -172,6 +169,7 @@ def add_labels(df: pd.DataFrame) -> pd.DataFrame:
     df["model"] = variant.astype(str) + " · " + df["recipe"].fillna("(own file)").astype(str)
     df["size_mb"] = df["size_bytes"] / 1e6
     df["fallback"] = df["fallback"].fillna(False).astype(bool)
+    df["simulated"] = simulated_from_model(df["device_model"])  # issue 20: apart from phones
     # Few distinct values per column: categories make the group-bys behind every chart ~2x faster.
     for column in _CATEGORICAL:
         if column in df:

@@ -153,6 +153,8 @@ class AdbRunner(Runner):
             soc=info.soc,
             abi=info.abi,
             delegates=ADB_DELEGATES,
+            # An emulator: getprop says so (ro.kernel.qemu=1, goldfish / ranchu), or the serial does.
+            simulated=info.emulator or transport.serial.startswith("emulator-"),
         ), props
 
     # -- timing --------------------------------------------------------------------------------------

@@ -21,7 +21,12 @@ DELEGATE_FLAGS = {
     Delegate.NNAPI: ("--use_nnapi=true",),
 }
 # How benchmark_model names each delegate in its delegation lines.
-DELEGATE_NAMES = {Delegate.XNNPACK: "XNNPACK", Delegate.GPU: "GPU", Delegate.NNAPI: "NNAPI"}
+DELEGATE_NAMES = {
+    Delegate.XNNPACK: "XNNPACK",
+    Delegate.GPU: "GPU",
+    Delegate.NNAPI: "NNAPI",
+    Delegate.COREML_DELEGATE: "COREML",  # the iOS app (device_runners/ios.py) prints it as "CoreML"
+}
 # Flags newer binaries understand and older ones reject ("Unconsumed cmdline flags"): dropped on retry.
 OPTIONAL_FLAGS = ("--result_file_path", "--report_peak_memory_footprint")
 

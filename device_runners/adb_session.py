@@ -212,6 +212,7 @@ class Session:
             abi=info.abi if info else None,
             delegate=self.job.delegate,
             threads=self.job.threads,
+            simulated=info.simulated if info else self.device_id.startswith("emulator-"),
         )
 
     def _tools(self) -> ToolVersions:

@@ -64,6 +64,7 @@ class DeviceInfo:
     soc: str | None = None
     abi: str | None = None
     delegates: tuple[Delegate, ...] = ()  # what this device offers
+    simulated: bool = False  # an Android emulator or the iOS Simulator, not a phone's hardware
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,11 @@ _NOT_APPLIED = re.compile(
 _REPLACING = re.compile(
     r"Replacing (\d+) out of (\d+) node\(s\) with delegate \(([^)]+)\) node, yielding (\d+) partitions"
 )
+# A delegate's own count (LiteRT's Core ML delegate, SimpleDelegate-based ones): "CoreML delegate: 58 nodes
+# delegated out of 63 nodes, with 2 partitions."
+_NODES_DELEGATED = re.compile(
+    r"(\w+) delegate: (\d+) nodes delegated out of (\d+) nodes,? with (\d+) partitions"
+)
 _UNSUPPORTED_HEADER = re.compile(r"Following operations are not supported by (\w+) delegate")
 _UNSUPPORTED_OP = re.compile(r"^([A-Z][A-Z0-9_]*(?: [\w.]+)?):(?: .*)?$")
 _SPLIT = re.compile(
@@ -45,10 +50,20 @@ _SPLIT = re.compile(
 )
 _SPLIT_NONE = re.compile(r"No operations will run on the (\w+), and all (\d+) operations will run on the CPU")
 _UNCONSUMED = re.compile(r"Unconsumed cmdline flags:\s*(.*)")
-# Prefixes before the message: "INFO: ", "ERROR: ", logcat's "... I tflite  : " or "I/tflite (123): ".
+# Prefixes before the message: "INFO: ", "ERROR: ", logcat's "... I tflite  : " or "I/tflite (123): ",
+# NSLog's "2024-05-01 12:00:00.123 TFLiteBenchmark[12:345] " (the iOS benchmark app's console).
 _PREFIX = re.compile(
-    r"^(?:.*?\b[VDIWEF][/ ]tflite\s*(?:\(\s*\d+\))?\s*:\s*|(?:INFO|WARNING|ERROR|VERBOSE): )"
+    r"^(?:\d{4}-\d\d-\d\d [\d:.]+(?:[+-]\d{4})? \w+\[\d+:\w+\] )?"
+    r"(?:.*?\b[VDIWEF][/ ]tflite\s*(?:\(\s*\d+\))?\s*:\s*|(?:INFO|WARNING|ERROR|VERBOSE): )?"
 )
+# The iOS benchmark app's own summary (BenchmarkViewController.mm's results listener), in milliseconds:
+# "Startup latency: 41.2 ms", then "Inference:" / "Warmup:" sections of " - Average: 12.3 ms" lines.
+_IOS_STARTUP = re.compile(rf"^Startup latency:\s*({_NUMBER})\s*ms", re.IGNORECASE)
+_IOS_SECTION = re.compile(r"^(Inference|Warmup):$")
+_IOS_STAT = re.compile(rf"^-\s*(Num runs|Average|Min|Max|Std deviation):\s*({_NUMBER})", re.IGNORECASE)
+_IOS_KEYS = {"num runs": "count", "average": "avg", "min": "min", "max": "max", "std deviation": "std"}
+# ProcessInfo.thermalState as an app may print it ("Thermal state: nominal"); iOS has no other reading.
+_THERMAL_STATE = re.compile(r"^Thermal state:\s*(nominal|fair|serious|critical)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,8 @@ class BenchmarkOutput:
     delegations: dict[str, Delegation] = field(default_factory=dict)  # keyed by upper-case delegate name
     unconsumed_flags: tuple[str, ...] = ()
     cpu_fallback_disallowed: bool = False  # "Disallowed CPU fallback detected." (--require_full_delegation)
+    thermal_states: tuple[str, ...] = ()  # iOS: "Thermal state: ..." lines in order (nominal .. critical)
+    app_startup_ms: float | None = None  # iOS app: "Startup latency: X ms" (interpreter init)
     errors: tuple[str, ...] = ()  # "ERROR:" lines, for the record's message
 
     @property
@@ -153,12 +170,15 @@ class _State:
         self.unconsumed: list[str] = []
         self.errors: list[str] = []
         self.fallback_disallowed = False
+        self.ios_section: str | None = None  # "inference" / "warmup" inside the iOS app's summary
+        self.ios_stats: dict[str, dict[str, float]] = {}
+        self.thermal: list[str] = []
 
     def feed(self, line: str, raw: str) -> None:
         if self.unsupported_for and self._unsupported_op(line):
             return
         self.unsupported_for = None
-        known = self._measurement(line) or self._delegation(line)
+        known = self._measurement(line) or self._delegation(line) or self._ios_line(line)
         # An error line the parser does not otherwise understand is kept for the record's message.
         if not known and (raw.lstrip().startswith("ERROR:") or re.search(r"\bE[/ ]tflite\b", raw)):
             self.errors.append(line)
@@ -184,6 +204,23 @@ class _State:
             self.unconsumed.extend(match.group(1).split())
         elif "Disallowed CPU fallback detected" in line:
             self.fallback_disallowed = True
+        else:
+            return False
+        return True
+
+    def _ios_line(self, line: str) -> bool:
+        """The iOS app's summary block and thermal lines; a statistic outside a section is ignored."""
+        if match := _IOS_STARTUP.match(line):
+            self.fields["app_startup_ms"] = to_float(match.group(1))
+        elif match := _IOS_SECTION.match(line):
+            self.ios_section = match.group(1).lower()
+        elif (match := _IOS_STAT.match(line)) and self.ios_section:
+            key = _IOS_KEYS[match.group(1).lower()]
+            value = to_float(match.group(2))
+            # The app prints milliseconds; RunStats holds microseconds like benchmark_model's own lines.
+            self.ios_stats.setdefault(self.ios_section, {})[key] = value if key == "count" else value * 1000
+        elif match := _THERMAL_STATE.match(line):
+            self.thermal.append(match.group(1).lower())
         else:
             return False
         return True
@@ -223,6 +260,12 @@ class _State:
             entry = self._delegate(_delegate_name(match.group(3)))
             entry.update(nodes_replaced=int(match.group(1)), nodes_total=int(match.group(2)))
             entry["partitions"] = int(match.group(4))
+        elif match := _NODES_DELEGATED.search(line):
+            entry = self._delegate(_delegate_name(match.group(1)))
+            # The interpreter's "Replacing N out of M" line says the same; keep whichever came first.
+            entry.setdefault("nodes_replaced", int(match.group(2)))
+            entry.setdefault("nodes_total", int(match.group(3)))
+            entry.setdefault("partitions", int(match.group(4)))
         elif match := _UNSUPPORTED_HEADER.search(line):
             self.unsupported_for = match.group(1).upper()
             self._delegate(self.unsupported_for)
@@ -246,6 +289,7 @@ class _State:
             delegations={k: Delegation(**v) for k, v in self.delegations.items()},
             unconsumed_flags=tuple(self.unconsumed),
             cpu_fallback_disallowed=self.fallback_disallowed,
+            thermal_states=tuple(self.thermal),
             errors=tuple(self.errors),
             **self.fields,
         )
@@ -261,6 +305,8 @@ class _State:
         found = self.loose + phased
         if len(found) >= 2:
             return found[-2], found[-1]
+        if not found and "inference" in self.ios_stats:
+            return _ios_stats(self.ios_stats.get("warmup")), _ios_stats(self.ios_stats["inference"])
         return None, (found[-1] if found else None)
 
 
@@ -278,9 +324,19 @@ def _stats(line: str) -> RunStats:
     return RunStats(count=count, values_us=values, all_same=all_same)
 
 
+def _ios_stats(values: dict[str, float] | None) -> RunStats | None:
+    """A RunStats from the iOS app's summary section (already in microseconds)."""
+    if not values or "count" not in values or not math.isfinite(values["count"]):
+        return None
+    rest = {key: value for key, value in values.items() if key != "count"}
+    return RunStats(count=int(values["count"]), values_us=rest)
+
+
 def _delegate_name(printed: str) -> str:
-    """Short name of a printed delegate: 'TfLiteGpuDelegateV2' -> 'GPU'."""
+    """Short name of a printed delegate: 'TfLiteGpuDelegateV2' -> 'GPU', 'TfLiteMetalDelegate' -> 'GPU'."""
     lowered = printed.lower()
+    if "metal" in lowered:
+        return "GPU"  # iOS's GPU delegate is the Metal delegate; benchmark_model calls its provider "GPU"
     for name in ("gpu", "xnnpack", "nnapi", "hexagon", "coreml"):
         if name in lowered:
             return name.upper()

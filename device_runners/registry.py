@@ -23,6 +23,7 @@ BUILTIN_RUNNER_MODULES = [
     "device_runners.adb",
     "device_runners.coreml_mac",
     "device_runners.ssh",
+    "device_runners.ios",
 ]
 
 

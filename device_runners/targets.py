@@ -14,11 +14,15 @@ In YAML (a plan's ``targets:`` list, or a file for ``edgebench devices --targets
       - {name: pi5, runner: ssh, host: pi5.local, user: pi, identity_file: ~/.ssh/id_ed25519,
          python: /home/pi/litert/bin/python, threads: [1, 4]}
       - {name: mac, runner: coreml_mac, delegates: [coreml_cpu, coreml_gpu, coreml_ane, coreml_all]}
+      - {name: iphone11, runner: ios, serial: 00008030-001A2B3C4D5E6F70, development_team: ABCDE12345,
+         ios_app: ~/src/tensorflow/tensorflow/lite/tools/benchmark/ios,
+         delegates: [cpu, xnnpack, gpu, coreml_delegate], threads: [1, 2]}
 
 Environment (for ad-hoc use without a plan):
     EDGEBENCH_BENCHMARK_MODEL  path of the Android ``benchmark_model`` binary
     EDGEBENCH_ADB_DEVICES      comma-separated adb serials or ``host:port`` addresses
     EDGEBENCH_SSH_HOSTS        comma-separated ``[user@]host[:port]`` boards
+    EDGEBENCH_IOS_APP          the checkout of LiteRT's iOS benchmark app (device_runners/ios.py)
 """
 
 from __future__ import annotations
@@ -90,17 +94,20 @@ class TargetConfig(BaseModel):
 
     name: str | None = None  # what plans and `edgebench devices` call it; defaults to the device id
     runner: str  # a registered runner: host, adb, coreml_mac, ssh (device_runners.registry)
-    serial: str | None = None  # adb: serial as `adb devices` prints it, or "host:port" for adb over TCP
+    serial: str | None = None  # adb: serial as `adb devices` prints it, or "host:port"; ios: UDID or name
     host: str | None = None  # ssh: board address; adb: device address for adb over TCP (with port)
     port: int | None = Field(default=None, ge=1, le=65535)  # ssh default 22, adb over TCP default 5555
     user: str | None = None  # ssh login; the ssh config's default when None
     identity_file: Path | None = None  # ssh private key
     python: str = "python3"  # ssh: the board's Python with ai_edge_litert or tflite_runtime and numpy
     benchmark_model: Path | None = None  # adb: the benchmark_model binary; else $EDGEBENCH_BENCHMARK_MODEL
-    benchmark_flags: tuple[str, ...] = ()  # adb: extra benchmark_model flags, each "--name=value"
+    benchmark_flags: tuple[str, ...] = ()  # adb, ios: extra benchmark_model flags, each "--name=value"
     adb_key: Path | None = None  # adb over TCP without a server: private key (default ~/.android/adbkey)
     use_adb_server: bool | None = None  # adb: through a running `adb` server; None = when `adb` is on PATH
     remote_dir: str | None = None  # where pushed files go: /data/local/tmp on Android, /tmp on a board
+    ios_app: Path | None = None  # ios: the user's checkout of LiteRT's iOS benchmark app (TFLiteBenchmark)
+    development_team: str | None = None  # ios: the Apple team id xcodebuild signs the app with
+    simulator: bool = False  # ios: an iOS Simulator (serial = its UDID) instead of an iPhone
     delegates: tuple[Delegate, ...] = ()  # what to time here; empty = the runner's defaults
     threads: tuple[int, ...] = (1,)  # thread counts to time
     cooldown_secs: float = Field(default=0.0, ge=0)  # idle time before each timing, for thermals

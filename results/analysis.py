@@ -15,6 +15,12 @@ from common.errors import InputError
 # variant is identified by its artifact path instead).
 IDENTITY_COLUMNS = ["variant", "recipe", "runner", "device_id", "delegate", "threads"]
 
+# Issue 20: records from an Android emulator or the iOS Simulator (``target.simulated``) never share a
+# Pareto front with phones. The store's flat columns carry no flag, so frames from it derive the column
+# from the device model, which those runners mark ("... (emulator)", "... (Simulator)").
+SIMULATED_COLUMN = "simulated"
+SIMULATED_MODEL_MARKERS = ("(emulator)", "(simulator)")
+
 # How ``aggregate`` summarises each column unless told otherwise: medians for what is measured
 # repeatedly (a median of medians is robust to one noisy run), the worst case for memory.
 DEFAULT_AGGREGATES = {
@@ -58,7 +64,8 @@ def pareto_front(
         df: Any frame, e.g. ``Store.frame()``.
         x_cols_minimise: Columns where lower is better, e.g. ``["median_ms", "size_bytes"]``.
         y_col_maximise: The column where higher is better, e.g. ``"map"``.
-        group_by: Compute one front per group, e.g. ``["device_id", "delegate"]``.
+        group_by: Compute one front per group, e.g. ``["device_id", "delegate"]``. A ``simulated``
+            column, when ``df`` has one, is always a group too.
 
     Returns:
         A boolean Series aligned with ``df.index``, named ``"pareto"``.
@@ -69,6 +76,8 @@ def pareto_front(
     if not x_cols_minimise:
         raise InputError("x_cols_minimise: need at least one column to minimise; got none")
     groups = list(group_by or [])
+    if SIMULATED_COLUMN in df.columns and SIMULATED_COLUMN not in groups:
+        groups.append(SIMULATED_COLUMN)  # a simulator's latency is never on a phone's front (issue 20)
     _require_columns(df, [*x_cols_minimise, y_col_maximise], "pareto_front columns")
     _require_columns(df, groups, "group_by")
     x = df[x_cols_minimise].to_numpy(dtype=float, na_value=np.nan)
@@ -155,6 +164,12 @@ def _dominated(cx: np.ndarray, cy: np.ndarray, fx: np.ndarray, fy: np.ndarray) -
         no_worse &= fx[None, :, j] <= cx[:, None, j]
         better |= fx[None, :, j] < cx[:, None, j]
     return no_worse & better
+
+
+def simulated_from_model(device_model: pd.Series) -> pd.Series:
+    """Whether each flat row came from an emulator or simulator, from the runners' device-model marker."""
+    lowered = device_model.astype("object").fillna("").astype(str).str.strip().str.lower()
+    return lowered.str.endswith(SIMULATED_MODEL_MARKERS).rename(SIMULATED_COLUMN)
 
 
 def identity_key(df: pd.DataFrame) -> pd.DataFrame:

@@ -141,12 +141,25 @@ def _with_notes(result: TargetResult, notes: list[str]) -> TargetResult:
     return replace(result, notes=(*notes, *result.notes)) if notes else result
 
 
+def _match_key(record: RunRecord) -> tuple:
+    """``record.identity``, with a simulated target's device marked so (issue 20, simulated records).
+
+    An emulator or simulator record is never paired with a phone's baseline, even where both carry the
+    same device id. Kept to this one function so it moves with identity into results/identity.py.
+    """
+    key = record.identity
+    if not record.target.simulated:
+        return key
+    variant, recipe, runner, device, delegate, threads = key
+    return (variant, recipe, runner, f"{device} (simulated)", delegate, threads)
+
+
 def _by_identity(records: list[RunRecord]) -> tuple[dict[tuple, RunRecord], dict[tuple, list[str]]]:
     """The newest record per identity, and a note where a run measured one identity several times."""
     newest: dict[tuple, RunRecord] = {}
     counts: dict[tuple, int] = {}
     for record in records:
-        key = record.identity
+        key = _match_key(record)
         counts[key] = counts.get(key, 0) + 1
         if key not in newest or record.created_at >= newest[key].created_at:
             newest[key] = record

@@ -39,6 +39,7 @@ class Delegate(StrEnum):
     COREML_GPU = "coreml_gpu"  # cpuAndGPU
     COREML_ANE = "coreml_ane"  # cpuAndNeuralEngine
     COREML_ALL = "coreml_all"  # all
+    COREML_DELEGATE = "coreml_delegate"  # LiteRT's Core ML delegate running a .tflite (iOS, issue 20)
 
 
 class ArtifactFormat(StrEnum):
@@ -87,6 +88,7 @@ class TargetInfo(_Strict):
     abi: str | None = None  # e.g. "arm64-v8a" or "x86_64"
     delegate: Delegate
     threads: int = Field(ge=1)
+    simulated: bool = False  # an emulator or simulator, not the phone's hardware
 
 
 class TimingSettings(_Strict):

@@ -59,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load and validate the plan, run it, print the summary."""
-    from bench.pipeline import DRY_RUN, NOTHING_CHANGED, Options, run_benchmark
+    from bench.pipeline import Options, RunStatus, run_benchmark
     from bench.pipeline.summary import dry_run_table, print_summary, stage_counts
     from bench.plans import load_plan
 
@@ -76,11 +76,11 @@ def run(args: argparse.Namespace) -> int:
             f"interrupted: run the same command again to resume plan {plan.name!r} where it stopped"
         )
         raise
-    if outcome.status == DRY_RUN:
+    if outcome.status is RunStatus.DRY_RUN:
         console.print(dry_run_table(outcome.items, outcome.expected))
         console.print(stage_counts(outcome.items))
         return 0
-    if outcome.status == NOTHING_CHANGED:
+    if outcome.status is RunStatus.NOTHING_CHANGED:
         console.print(
             f"nothing changed: {len(outcome.records)} records already stored in run {outcome.run_id} "
             "(use --retime to measure again)"

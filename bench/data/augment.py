@@ -8,52 +8,18 @@ from the element's own seed, so an augmented example is a pure function of (imag
 
 Photometric jitter comes first, on the decoded image (smaller than the model input here, and the
 zoom-out fill stays neutral grey, as in SSD's Caffe pipeline). Images are float32 in [0, 1] after
-decoding; boxes are float32 [N, 4] normalised ``ymin, xmin, ymax, xmax``.
+decoding; boxes are float32 [N, 4] normalised ``ymin, xmin, ymax, xmax``. The settings are
+:class:`bench.data.augment_config.AugmentConfig`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import tensorflow as tf
+
+from bench.data.augment_config import AugmentConfig
 
 # Zoom-out fills with mid-grey: after the model's x * 2 - 1 (on [0, 1]) it is exactly 0, "nothing".
 FILL_VALUE = 0.5
-
-
-@dataclass(frozen=True)
-class AugmentConfig:
-    """SSD augmentation settings (defaults follow the SSD paper and its Caffe release).
-
-    Attributes:
-        flip_prob: Probability of a horizontal flip.
-        crop_prob: Probability of a random crop (SSD keeps the whole image 1 time in 6 or 7).
-        min_object_covered: Choices for the fraction of some box the crop must cover (SSD: 0.1 ... 0.9).
-        crop_aspect_range: Allowed crop aspect ratios (width / height).
-        crop_area_range: Allowed crop area as a fraction of the (zoomed-out) image.
-        zoom_out_prob: Probability of zoom-out, which makes objects small ("expansion", SSD Sec. 3.6).
-        zoom_out_max: Largest canvas side as a multiple of the image side (SSD: 4).
-        brightness: Max brightness shift, as a fraction of the full range (Caffe SSD: 32/255).
-        contrast: Contrast factor range.
-        saturation: Saturation factor range.
-        hue: Max hue shift as a fraction of the hue circle (Caffe SSD: 18 degrees = 0.05).
-        photometric_prob: Probability of applying the photometric jitter at all.
-        min_box_pixels: Boxes thinner than this many output pixels after cropping are dropped.
-    """
-
-    flip_prob: float = 0.5
-    crop_prob: float = 6 / 7
-    min_object_covered: tuple[float, ...] = (0.1, 0.3, 0.5, 0.7, 0.9)
-    crop_aspect_range: tuple[float, float] = (0.5, 2.0)
-    crop_area_range: tuple[float, float] = (0.1, 1.0)
-    zoom_out_prob: float = 0.5
-    zoom_out_max: float = 3.0
-    brightness: float = 32 / 255
-    contrast: tuple[float, float] = (0.5, 1.5)
-    saturation: tuple[float, float] = (0.5, 1.5)
-    hue: float = 0.05
-    photometric_prob: float = 0.8
-    min_box_pixels: float = 1.0
 
 
 def _uniform(seed: tf.Tensor, low: float = 0.0, high: float = 1.0) -> tf.Tensor:

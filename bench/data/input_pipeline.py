@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import tensorflow as tf
 
-from bench.data.augment import AugmentConfig, augment
+from bench.data.augment import augment
+from bench.data.augment_config import AugmentConfig
 from bench.data.coco import CocoDataset
 from common.errors import InputError
 

@@ -6,11 +6,11 @@
     outcome = run_benchmark(load_plan("quick"), Options(workdir=Path("work"), store=None))
 
 Modules: ``run`` (the two passes and the run-id decision), ``stages`` (dataset, train, export,
-evaluate), ``timing`` (records), ``jobs`` (what a plan expands to), ``runs`` (run manifest and record
-ids), ``inputs`` (the converters' input object), ``progress`` and ``summary`` (output). The stage cache
-is ``bench.cache``.
+evaluate), ``entries`` (their typed results), ``timing`` (records), ``jobs`` (what a plan expands to),
+``runs`` (run manifest and record ids), ``inputs`` (the converters' input object), ``progress`` and
+``summary`` (output). The stage cache is ``bench.cache``.
 """
 
-from bench.pipeline.run import DONE, DRY_RUN, NOTHING_CHANGED, Options, Outcome, run_benchmark
+from bench.pipeline.run import Options, Outcome, RunStatus, run_benchmark
 
-__all__ = ["DONE", "DRY_RUN", "NOTHING_CHANGED", "Options", "Outcome", "run_benchmark"]
+__all__ = ["Options", "Outcome", "RunStatus", "run_benchmark"]

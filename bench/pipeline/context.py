@@ -5,21 +5,29 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from bench.cache import StageCache
+from bench.pipeline.entries import parse_entry
 from bench.plans import Plan
 from bench.provenance import Provenance
 
-# Item statuses in the report of a pass.
-CACHED = "cached"  # the stage's result is in the cache
-RUN = "run"  # the stage ran in this pass (or would run, in a planning pass)
-PENDING = "pending"  # waits for an upstream item that has to run first (planning pass only)
-STORED = "stored"  # the record is already in the store under this run id
-TO_STORE = "to store"  # the record can be made from cached results; only storing it is left
-FAILED = "failed"  # the item failed; its records say why
-UNSUPPORTED = "unsupported"  # the target cannot run it; its record says why
+
+class ItemStatus(StrEnum):
+    """The status of one stage item in the report of a pass (what ``--dry-run`` prints)."""
+
+    CACHED = "cached"  # the stage's result is in the cache
+    RUN = "run"  # the stage ran in this pass (or would run, in a planning pass)
+    PENDING = "pending"  # waits for an upstream item that has to run first (planning pass only)
+    STORED = "stored"  # the record is already in the store under this run id
+    TO_STORE = "to store"  # the record can be made from cached results; only storing it is left
+    FAILED = "failed"  # the item failed; its records say why
+    UNSUPPORTED = "unsupported"  # the target cannot run it; its record says why
+    CRASHED = "crashed"  # the timing child process died (a signal); its record says which
 
 
 @dataclass(frozen=True)
@@ -46,10 +54,10 @@ class Data:
 class Item:
     """One stage item of a pass, for --dry-run, the progress display and the "nothing changed" check."""
 
-    stage: str
-    label: str
-    status: str
-    key: str = ""
+    stage: str  # dataset, train, export, evaluate or time
+    label: str  # the item as the report shows it
+    status: ItemStatus
+    key: str = ""  # the item's cache key ("" when it has none yet)
 
 
 @dataclass
@@ -86,13 +94,13 @@ class Context:
         """The work folder."""
         return self.cache.root
 
-    def report(self, stage: str, label: str, status: str, key: str = "") -> None:
+    def report(self, stage: str, label: str, status: ItemStatus, key: str = "") -> None:
         """Add an item to the report."""
         self.items.append(Item(stage, label, status, key))
 
     def lookup(
-        self, stage: str, label: str, key: str, ready: bool, valid: Callable[[dict], bool] | None = None
-    ) -> tuple[dict | None, bool]:
+        self, stage: str, label: str, key: str, ready: bool, valid: Callable[[Any], bool] | None = None
+    ) -> tuple[Any, bool]:
         """A stage item's cached result, or whether the caller computes it now; reports the item.
 
         Args:
@@ -103,18 +111,24 @@ class Context:
             valid: Re-checks a cached entry (e.g. that the file it names still exists); None accepts it.
 
         Returns:
-            ``(entry, False)`` on a valid cache hit (reported cached); ``(None, False)`` when this pass
-            does not compute it (a planning pass: reported run, or pending while the data is missing);
-            ``(None, True)`` when the caller computes it now.
+            ``(entry, False)`` on a valid cache hit, typed (:mod:`bench.pipeline.entries`), reported
+            cached; ``(None, False)`` when this pass does not compute it (a planning pass: reported run, or
+            pending while the data is missing); ``(None, True)`` when the caller computes it now.
         """
-        hit = self.cache.get(stage, key)
-        if hit and (valid is None or valid(hit)):
-            self.report(stage, label, CACHED, key)
+        raw = self.cache.get(stage, key)
+        hit = parse_entry(stage, raw) if raw else None
+        if hit is not None and (valid is None or valid(hit)):
+            self.report(stage, label, ItemStatus.CACHED, key)
             return hit, False
         if not self.execute or not ready:
-            self.report(stage, label, RUN if ready else PENDING, key)
+            self.report(stage, label, ItemStatus.RUN if ready else ItemStatus.PENDING, key)
             return None, False
         return None, True
+
+    def keep(self, stage: str, key: str, entry: BaseModel) -> Any:
+        """Cache a stage item's typed result (atomically) and return it."""
+        self.cache.put(stage, key, entry.model_dump(mode="json"))
+        return entry
 
     def counts(self) -> dict[str, Counter]:
         """Stage -> Counter of statuses."""
@@ -125,4 +139,4 @@ class Context:
 
     def nothing_to_do(self) -> bool:
         """True when every item is cached, stored or unsupported-and-stored: a run would change nothing."""
-        return all(item.status in (CACHED, STORED) for item in self.items)
+        return all(item.status in (ItemStatus.CACHED, ItemStatus.STORED) for item in self.items)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from bench.cache import StageCache
 from bench.pipeline import runs
-from bench.pipeline.context import CACHED, PENDING, RUN, STORED, TO_STORE, Context, Data
+from bench.pipeline.context import Context, Data
+from bench.pipeline.context import ItemStatus as S
 from bench.pipeline.jobs import VariantWork, select, selection_names, slots
 from bench.pipeline.progress import Progress
 from bench.pipeline.stages import dataset_stage, evaluate_stage, export_stage, release_inputs, train_stage
@@ -22,9 +24,13 @@ from bench.plans import Plan
 from bench.provenance import run_provenance
 from results.schema import RunRecord
 
-NOTHING_CHANGED = "nothing changed"
-DRY_RUN = "dry run"
-DONE = "done"
+
+class RunStatus(StrEnum):
+    """What a benchmark invocation did."""
+
+    DONE = "done"  # the execute pass ran (records were made or completed)
+    NOTHING_CHANGED = "nothing changed"  # a finished run of the same content is still current
+    DRY_RUN = "dry run"  # planned only; nothing computed or stored
 
 
 @dataclass(frozen=True)
@@ -44,7 +50,7 @@ class Outcome:
     """What a benchmark invocation did."""
 
     run_id: str
-    status: str  # DONE, NOTHING_CHANGED or DRY_RUN
+    status: RunStatus
     items: list = field(default_factory=list)  # bench.pipeline.context.Item of the pass that counts
     records: list[RunRecord] = field(default_factory=list)  # every record of the run (from the store)
     expected: int = 0  # records the plan selection makes
@@ -79,12 +85,14 @@ def _plan_and_run(plan: Plan, options: Options, works: list[VariantWork], cache:
         planning.store = store
         walk(planning, works, data)
         expected = sum(1 for item in planning.items if item.stage == "time")
-        outcome = Outcome(state.run_id, DRY_RUN, planning.items, expected=expected, store_url=store.url)
+        outcome = Outcome(
+            state.run_id, RunStatus.DRY_RUN, planning.items, expected=expected, store_url=store.url
+        )
         if options.dry_run:
             return outcome
         state = _choose_run(state, planning, options)
         if state is None:
-            outcome.status, outcome.records = NOTHING_CHANGED, store.records(run_id=outcome.run_id)
+            outcome.status, outcome.records = RunStatus.NOTHING_CHANGED, store.records(run_id=outcome.run_id)
             return outcome
         return _execute(plan, options, works, state, key, planning, outcome, store)
     finally:
@@ -96,9 +104,9 @@ def _choose_run(state: runs.RunState, planning: Context, options: Options) -> ru
     if not state.previous_complete:
         return state  # the first run of this content, or an unfinished one to resume
     statuses = {item.status for item in planning.items}
-    if not options.retime and statuses <= {CACHED, STORED}:
+    if not options.retime and statuses <= {S.CACHED, S.STORED}:
         return None
-    if not options.retime and statuses <= {CACHED, STORED, TO_STORE}:
+    if not options.retime and statuses <= {S.CACHED, S.STORED, S.TO_STORE}:
         return state  # same results, only some records missing (e.g. another store): complete the run
     return runs.start_new(state, planning.plan.name)
 
@@ -114,7 +122,12 @@ def _execute(plan, options, works, state, key, planning, outcome, store) -> Outc
     walk(ctx, works, dataset_stage(ctx))
     records = store.records(run_id=state.run_id)
     runs.write_manifest(state, plan.name, key, complete=True, records=len(records))
-    outcome.run_id, outcome.status, outcome.items, outcome.records = state.run_id, DONE, ctx.items, records
+    outcome.run_id, outcome.status, outcome.items, outcome.records = (
+        state.run_id,
+        RunStatus.DONE,
+        ctx.items,
+        records,
+    )
     outcome.resumed, outcome.seconds = state.resumed, progress.elapsed
     return outcome
 
@@ -134,8 +147,8 @@ def walk(ctx: Context, works: list[VariantWork], data: Data) -> None:
 def estimates(plan: Plan, planning: Context) -> dict[str, list[float | None]]:
     """Prior seconds of every item the execute pass will run, per stage (for the first ETA)."""
     training = plan.training
-    minutes = training.get("max_minutes")
-    train_s = minutes * 60 + 30 if minutes else training["steps"] * training.get("batch_size", 32) / 25 + 30
+    minutes = training.max_minutes
+    train_s = minutes * 60 + 30 if minutes else training.steps * training.batch_size / 25 + 30
     synthetic = plan.dataset.synthetic
     timing = plan.timing
     prior = {
@@ -147,6 +160,6 @@ def estimates(plan: Plan, planning: Context) -> dict[str, list[float | None]]:
     }
     out: dict[str, list[float | None]] = {}
     for item in planning.items:
-        if item.status in (RUN, PENDING):
+        if item.status in (S.RUN, S.PENDING):
             out.setdefault(item.stage, []).append(prior[item.stage])
     return out

@@ -1,10 +1,10 @@
 """The stages before timing: dataset -> train -> export -> evaluate, each cached by content hash.
 
-Each stage returns its cache entry (a dict) or None when, in a planning pass, it would have to run
-(downstream items are then PENDING). A typed failure of one item (a diverging training, a converter that
-refuses a recipe, an artifact LiteRT cannot run) is cached as ``{"failed": {...}}``: it becomes ``failed``
-records for that variant / recipe while the rest of the plan continues. Bad input (a broken dataset)
-raises InputError before anything is written.
+Each stage returns its typed result (:mod:`bench.pipeline.entries`) or None when, in a planning pass, it
+would have to run (downstream items are then PENDING). A typed failure of one item (a diverging training, a
+converter that refuses a recipe, an artifact LiteRT cannot run) is cached as a ``Failure``: it becomes
+``failed`` records for that variant / recipe while the rest of the plan continues. Bad input (a broken
+dataset) raises InputError before anything is written.
 """
 
 from __future__ import annotations
@@ -13,15 +13,12 @@ import gc
 from pathlib import Path
 
 from bench.cache import digest, file_sha256, stage_key
-from bench.pipeline.context import CACHED, FAILED, PENDING, RUN, Context, Data
+from bench.pipeline.context import Context, Data
+from bench.pipeline.context import ItemStatus as S
+from bench.pipeline.entries import Evaluated, Exported, Failure, NotEvaluated, Trained
 from bench.pipeline.jobs import VariantWork
 from common.errors import InputError
-
-
-def failure(error: BaseException) -> dict:
-    """A cacheable description of a typed failure."""
-    message = " ".join(str(error).split()) or type(error).__name__
-    return {"failed": {"type": type(error).__name__, "message": message[:2000]}}
+from results.schema import ModelInfo
 
 
 def dataset_stage(ctx: Context) -> Data:
@@ -39,13 +36,13 @@ def dataset_stage(ctx: Context) -> Data:
         train = load_coco(coco.train, coco.train_images)
         val = load_coco(coco.val, coco.val_images)
         key = digest("coco", train.dataset_id, val.dataset_id)
-        ctx.report("dataset", "coco", CACHED, key)
+        ctx.report("dataset", "coco", S.CACHED, key)
         return Data(key, train, val)
     config = SynthConfig(**section.synthetic.model_dump())
     root = ctx.workdir / "data" / f"synth-{config.cache_key()}"
     key = digest("synthetic", config.cache_key())
     exists = (root / "synth.json").is_file()
-    ctx.report("dataset", f"synthetic {config.cache_key()}", CACHED if exists else RUN, key)
+    ctx.report("dataset", f"synthetic {config.cache_key()}", S.CACHED if exists else S.RUN, key)
     if not exists and not ctx.execute:
         return Data(key)
     if not exists:
@@ -59,20 +56,19 @@ def model_config(ctx: Context, work: VariantWork, data: Data):
     (the same config trains, exports and is recorded)."""
     from bench.models.pretrained.initialize import config_for_init
     from bench.models.registry import get_config
-    from bench.training import TrainConfig
 
     spec = work.spec
     cfg = get_config(
         spec.name, input_size=spec.input_size, width_multiplier=spec.width, num_classes=data.train.num_classes
     )
-    return config_for_init(cfg, TrainConfig.from_dict({**ctx.plan.training, **spec.train}).init)
+    return config_for_init(cfg, ctx.plan.train_config(spec).init)
 
 
-def train_stage(ctx: Context, data: Data, work: VariantWork) -> dict | None:
+def train_stage(ctx: Context, data: Data, work: VariantWork) -> Trained | Failure | None:
     """Train the variant (resuming from checkpoints in its work folder) or return the cached result."""
-    from bench.training import TrainConfig, TrainingError, train
+    from bench.training import TrainingError, train
 
-    config = TrainConfig.from_dict({**ctx.plan.training, **work.spec.train})
+    config = ctx.plan.train_config(work.spec)
     spec = work.spec.model_dump(mode="json", exclude={"train"})
     # A checkpoint or weights file replaced under the same path must retrain: its bytes are in the key.
     files = [config.init.cache_token()] if config.init.path is not None else []
@@ -86,23 +82,23 @@ def train_stage(ctx: Context, data: Data, work: VariantWork) -> dict | None:
         try:
             result = train(cfg, data.train, config, folder, progress=ctx.progress.enabled)
         except TrainingError as error:
-            ctx.report("train", work.label, FAILED, key)
+            ctx.report("train", work.label, S.FAILED, key)
             ctx.progress.note(f"train {work.label}: FAILED: {error}")
-            return ctx.cache.put("train", key, failure(error))
-    entry = {
-        "weights": str(result.weights_path),
-        "weights_sha256": file_sha256(result.weights_path),
-        "steps": result.steps,
-        "seconds": result.seconds,
-        "final_loss": result.final_loss,
-        "stopped_by": result.stopped_by,
-        "model": model_info(cfg),
-    }
-    ctx.report("train", work.label, RUN, key)
-    return ctx.cache.put("train", key, entry)
+            return ctx.keep("train", key, Failure.of("train", error))
+    entry = Trained(
+        weights=str(result.weights_path),
+        weights_sha256=file_sha256(result.weights_path),
+        steps=result.steps,
+        seconds=result.seconds,
+        final_loss=result.final_loss,
+        stopped_by=result.stopped_by,
+        model=model_info(cfg),
+    )
+    ctx.report("train", work.label, S.RUN, key)
+    return ctx.keep("train", key, entry)
 
 
-def model_info(cfg) -> dict:
+def model_info(cfg) -> ModelInfo:
     """ModelInfo fields of a variant config (params BN-folded, MAdds), from a freshly built model."""
     import tf_keras as keras
 
@@ -111,26 +107,28 @@ def model_info(cfg) -> dict:
 
     counts = count_complexity(build_model(cfg))
     keras.backend.clear_session()
-    return {
-        "variant": cfg.name,
-        "input_size": cfg.input_size,
-        "width_multiplier": cfg.width_multiplier,
-        "num_classes": cfg.num_classes,
-        "params": counts.params_bn_folded,
-        "madds": counts.madds,
-    }
+    return ModelInfo(
+        variant=cfg.name,
+        input_size=cfg.input_size,
+        width_multiplier=cfg.width_multiplier,
+        num_classes=cfg.num_classes,
+        params=counts.params_bn_folded,
+        madds=counts.madds,
+    )
 
 
-def export_stage(ctx: Context, data: Data, work: VariantWork, trained: dict | None, recipe) -> dict | None:
+def export_stage(
+    ctx: Context, data: Data, work: VariantWork, trained: Trained | Failure | None, recipe
+) -> Exported | Failure | None:
     """Convert the trained variant with one recipe, or return the cached artifact (re-verified)."""
     label = f"{work.label} {recipe.name}"
     if trained is None:
-        ctx.report("export", label, PENDING)
+        ctx.report("export", label, S.PENDING)
         return None
-    if "failed" in trained:
-        return {"failed": {**trained["failed"], "stage": "train"}}
+    if isinstance(trained, Failure):
+        return trained  # no weights: the records say the training failed
     extra = ctx.plan.finetune.model_dump() if recipe.training.value != "none" else None
-    parts = (trained["weights_sha256"], recipe.model_dump(mode="json"), ctx.plan.export.model_dump(), extra)
+    parts = (trained.weights_sha256, recipe.model_dump(mode="json"), ctx.plan.export.model_dump(), extra)
     key = stage_key("export", data.key, *parts)
     hit, compute = ctx.lookup("export", label, key, data.ready, valid=_artifact_unchanged)
     if not compute:
@@ -138,31 +136,34 @@ def export_stage(ctx: Context, data: Data, work: VariantWork, trained: dict | No
     folder = ctx.cache.output_dir("export", f"{work.label.replace('@', '-')}.{recipe.name}", key)
     with ctx.progress.item("export", label, spinner=recipe.finetune_steps == 0):
         entry = _convert(ctx, data, work, trained, recipe, folder)
-    ctx.report("export", label, FAILED if "failed" in entry else RUN, key)
-    if "failed" in entry:
-        ctx.progress.note(f"export {label}: FAILED: {entry['failed']['message']}")
-    return ctx.cache.put("export", key, entry)
+    failed = isinstance(entry, Failure)
+    ctx.report("export", label, S.FAILED if failed else S.RUN, key)
+    if failed:
+        ctx.progress.note(f"export {label}: FAILED: {entry.message}")
+    return ctx.keep("export", key, entry)
 
 
-def _weights_present(entry: dict) -> bool:
+def _weights_present(entry: Trained | Failure) -> bool:
     """A cached training result still holds: it failed, or its weights file is still there."""
-    return "failed" in entry or Path(entry.get("weights", "")).is_file()
+    return isinstance(entry, Failure) or Path(entry.weights).is_file()
 
 
-def _artifact_unchanged(entry: dict) -> bool:
+def _artifact_unchanged(entry: Exported | Failure) -> bool:
     """A cached export still holds: it failed, or its artifact matches its sidecar (re-hashed)."""
     from converters.artifact import load_artifact
 
-    if "sidecar" not in entry:
+    if isinstance(entry, Failure):
         return True
     try:
-        load_artifact(entry["sidecar"])  # the file may have been deleted or changed since
+        load_artifact(entry.sidecar)  # the file may have been deleted or changed since
     except (InputError, KeyError):
         return False
     return True
 
 
-def _convert(ctx: Context, data: Data, work: VariantWork, trained: dict, recipe, folder: Path) -> dict:
+def _convert(
+    ctx: Context, data: Data, work: VariantWork, trained: Trained, recipe, folder: Path
+) -> Exported | Failure:
     import tensorflow as tf
 
     from bench.training import TrainingError
@@ -174,16 +175,16 @@ def _convert(ctx: Context, data: Data, work: VariantWork, trained: dict, recipe,
     try:
         artifact = convert(inputs, recipe, folder, tflite_metadata=metadata, create_mediapipe_env=metadata)
     except (ConversionError, InputError, TrainingError, ValueError, TypeError, tf.errors.OpError) as error:
-        return failure(error)
+        return Failure.of("export", error)
     info = artifact.info
-    return {
-        "sidecar": str(artifact.sidecar_path),
-        "artifact": info.model_copy(update={"path": str(artifact.path)}).model_dump(mode="json"),
-        "tools": artifact.sidecar.get("tools", {}),
-    }
+    return Exported(
+        sidecar=str(artifact.sidecar_path),
+        artifact=info.model_copy(update={"path": str(artifact.path)}),
+        tools=artifact.sidecar.get("tools", {}),
+    )
 
 
-def conversion_inputs_for(ctx: Context, data: Data, work: VariantWork, trained: dict):
+def conversion_inputs_for(ctx: Context, data: Data, work: VariantWork, trained: Trained):
     """The variant's ConversionInputs, built once per variant per pass (loading the trained model)."""
     from bench.pipeline.inputs import conversion_inputs
 
@@ -191,7 +192,7 @@ def conversion_inputs_for(ctx: Context, data: Data, work: VariantWork, trained: 
     if inputs is None:
         release_inputs(ctx)
         cfg = model_config(ctx, work, data)
-        inputs = conversion_inputs(cfg, Path(trained["weights"]), data.train, ctx.plan, work.label)
+        inputs = conversion_inputs(cfg, Path(trained.weights), data.train, ctx.plan, work.label)
         ctx.models[work.label] = inputs
     return inputs
 
@@ -207,38 +208,34 @@ def release_inputs(ctx: Context) -> None:
     gc.collect()
 
 
-def evaluate_stage(ctx: Context, data: Data, exported: dict | None, label: str) -> dict | None:
+def evaluate_stage(
+    ctx: Context, data: Data, exported: Exported | Failure | None, label: str
+) -> Evaluated | NotEvaluated | Failure | None:
     """COCO metrics of the artifact file on the validation split (``unsupported`` for Core ML off macOS)."""
     from bench.evaluation import Unsupported, evaluate_artifact
 
     if exported is None:
-        ctx.report("evaluate", label, PENDING)
+        ctx.report("evaluate", label, S.PENDING)
         return None
-    if "failed" in exported:
-        return {"skipped": "no artifact"}
+    if isinstance(exported, Failure):
+        return NotEvaluated(reason="no artifact")
     evaluation = ctx.plan.evaluation.model_dump()
-    key = stage_key(
-        "evaluate", exported["artifact"]["sha256"], exported["artifact"]["format"], data.key, evaluation
-    )
+    artifact = exported.artifact
+    key = stage_key("evaluate", artifact.sha256, artifact.format.value, data.key, evaluation)
     hit, compute = ctx.lookup("evaluate", label, key, data.ready)
     if not compute:
         return hit
     with ctx.progress.item("evaluate", label):
         try:
-            metrics = evaluate_artifact(
-                exported["artifact"]["path"], data.val, max_images=evaluation["max_images"]
-            )
+            metrics = evaluate_artifact(artifact.path, data.val, max_images=evaluation["max_images"])
         except (InputError, ValueError, RuntimeError) as error:
             metrics = error
     if isinstance(metrics, Unsupported):
-        entry = {"unsupported": metrics.reason}
+        entry = NotEvaluated(reason=metrics.reason)
     elif isinstance(metrics, Exception):
-        entry = failure(metrics)
-        ctx.progress.note(f"evaluate {label}: FAILED: {entry['failed']['message']}")
+        entry = Failure.of("evaluate", metrics)
+        ctx.progress.note(f"evaluate {label}: FAILED: {entry.message}")
     else:
-        entry = {
-            "accuracy": metrics.to_accuracy_info().model_dump(mode="json"),
-            "inference_s": metrics.inference_s,
-        }
-    ctx.report("evaluate", label, FAILED if "failed" in entry else RUN, key)
-    return ctx.cache.put("evaluate", key, entry)
+        entry = Evaluated(accuracy=metrics.to_accuracy_info(), inference_s=metrics.inference_s)
+    ctx.report("evaluate", label, S.FAILED if isinstance(entry, Failure) else S.RUN, key)
+    return ctx.keep("evaluate", key, entry)

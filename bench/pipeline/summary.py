@@ -33,9 +33,11 @@ def records_frame(records: list[RunRecord]) -> pd.DataFrame:
                 "recipe": r.artifact.recipe,
                 "runner": r.target.runner,
                 "device_id": r.target.device_id,
-                "target": f"{r.target.runner}:{r.target.device_id}",
+                "target": f"{r.target.runner}:{r.target.device_id}"
+                + (" (simulated)" if r.target.simulated else ""),
                 "delegate": r.target.delegate.value,
                 "threads": r.target.threads,
+                "simulated": r.target.simulated,  # own Pareto groups: never on a phone's front (issue 20)
                 "status": r.status.value,
                 "reason": r.error.message if r.error else "",
                 "map": r.accuracy.map if r.accuracy else None,

@@ -9,12 +9,13 @@ store is skipped before anything is timed. Accuracy and the model's size and com
 from __future__ import annotations
 
 from bench.cache import stage_key
-from bench.pipeline.context import CACHED, FAILED, PENDING, RUN, STORED, TO_STORE, UNSUPPORTED, Context
+from bench.pipeline.context import Context
+from bench.pipeline.context import ItemStatus as S
+from bench.pipeline.entries import Evaluated, Exported, Failure, Trained
 from bench.pipeline.jobs import Slot, VariantWork, identity
 from bench.pipeline.runs import record_id
 from device_runners.base import Support, TimingJob, unsupported_record
 from results.schema import (
-    AccuracyInfo,
     ArtifactInfo,
     ErrorInfo,
     ModelInfo,
@@ -31,7 +32,7 @@ def time_stage(ctx: Context, work: VariantWork, recipe, upstream: tuple, slot: S
         ctx: The pass.
         work: The variant.
         recipe: The recipe.
-        upstream: (train entry, export entry, evaluate entry); None entries are pending.
+        upstream: (train, export, evaluate results, :mod:`bench.pipeline.entries`); None is pending.
         slot: Where and how to time.
 
     Returns:
@@ -41,35 +42,36 @@ def time_stage(ctx: Context, work: VariantWork, recipe, upstream: tuple, slot: S
     label = f"{work.label} {recipe.name} on {slot.describe()}"
     rid = record_id(ctx.run_id, identity(work.label, recipe.name, slot))
     if ctx.store is not None and ctx.store.has(rid):
-        ctx.report("time", label, STORED)
+        ctx.report("time", label, S.STORED)
         return None
     if trained is None or exported is None or evaluated is None:
         # An unreachable target needs no upstream result: its record is only a reason.
-        ctx.report("time", label, TO_STORE if not reach(ctx, slot).ok else PENDING)
+        ctx.report("time", label, S.TO_STORE if not reach(ctx, slot).ok else S.PENDING)
         return None
     job = _job(ctx, work, recipe, trained, exported, slot, rid)
-    if "failed" in exported:
-        record, status = _failed_record(job, slot, exported["failed"]), FAILED
+    if isinstance(exported, Failure):
+        record, status = _failed_record(job, slot, exported), S.FAILED
     else:
         record, status = _measure(ctx, job, slot, label)
         if record is None:
             return None
-    if "accuracy" in evaluated:
-        record = record.model_copy(update={"accuracy": AccuracyInfo.model_validate(evaluated["accuracy"])})
-    record = _finish(ctx, record, rid, exported.get("tools", {}))
+    if isinstance(evaluated, Evaluated):
+        record = record.model_copy(update={"accuracy": evaluated.accuracy})
+    record = _finish(ctx, record, rid, exported.tools if isinstance(exported, Exported) else {})
     if not ctx.execute:
-        ctx.report("time", label, TO_STORE)
+        ctx.report("time", label, S.TO_STORE)
         return record
     ctx.store.add(record)
     ctx.report("time", label, status)
     return record
 
 
-def _measure(ctx: Context, job: TimingJob, slot: Slot, label: str) -> tuple[RunRecord | None, str]:
+def _measure(ctx: Context, job: TimingJob, slot: Slot, label: str) -> tuple[RunRecord | None, S]:
     """A cached, unsupported or freshly measured record (None: would be measured, planning pass)."""
     support = reach(ctx, slot)
     if not support.ok:
-        return unsupported_record(job, slot.target.runner, support.reason, slot.target.device_id), UNSUPPORTED
+        record = unsupported_record(job, slot.target.runner, support.reason, slot.target.device_id)
+        return record, S.UNSUPPORTED
     artifact = job.artifact
     target = slot.target.model_dump(mode="json")
     settings = slot.settings.model_dump(mode="json")
@@ -78,14 +80,14 @@ def _measure(ctx: Context, job: TimingJob, slot: Slot, label: str) -> tuple[RunR
     )
     hit = None if ctx.retime else ctx.cache.get("time", key)
     if hit:
-        return RunRecord.model_validate(hit["record"]), CACHED
+        return RunRecord.model_validate(hit["record"]), S.CACHED
     if not ctx.execute:
-        ctx.report("time", label, RUN, key)
-        return None, RUN
+        ctx.report("time", label, S.RUN, key)
+        return None, S.RUN
     with ctx.progress.item("time", label):
         record = runner_for(ctx, slot).time(job)
     ctx.cache.put("time", key, {"record": record.model_dump(mode="json")})
-    return record, RUN if record.status is Status.OK else record.status.value
+    return record, S.RUN if record.status is Status.OK else S(record.status.value)
 
 
 def reach(ctx: Context, slot: Slot) -> Support:
@@ -109,15 +111,17 @@ def runner_for(ctx: Context, slot: Slot):
 
 
 def _job(
-    ctx: Context, work: VariantWork, recipe, trained: dict, exported: dict, slot: Slot, rid: str
+    ctx: Context,
+    work: VariantWork,
+    recipe,
+    trained: Trained | Failure,
+    exported: Exported | Failure,
+    slot: Slot,
+    rid: str,
 ) -> TimingJob:
-    model = (
-        ModelInfo.model_validate(trained["model"])
-        if "model" in trained
-        else ModelInfo(variant=work.spec.name)
-    )
-    if "artifact" in exported:
-        artifact = ArtifactInfo.model_validate(exported["artifact"])
+    model = trained.model if isinstance(trained, Trained) else ModelInfo(variant=work.spec.name)
+    if isinstance(exported, Exported):
+        artifact = exported.artifact
     else:  # nothing was written: the record still names what it is about
         artifact = ArtifactInfo(
             recipe=recipe.name, format=recipe.format, path="(not written)", sha256="", size_bytes=0
@@ -135,12 +139,11 @@ def _job(
     )
 
 
-def _failed_record(job: TimingJob, slot: Slot, failed: dict) -> RunRecord:
-    stage = failed.get("stage", "export")
+def _failed_record(job: TimingJob, slot: Slot, failed: Failure) -> RunRecord:
     target = TargetInfo(
         runner=slot.target.runner, device_id=job.device_id, delegate=job.delegate, threads=job.threads
     )
-    error = ErrorInfo(type=failed["type"], message=f"{stage} failed: {failed['message']}")
+    error = ErrorInfo(type=failed.type, message=f"{failed.stage} failed: {failed.message}")
     return RunRecord(
         record_id=job.record_id,
         run_id=job.run_id,

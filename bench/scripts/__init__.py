@@ -1,1 +1,4 @@
-"""Scripts run with ``python -m bench.scripts.<name>``: perf checks and maintenance helpers."""
+"""``zoo_tflite``: the zoo's TFLite export helpers used by the zoo tests and ``tools/check_zoo_int8``.
+
+Perf gates live in ``perf/``, research and maintenance tools in ``tools/``, test data in ``tests/fixtures``.
+"""

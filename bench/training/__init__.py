@@ -18,23 +18,44 @@ For the converters' ``ConversionInputs.finetune(model, steps)`` use
 ``finetune_callable(model_config, split, lr=..., batch_size=...)``, see
 :func:`finetune_callable`.
 
-Calibration on this 2-core machine (``bench/scripts/calibrate_training.py``) is summarised in
+Calibration on this 2-core machine (``tools/calibrate_training.py``) is summarised in
 ``recommended_config`` and in the training report.
 """
 
-from bench.training.config import FLIP_ONLY, TrainConfig, TrainResult
-from bench.training.detector import keras_detector, load_trained
-from bench.training.finetune import finetune, finetune_callable
-from bench.training.trainer import TrainingError, train
+import importlib
+import sys
+import types
 
-__all__ = [
-    "FLIP_ONLY",
-    "TrainConfig",
-    "TrainResult",
-    "TrainingError",
-    "finetune",
-    "finetune_callable",
-    "keras_detector",
-    "load_trained",
-    "train",
-]
+# Where each public name lives. Loaded on first use (PEP 562) so that ``bench.training.config`` (a plan's
+# ``training:`` section) can be imported without pulling TensorFlow in through the trainer.
+_EXPORTS = {
+    "FLIP_ONLY": "bench.training.config",
+    "TrainConfig": "bench.training.config",
+    "TrainResult": "bench.training.config",
+    "keras_detector": "bench.training.detector",
+    "load_trained": "bench.training.detector",
+    "finetune": "bench.training.finetune",
+    "finetune_callable": "bench.training.finetune",
+    "TrainingError": "bench.training.trainer",
+    "train": "bench.training.trainer",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'bench.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
+
+
+class _Package(types.ModuleType):
+    def __setattr__(self, name: str, value: object) -> None:
+        # Importing the submodule bench.training.finetune binds the package attribute `finetune` to that
+        # module; the public name is the function it defines.
+        if isinstance(value, types.ModuleType) and name in _EXPORTS:
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

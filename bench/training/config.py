@@ -1,21 +1,24 @@
-"""The training configuration: one frozen, validated dataclass, and the result of a run.
+"""The training configuration: one frozen, validated pydantic model, and the result of a run.
 
 Defaults are the calibration of this machine (see the package docstring): Adam, peak lr 5e-3 with a
 linear warmup and a cosine decay to zero, batch 32, flip-only augmentation, BatchNormalization momentum
-0.97 so that the moving statistics follow the weights within a few hundred steps.
+0.97 so that the moving statistics follow the weights within a few hundred steps. A plan's ``training:``
+section is this model (``bench.plans``); a bad value ends in one line naming the key, what is allowed and
+what was received (``InputError``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from bench.data.augment import AugmentConfig
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from bench.data.augment_config import AugmentConfig
 from bench.models.pretrained.spec import InitSpec, parse_init
-from common.errors import InputError, choice_error
+from bench.validation import validated
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # Matching anchors at IoU 0.4 instead of the OD API's 0.5 gives small and medium objects several times more
@@ -29,58 +32,53 @@ DEFAULT_BN_MOMENTUM = 0.97
 # cost more accuracy (slower convergence, dearer input pipeline) than they win back in generalisation.
 FLIP_ONLY = AugmentConfig(crop_prob=0.0, zoom_out_prob=0.0, photometric_prob=0.0)
 
+# Counts are strict integers (no 2.5, no True, no "3"); rates are finite numbers.
+PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+NonNegativeInt = Annotated[int, Field(strict=True, ge=0)]
+Number = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train one detector. Unknown keys are rejected by :meth:`from_dict`; every field is checked.
 
-    Attributes are documented inline, one comment per field.
+class TrainConfig(BaseModel):
+    """How to train one detector. Frozen; unknown keys are rejected; every field is checked.
+
+    Build it with keywords in code (a bad value raises pydantic's ValidationError: a programming error),
+    :meth:`from_dict` for user values (errors as one-line ``InputError``), or as a plan's ``training``
+    section. A dict given for ``augment`` overrides fields of :data:`FLIP_ONLY`.
     """
 
-    steps: int  # optimizer steps in total, over resumed runs too; 0 keeps the init as it is
-    batch_size: int = 32  # images per step
-    peak_lr: float = 5e-3  # learning rate at the end of the warmup
-    warmup_steps: int = 200  # linear warmup from 0 to peak_lr (clipped to a tenth of `steps`)
-    optimizer: str = "adam"  # adam | adamw (decoupled weight decay) | sgd (momentum 0.9, Nesterov)
-    weight_decay: float = 0.0  # decoupled decay of adamw (the zoo's L2 terms in model.losses always apply)
-    max_minutes: float | None = None  # wall-clock cap over all resumed runs; the schedule then follows time
-    checkpoint_every: int = 200  # steps between checkpoints (one more is written at the end and on Ctrl-C)
-    keep_checkpoints: int = 2  # newest checkpoints kept in the work folder
-    seed: int = 0  # model initialisation, shuffling and augmentation seed
-    augment: AugmentConfig = field(default_factory=lambda: FLIP_ONLY)  # training augmentation
-    bn_momentum: float | None = DEFAULT_BN_MOMENTUM  # set on every BatchNormalization layer; None: the zoo's
-    clip_norm: float | None = 10.0  # global gradient-norm clip, so one bad early batch cannot wreck Adam
-    match_iou: float | None = DEFAULT_MATCH_IOU  # anchor-matching IoU of the targets; None: the variant's
-    log_every: int = 20  # steps between loss read-backs for the progress display and the loss history
-    init: InitSpec = (
-        InitSpec()
-    )  # starting weights at step 0 (scratch | imagenet | checkpoint; never on resume)
-    freeze_backbone_steps: int = 0  # first steps that train only the extras and heads (warm-up after init)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "init", parse_init(self.init, "train config: init"))
-        _nonnegative_int(self, "steps")  # 0: no training, the init as it is (a published checkpoint)
-        _positive_int(self, "batch_size")
-        _positive_int(self, "checkpoint_every")
-        _positive_int(self, "keep_checkpoints")
-        _positive_int(self, "log_every")
-        _nonnegative_int(self, "warmup_steps")
-        _nonnegative_int(self, "seed")
-        _nonnegative_int(self, "freeze_backbone_steps")
-        _finite(self, "peak_lr", lambda v: v > 0, "> 0")
-        _finite(self, "weight_decay", lambda v: v >= 0, ">= 0")
-        if self.optimizer not in OPTIMIZERS:
-            raise choice_error("train optimizer", self.optimizer, OPTIMIZERS)
-        if self.max_minutes is not None:
-            _finite(self, "max_minutes", lambda v: v > 0, "> 0 or None")
-        if self.bn_momentum is not None:
-            _finite(self, "bn_momentum", lambda v: 0 <= v < 1, "in [0, 1) or None")
-        if self.clip_norm is not None:
-            _finite(self, "clip_norm", lambda v: v > 0, "> 0 or None")
-        if self.match_iou is not None:
-            _finite(self, "match_iou", lambda v: 0 < v < 1, "in (0, 1) or None")
-        if not isinstance(self.augment, AugmentConfig):
-            raise InputError(f"train augment: expected an AugmentConfig; got {type(self.augment).__name__}")
+    steps: NonNegativeInt  # optimizer steps in total, over resumed runs too; 0 keeps the init as it is
+    batch_size: PositiveInt = 32  # images per step
+    peak_lr: Annotated[Number, Field(gt=0)] = 5e-3  # learning rate at the end of the warmup
+    warmup_steps: NonNegativeInt = 200  # linear warmup from 0 to peak_lr (clipped to a tenth of `steps`)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"  # adamw: decoupled weight decay; sgd: momentum 0.9
+    weight_decay: Annotated[Number, Field(ge=0)] = 0.0  # decoupled decay of adamw (model.losses always apply)
+    max_minutes: Annotated[Number, Field(gt=0)] | None = None  # wall-clock cap over all resumed runs
+    checkpoint_every: PositiveInt = 200  # steps between checkpoints (one more at the end and on Ctrl-C)
+    keep_checkpoints: PositiveInt = 2  # newest checkpoints kept in the work folder
+    seed: NonNegativeInt = 0  # model initialisation, shuffling and augmentation seed
+    augment: AugmentConfig = FLIP_ONLY  # training augmentation
+    bn_momentum: Annotated[Number, Field(ge=0, lt=1)] | None = DEFAULT_BN_MOMENTUM  # None: the zoo's own
+    clip_norm: Annotated[Number, Field(gt=0)] | None = 10.0  # global gradient-norm clip (one bad early batch)
+    match_iou: Annotated[Number, Field(gt=0, lt=1)] | None = DEFAULT_MATCH_IOU  # None: the variant's
+    log_every: PositiveInt = 20  # steps between loss read-backs for the progress display and loss history
+    init: InitSpec = InitSpec()  # weights at step 0: scratch | imagenet | checkpoint (never on resume)
+    freeze_backbone_steps: NonNegativeInt = 0  # first steps that train only the extras and heads (after init)
+
+    @field_validator("augment", mode="before")
+    @classmethod
+    def _over_flip_only(cls, value: Any) -> Any:
+        # A plan's `augment: {zoom_out_prob: 0.5}` changes FLIP_ONLY, not SSD's full augmentation.
+        if isinstance(value, dict):
+            return {**FLIP_ONLY.model_dump(), **value}
+        return value
+
+    @field_validator("init", mode="before")
+    @classmethod
+    def _plan_form(cls, value: Any) -> Any:
+        # "imagenet", {"checkpoint": PATH}, "checkpoint:PATH": the plan's and the CLI's spellings.
+        return parse_init(value, "train init")
 
     @property
     def effective_warmup(self) -> int:
@@ -89,7 +87,7 @@ class TrainConfig:
 
     def replace(self, **changes: object) -> TrainConfig:
         """A validated copy with some fields changed."""
-        return dataclasses.replace(self, **changes)
+        return TrainConfig.from_dict({**self.to_dict(), **changes})
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -98,22 +96,11 @@ class TrainConfig:
         Raises:
             InputError: An unknown key, a missing ``steps`` or an invalid value.
         """
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise InputError(f"train config: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(known))}")
-        if "steps" not in values:
-            raise InputError("train config: steps is required")
-        values = dict(values)
-        augment = values.get("augment")
-        if isinstance(augment, dict):
-            values["augment"] = _augment_from_dict(augment)
-        return cls(**values)
+        return validated(cls, values, "train")
 
     def to_dict(self) -> dict:
         """Plain values (JSON-ready), the inverse of :meth:`from_dict`."""
-        out = dataclasses.asdict(self)
-        out["augment"] = {k: list(v) if isinstance(v, tuple) else v for k, v in out["augment"].items()}
+        out = self.model_dump(mode="json")
         out["init"] = self.init.to_plain()
         # Defaults left out: the run manifests and cache keys of runs made before these keys existed hold.
         for name, default in (("init", "scratch"), ("freeze_backbone_steps", 0)):
@@ -140,35 +127,3 @@ class TrainResult:
         out["weights_path"] = str(self.weights_path)
         out["loss_history"] = [list(p) for p in self.loss_history]
         return out
-
-
-def _augment_from_dict(values: dict) -> AugmentConfig:
-    known = {f.name for f in dataclasses.fields(AugmentConfig)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise InputError(f"train augment: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(known))}")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
-    return dataclasses.replace(FLIP_ONLY, **values)
-
-
-def _positive_int(config: TrainConfig, name: str) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"train {name}: expected a positive integer; got {value!r}")
-
-
-def _nonnegative_int(config: TrainConfig, name: str) -> None:
-    value = getattr(config, name)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(f"train {name}: expected an integer >= 0; got {value!r}")
-
-
-def _finite(config: TrainConfig, name: str, ok: Callable[[float], bool], allowed: str) -> None:
-    value = getattr(config, name)
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, int | float)
-        or not math.isfinite(value)
-        or not ok(value)
-    ):
-        raise InputError(f"train {name}: expected a number {allowed}; got {value!r}")

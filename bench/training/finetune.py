@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import tf_keras as keras
 
-from bench.data.augment import AugmentConfig
+from bench.data.augment_config import AugmentConfig
 from bench.data.coco import CocoDataset
 from bench.models.config import ModelConfig
 from bench.training import checkpoints as ckpt
@@ -66,9 +66,8 @@ def finetune(
         ``model`` itself, fine-tuned.
     """
     check_classes(model_config, train_split)
-    TrainConfig(
-        steps=steps, batch_size=batch_size, peak_lr=lr, seed=seed, augment=augment, match_iou=match_iou
-    )
+    checked = {"steps": steps, "batch_size": batch_size, "peak_lr": lr, "seed": seed, "augment": augment}
+    TrainConfig.from_dict({**checked, "match_iou": match_iou})  # InputError naming a bad argument
     warm = min(steps // 10, 100) if warmup_steps is None else warmup_steps
     set_bn_momentum(model, bn_momentum)
     start_pruning(model)

@@ -1,6 +1,6 @@
 """Calibrated training presets per variant and plan (``quick`` / ``paper``), for the pipeline's plans.
 
-Measured with ``bench/scripts/calibrate_training.py`` on this 2-core machine (see the training report):
+Measured with ``tools/calibrate_training.py`` on this 2-core machine (see the training report):
 the quick preset reaches mAP@[.5:.95] >= 0.20 and AR@100 >= 0.55 on the synthetic val split, measured
 on the exported fp32 TFLite file; the paper preset trains longer for >= 0.50 mAP.
 """

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import tensorflow as tf
 import tf_keras as keras
 
-from bench.data.augment import AugmentConfig
+from bench.data.augment_config import AugmentConfig
 from bench.data.coco import CocoDataset
 from bench.data.input_pipeline import PipelineConfig, train_dataset
 from bench.models.config import ModelConfig

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.scripts import timing_models
+from tests.fixtures import timing_models
 
 FIXTURE_MODELS = ("tiny_float", "tiny_int8", "detect_float", "detect_int8", "unresolved_custom_op")
 

@@ -86,7 +86,7 @@ def test_pruned_artifact_is_sparse_int8_and_compresses_better(converted):
     stats = pruned.sidecar["recipe_stats"]
     assert stats["pruned_weight_sparsity"] >= 0.499 and stats["kernel_sparsity"] >= 0.499  # no depthwise
     assert _only(tflite_conv_types(pruned.path)) == {("int8", "int8")}
-    # The 0.6x budget is for trained weights at full size (bench/scripts/perf_int8.py measures it);
+    # The 0.6x budget is for trained weights at full size (perf/perf_int8.py measures it);
     # the fixture's uniform random weights only guarantee a clear gain.
     assert pruned.info.gzip_bytes < 0.75 * dense.info.gzip_bytes
 

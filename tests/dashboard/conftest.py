@@ -1,4 +1,4 @@
-"""Stores for the dashboard tests: a synthetic one (results.fixtures) and an empty one."""
+"""Stores for the dashboard tests: a synthetic one (tests.fixtures.records) and an empty one."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from results.fixtures import fill_store
 from results.store import Store
+from tests.fixtures.records import fill_store
 
 FIXTURE_RECORDS = 1200  # two runs of 600 configurations: every page has something to draw and compare
 

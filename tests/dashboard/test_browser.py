@@ -70,6 +70,7 @@ def server_url(fixture_store_url, tmp_path_factory):
     argv = [
         sys.executable, "-m", "streamlit", "run", str(APP), "--server.address", "127.0.0.1",
         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",  # as `make dashboard` starts it (DEV=1 for the developer toolbar)
         "--", "--store", fixture_store_url,
     ]  # fmt: skip
     with log.open("w") as stream:
@@ -129,6 +130,9 @@ def test_hover_shows_the_record_and_navigation_works(browser, server_url):
     page.locator(".js-plotly-plot .scatterlayer .point").first.hover(force=True)
     page.wait_for_selector(".hoverlayer .hovertext")
     assert "record(s)" in (page.locator(".hoverlayer .hovertext").first.text_content() or "")
+    # The viewer's toolbar: no Deploy button.
+    assert page.locator("[data-testid='stAppDeployButton']").count() == 0
+    assert page.get_by_role("button", name="Deploy").count() == 0
     page.get_by_role("link", name="Devices").click()
     page.get_by_role("heading", level=1).filter(has_text="Devices").wait_for()
     page.close()

@@ -7,9 +7,9 @@ from pathlib import Path
 from dashboard.comparison import comparison_frame, delta_rows
 from dashboard.data import store_url
 from results.checks import parse_checks
-from results.fixtures import synthetic_records
 from results.regression import compare_runs
 from results.store import DEFAULT_PATH, STORE_ENV
+from tests.fixtures.records import synthetic_records
 
 
 def test_store_url_argument_beats_environment_beats_default(monkeypatch, tmp_path):

@@ -1,4 +1,4 @@
-"""results.fixtures: valid, varied, reproducible synthetic records (the dashboard's test data)."""
+"""tests.fixtures.records: valid, varied, reproducible synthetic records (the dashboard's test data)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from collections import Counter
 
 import pytest
 
-from results.fixture_grid import build_grid
-from results.fixtures import fill_store, synthetic_records
 from results.schema import Status
 from results.store import Store
+from tests.fixtures.grid import build_grid
+from tests.fixtures.records import fill_store, synthetic_records
 
 
 def test_same_seed_same_records_other_seed_other_records():

@@ -41,6 +41,8 @@ def test_page_on_empty_store_says_how_to_fill_it(monkeypatch, empty_store_url, p
     assert not app.exception, [e.value for e in app.exception]
     assert any("no records yet" in info.value for info in app.info)
     assert any("make benchmark" in md.value for md in app.markdown)
+    # Made-up records are test data: the page never offers to write them into the user's store.
+    assert not any("fixture" in md.value or "synthetic" in md.value for md in app.markdown)
     assert not plotly_charts(app)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from test_pages import open_app, plotly_charts
 
 from dashboard import sustained_charts as sc
-from results.fixtures import synthetic_records
+from tests.fixtures.records import synthetic_records
 
 PAGE = "views/sustained.py"
 

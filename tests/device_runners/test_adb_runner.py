@@ -235,12 +235,16 @@ def test_emulator_takes_its_own_abi(device, model, tmp_path):
     assert record.status is Status.OK
     assert record.target.device_model == "Google sdk_gphone64_x86_64 (emulator)"
     assert record.target.abi == "x86_64"
+    assert record.target.simulated is True  # ro.kernel.qemu=1: not a phone's hardware (issue 20)
+    assert runner_for(device, x86).devices()[0].simulated is True
 
 
-def test_devices_reads_getprop(device, binary):
+def test_devices_reads_getprop(device, binary, model):
     (info,) = runner_for(device, binary).devices()
     assert (info.runner, info.model, info.os) == ("adb", "Google Pixel 7", "Android 14 (API 34)")
     assert Delegate.GPU in info.delegates
+    assert info.simulated is False
+    assert runner_for(device, binary).time(make_job(model, Delegate.XNNPACK)).target.simulated is False
 
 
 def test_unreachable_address_is_a_reason_not_an_exception(binary):

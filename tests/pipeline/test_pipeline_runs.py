@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 from pl_fakes import TINY_EXPECTED, manifest, tiny_plan
 
-from bench.pipeline import DONE, DRY_RUN, NOTHING_CHANGED, run_benchmark
+from bench.pipeline import RunStatus, run_benchmark
 from results.schema import Status
 from results.store import Store
 
@@ -22,7 +22,7 @@ def _records(options, run_id):
 
 def test_first_run_stores_every_record_with_accuracy_and_reasons(fakes, options):
     outcome = run_benchmark(tiny_plan(), options)
-    assert outcome.status == DONE
+    assert outcome.status == RunStatus.DONE
     assert len(outcome.records) == outcome.expected == TINY_EXPECTED
     assert fakes.calls == {"train": 2, "convert": 6, "evaluate": 6, "time": 8}
     by_status = {s: [r for r in outcome.records if r.status is s] for s in Status}
@@ -39,7 +39,7 @@ def test_second_run_with_nothing_changed_does_nothing(fakes, options):
     first = run_benchmark(tiny_plan(), options)
     fakes.calls.clear()
     second = run_benchmark(tiny_plan(), options)
-    assert second.status == NOTHING_CHANGED
+    assert second.status == RunStatus.NOTHING_CHANGED
     assert second.run_id == first.run_id
     assert not fakes.calls
     assert len(_records(options, first.run_id)) == TINY_EXPECTED
@@ -72,7 +72,9 @@ def test_failed_conversion_becomes_failed_records_and_the_rest_continues(fakes, 
     assert all(r.error.type == "ConversionError" and "refused" in r.error.message for r in failed)
     assert len(outcome.records) == TINY_EXPECTED
     fakes.calls.clear()
-    assert run_benchmark(tiny_plan(), options).status == NOTHING_CHANGED  # the failure is cached too
+    assert (
+        run_benchmark(tiny_plan(), options).status == RunStatus.NOTHING_CHANGED
+    )  # the failure is cached too
     assert not fakes.calls
 
 
@@ -80,7 +82,7 @@ def test_retime_measures_again_under_a_new_run(fakes, options):
     first = run_benchmark(tiny_plan(), options)
     fakes.calls.clear()
     again = run_benchmark(tiny_plan(), dataclasses.replace(options, retime=True))
-    assert again.status == DONE and again.run_id != first.run_id
+    assert again.status == RunStatus.DONE and again.run_id != first.run_id
     assert fakes.calls == {"time": 8}
     assert len(again.records) == TINY_EXPECTED
 
@@ -102,7 +104,7 @@ def test_only_filters_variants_and_recipes(fakes, options):
 
 def test_dry_run_computes_and_stores_nothing(fakes, options):
     outcome = run_benchmark(tiny_plan(), dataclasses.replace(options, dry_run=True))
-    assert outcome.status == DRY_RUN and outcome.expected == TINY_EXPECTED
+    assert outcome.status == RunStatus.DRY_RUN and outcome.expected == TINY_EXPECTED
     assert not fakes.calls
     assert not (options.workdir / "runs").exists()
     assert {i.status for i in outcome.items if i.stage == "train"} == {"pending"}

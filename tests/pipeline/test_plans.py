@@ -58,7 +58,24 @@ def test_unknown_nested_key_names_its_path_and_allowed_keys():
 
 def test_unknown_training_key_lists_train_config_fields():
     message = _bad(lambda d: d["training"].update(stepz=3))
-    assert "training: unknown key 'stepz'; allowed:" in message and "batch_size" in message
+    assert "training.stepz: unknown key; allowed: augment, batch_size" in message
+    message = _bad(lambda d: d["training"].update(optimizer="lamb"))
+    assert "training.optimizer: allowed: 'adam', 'adamw' or 'sgd' (got 'lamb')" in message
+    message = _bad(lambda d: d["variants"][0].update(train={"stepz": 3}))
+    assert "variants[0].train: unknown key 'stepz'; allowed: augment, batch_size" in message
+    message = _bad(lambda d: d["variants"][0].update(train={"batch_size": 0}))
+    assert "variants[0].train.batch_size: Input should be greater than or equal to 1 (got 0)" in message
+
+
+def test_variant_train_overrides_merge_over_the_plan_training():
+    data = copy.deepcopy(TINY_PLAN)
+    data["training"]["augment"] = {"zoom_out_prob": 0.5}
+    data["variants"][0]["train"] = {"steps": 7}
+    plan = parse_plan(data)
+    first, second = (plan.train_config(v) for v in plan.variants[:2])
+    assert (first.steps, first.batch_size, first.augment.zoom_out_prob) == (7, 2, 0.5)
+    assert second == plan.training and second.steps == 2
+    assert first.augment.crop_prob == 0.0  # a partial augment overrides flip-only, not SSD's full set
 
 
 def test_wrong_type_names_the_key_and_what_was_received():

@@ -6,7 +6,7 @@ import io
 
 from rich.console import Console
 
-from bench.pipeline import DONE, Outcome
+from bench.pipeline import Outcome, RunStatus
 from bench.pipeline.summary import print_summary, records_frame
 from results.schema import (
     AccuracyInfo,
@@ -59,7 +59,7 @@ def test_summary_names_the_run_the_counts_and_the_dashboard():
     records = [_record("fp32", 10.0, 4_000_000, 0.3), _record("bad", 1.0, 1, 0.9, status=Status.FAILED)]
     buffer = io.StringIO()
     console = Console(file=buffer, width=200, color_system=None)
-    print_summary(console, Outcome("run-1", DONE, records=records, store_url="sqlite:///x"))
+    print_summary(console, Outcome("run-1", RunStatus.DONE, records=records, store_url="sqlite:///x"))
     text = buffer.getvalue()
     assert "run run-1: 2 records (done)" in text
     assert "failed: refused" in text and "records: 1 failed, 1 ok" in text

@@ -18,7 +18,7 @@ from bench.models.registry import get_config
 from bench.plans import PLANS_DIR
 from tests.odapi.conftest import random_tensors, write_tf1_checkpoint
 from tests.pretrained.conftest import TINY_DATA
-from tests.pretrained.test_plans import checkpoint_folders
+from tests.pretrained.test_init_plans import checkpoint_folders
 
 VARIANT = "ssdlite_mobilenet_v3_small"
 ZOO_FOLDER = "ssd_mobilenet_v3_small_coco_2020_01_14"

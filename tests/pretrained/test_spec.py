@@ -84,7 +84,7 @@ def test_train_config_round_trip(tmp_path):
     assert TrainConfig.from_dict(config.to_dict()) == config
     assert TrainConfig(steps=5).init == InitSpec()
     with pytest.raises(InputError, match="freeze_backbone_steps"):
-        TrainConfig(steps=5, freeze_backbone_steps=-1)
+        TrainConfig.from_dict({"steps": 5, "freeze_backbone_steps": -1})
 
 
 def quick_plan() -> dict:
@@ -94,7 +94,7 @@ def quick_plan() -> dict:
 def test_plan_with_a_missing_checkpoint_names_key_and_path():
     data = quick_plan()
     data["training"]["init"] = {"checkpoint": "/data/ckpts/ssd/model.ckpt"}
-    with pytest.raises(InputError, match=r"training: init: checkpoint /data/ckpts/ssd/model.ckpt does not"):
+    with pytest.raises(InputError, match=r"init: checkpoint /data/ckpts/ssd/model.ckpt does not exist"):
         parse_plan(data, "p.yaml")
 
 

@@ -96,8 +96,8 @@ def test_record_round_trips_with_energy():
 
 
 def test_energy_survives_the_store(tmp_path):
-    from results.fixtures import synthetic_records
     from results.store import Store
+    from tests.fixtures.records import synthetic_records
 
     record = next(r for r in synthetic_records(1200, seed=0, runs=3) if r.energy is not None)
     store = Store(str(tmp_path / "s.sqlite"))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.scripts import timing_models
 from results.schema import TimingSettings
+from tests.fixtures import timing_models
 
 FIXTURE_MODELS = ("tiny_float", "tiny_int8", "detect_float", "detect_int8", "cumsum")
 

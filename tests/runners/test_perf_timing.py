@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from bench.scripts import perf_timing
-from bench.scripts.perf_timing import Config
+from perf import perf_timing
+from perf.perf_timing import Config
 
 
 def config(delegate: str, bare: list[float], edgebench: list[float], kind: str = "float") -> Config:

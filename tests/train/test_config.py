@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from bench.training.config import FLIP_ONLY, TrainConfig
 from common.errors import InputError
@@ -27,12 +28,21 @@ from common.errors import InputError
         ({"seed": -1}, "seed"),
         ({"match_iou": 1.0}, "match_iou"),
         ({"match_iou": 0}, "match_iou"),
-        ({"augment": {"flip_prob": 0.5}}, "augment"),
+        ({"steps": True}, "steps"),
+        ({"augment": {"flip_prob": 1.5}}, "augment.flip_prob"),
+        ({"augment": {"zoom_out_max": 0.5}}, "augment.zoom_out_max"),
+        ({"augment": "ssd"}, "augment"),
     ],
 )
-def test_bad_values_name_the_field(changes, field):
-    with pytest.raises(InputError, match=field):
-        TrainConfig(**{"steps": 10, **changes})
+def test_bad_values_name_the_field_and_the_received_value(changes, field):
+    with pytest.raises(InputError, match=rf"^train {field}: .*\(got ") as info:
+        TrainConfig.from_dict({"steps": 10, **changes})
+    assert "\n" not in str(info.value)
+
+
+def test_keyword_construction_in_code_validates_too():
+    with pytest.raises(ValidationError):
+        TrainConfig(steps=-1)
 
 
 def test_warmup_is_clipped_to_a_tenth_of_short_runs():
@@ -43,11 +53,12 @@ def test_warmup_is_clipped_to_a_tenth_of_short_runs():
 def test_from_dict_round_trip_and_unknown_keys():
     config = TrainConfig(steps=300, max_minutes=5.0, augment=FLIP_ONLY)
     assert TrainConfig.from_dict(config.to_dict()) == config
-    with pytest.raises(InputError, match="unknown key 'stepz'"):
-        TrainConfig.from_dict({"stepz": 3})
-    with pytest.raises(InputError, match="steps is required"):
+    assert config.replace(steps=5) == TrainConfig(steps=5, max_minutes=5.0)
+    with pytest.raises(InputError, match="train stepz: unknown key; allowed: augment, batch_size"):
+        TrainConfig.from_dict({"steps": 3, "stepz": 3})
+    with pytest.raises(InputError, match="train steps: required key is missing"):
         TrainConfig.from_dict({"batch_size": 3})
-    with pytest.raises(InputError, match="unknown key 'mirror'"):
+    with pytest.raises(InputError, match="train augment.mirror: unknown key; allowed: brightness"):
         TrainConfig.from_dict({"steps": 3, "augment": {"mirror": 1}})
     assert TrainConfig.from_dict({"steps": 3, "augment": {"zoom_out_prob": 0.5}}).augment.zoom_out_prob == 0.5
 

@@ -1,6 +1,6 @@
 """Calibrate training: train a variant on the synthetic set and print mAP / AR@100 against training time.
 
-    python -m bench.scripts.calibrate_training --variant ssdlite_mobilenet_v2 --steps 1000 --eval-every 250 \\
+    python -m tools.calibrate_training --variant ssdlite_mobilenet_v2 --steps 1000 --eval-every 250 \\
         --out /tmp/calib/v2 [--input-size 256] [--width 0.5] [--batch-size 32] [--lr 5e-3] [--minutes M]
         [--train-images 2000] [--eval-images 500] [--eval-with keras|tflite] [--jsonl FILE]
         [--classes-per-box 8]
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from bench.data.augment import AugmentConfig
+from bench.data.augment_config import AugmentConfig
 from bench.data.coco import load_coco
 from bench.data.synthetic import SynthConfig, synthetic_cached
 from bench.evaluation import evaluate_artifact, evaluate_detector

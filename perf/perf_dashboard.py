@@ -1,9 +1,9 @@
 """Dashboard performance: the Trade-offs page's first render on a 100,000-record store (budget 3 s).
 
-    python -m bench.scripts.perf_dashboard [--store PATH] [--records 100000] [--browser]
+    python -m perf.perf_dashboard [--store PATH] [--records 100000] [--browser]
 
-Fills the store with ``results.fixtures`` records when it is empty (minutes, once; the file is kept
-for the next run), then renders the page with Streamlit's AppTest (the server side of a page view:
+Fills the store with made-up ``tests.fixtures.records`` when it is empty (minutes, once; the file is
+kept for the next run), then renders the page with Streamlit's AppTest (the server side of a page view:
 loading, aggregating, building and serialising the figures) and, with ``--browser``, in headless
 Chromium against a real ``streamlit run`` (until every plotly chart has drawn). Prints the figures
 and a PASS/FAIL line per budget; exit code 1 when a budget is missed.
@@ -38,8 +38,8 @@ CHROMIUM_ARGS = [
 def ensure_store(path: Path, records: int, seed: int) -> str:
     """The store URL, filled with ``records`` synthetic records unless it already holds that many."""
     from common.errors import InputError
-    from results.fixtures import fill_store
     from results.store import Store
+    from tests.fixtures.records import fill_store
 
     store = Store(str(path))
     count = store.count()
@@ -87,7 +87,7 @@ def time_apptest(url: str) -> dict[str, float]:
 
 def time_apptest_in_child(url: str) -> dict[str, float]:
     """Run :func:`time_apptest` in a new interpreter, so nothing is imported or cached beforehand."""
-    argv = [sys.executable, "-m", "bench.scripts.perf_dashboard", "--child", url]
+    argv = [sys.executable, "-m", "perf.perf_dashboard", "--child", url]
     completed = run(argv, timeout=1800)
     return json.loads(completed.stdout.strip().splitlines()[-1])
 

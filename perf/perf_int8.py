@@ -7,7 +7,7 @@ runner (each timing in its own child process, XNNPack, 2 threads), interleaved: 
 alternating which goes first, so drift on a shared machine hits both alike. The figure is the median of
 the per-round int8 / fp32 median ratios; the budget is 0.6.
 
-    python -m bench.scripts.perf_int8 [--rounds 5] [--threads 2] [--pruned-steps 0] [--out work/perf_int8]
+    python -m perf.perf_int8 [--rounds 5] [--threads 2] [--pruned-steps 0] [--out work/perf_int8]
 
 ``--pruned-steps N`` also builds ``tflite_int8_pruned`` (N self-distillation steps) for the gzip budget.
 """

@@ -1,4 +1,4 @@
-"""Check that every zoo variant quantizes: ``python -m bench.scripts.check_zoo_int8 [--filter PATTERN]``.
+"""Check that every zoo variant quantizes: ``python -m tools.check_zoo_int8 [--filter PATTERN]``.
 
 For each variant (full-size ones by default): build it, give its BatchNormalizations the statistics of
 random images (an untrained model's 0 / 1 statistics make int8 ranges degenerate), run tfmot's

@@ -11,7 +11,7 @@ median of per-round ratios is printed beside it); stability is the CV of the edg
 rounds, with the bare loop's CV beside it. This process never imports TensorFlow: models are built (once,
 cached under ``work/perf/``) in a child process.
 
-    python -m bench.scripts.perf_timing [--rounds 5] [--min-secs 3] [--models-dir work/perf]
+    python -m perf.perf_timing [--rounds 5] [--min-secs 3] [--models-dir work/perf]
 """
 
 from __future__ import annotations
@@ -87,7 +87,7 @@ def ensure_models(directory: Path) -> dict[str, Path]:
     wanted = {kind: directory / f"{name}.tflite" for kind, name in MODELS.items()}
     if not all(path.exists() for path in wanted.values()):
         print(f"building {', '.join(MODELS.values())} into {directory} (once) ...", file=sys.stderr)
-        argv = [sys.executable, "-m", "bench.scripts.timing_models", str(directory), *MODELS.values()]
+        argv = [sys.executable, "-m", "tests.fixtures.timing_models", str(directory), *MODELS.values()]
         process.run(argv, timeout=_BUILD_TIMEOUT_SECS)
     return wanted
 
