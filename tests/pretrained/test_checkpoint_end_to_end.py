@@ -158,9 +158,7 @@ def test_pipeline_builds_the_tf2_checkpoint_layout_everywhere(tmp_path, coco_nam
     assert record.accuracy is not None and 0.0 <= record.accuracy.map <= 1.0
     (init,) = (tmp_path / "w").rglob("init.json")
     lines = json.loads(init.read_text())["lines"]
-    assert (
-        "class head: by name: 8 of 8 classes (and the background) from the checkpoint's COCO slots" in lines
-    )
+    assert any(line.startswith("class head: ") and "by name: 8 of 8 classes" in line for line in lines)
 
 
 def test_export_rebuilds_the_checkpoint_layout_from_run_json(tmp_path):
