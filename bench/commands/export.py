@@ -20,6 +20,8 @@ import numpy as np
 from common.errors import InputError
 
 _SEED = 0
+# What run.json records that shapes the model (the layout fields are set by a checkpoint init).
+_TRAINED_FIELDS = ("input_size", "width_multiplier", "num_classes", "depthwise_extras", "head_kernel")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from converters.recipes import parse_recipe_list
     from converters.tflite import ConversionError
 
-    config = get_config(args.variant, **_trained_shape(args.checkpoint, args.variant))
+    config = get_config(args.variant).replace(**_trained_shape(args.checkpoint, args.variant))
     recipes = parse_recipe_list(args.recipe)
     if args.calibration_count < 1:
         raise InputError(f"--calibration-count: expected an integer >= 1; got {args.calibration_count}")
@@ -97,7 +99,8 @@ def load_zoo_model(config, checkpoint: str):
 
 
 def _trained_shape(checkpoint: str, variant: str) -> dict:
-    """Input size, width and classes the checkpoint was trained with, from the training run's run.json."""
+    """Input size, width, classes and layout (a checkpoint init's: extras, head kernel) the checkpoint was
+    trained with, from the training run's run.json."""
     run_file = Path(checkpoint).with_name("run.json")
     if checkpoint == "none" or not run_file.is_file():
         return {}
@@ -107,7 +110,7 @@ def _trained_shape(checkpoint: str, variant: str) -> dict:
         raise InputError(f"--checkpoint: cannot read the training run's {run_file}: {error}") from None
     if model.get("name") != variant:
         raise InputError(f"--variant: the checkpoint was trained as {model.get('name')!r}; got {variant!r}")
-    return {key: model[key] for key in ("input_size", "width_multiplier", "num_classes") if key in model}
+    return {key: model[key] for key in _TRAINED_FIELDS if key in model}
 
 
 def _labels(text: str | None, num_classes: int) -> list[str]:

@@ -6,8 +6,9 @@
 
 ``--init`` starts the weights at step 0 (a resumed run keeps its own): ``imagenet`` takes Keras
 Applications' ImageNet backbone (downloaded by Keras; ``imagenet:FILE.h5`` reads a local copy),
-``checkpoint:PATH`` a TF Object Detection API model-zoo checkpoint (its class head is re-initialised when
-the dataset's class count differs). ``--freeze-backbone-steps N`` trains only the extras and heads first.
+``checkpoint:PATH`` a TF Object Detection API model-zoo checkpoint (its class head keeps the rows of the
+dataset's categories found by name in the COCO label map; the others start at the prior init).
+``--freeze-backbone-steps N`` trains only the extras and heads first.
 ``--steps 0`` with an ``--init`` writes the initial weights as they are (with ``--evaluate``: the score of
 a published checkpoint on your val split).
 
@@ -88,7 +89,11 @@ def run(args: argparse.Namespace) -> int:
     )
     config = _train_config(args, preset.train)
     check_applies(config.init, model_config.backbone, model_config.width_multiplier, "--init")
+    from bench.models.pretrained.initialize import config_for_init
     from bench.training import train
+
+    # A checkpoint may fix the layout (the TF2 zoo's SSD-MobileNetV2); run.json keeps it for export.
+    model_config = config_for_init(model_config, config.init)
 
     result = train(model_config, train_split, config, Path(args.out), progress=not args.no_progress)
     summary = {

@@ -44,3 +44,17 @@ def class_slot_names() -> tuple[str, ...]:
 def labelmap_lines() -> list[str]:
     """The 91 lines of the OD API's exported ``labelmap.txt``: background and unused ids as ``???``."""
     return [UNUSED, *class_slot_names()]
+
+
+def slots_by_name(names: tuple[str, ...] | list[str]) -> list[int | None]:
+    """The OD API class slot (= COCO id) of each name, by name (case and spacing ignored); None if absent.
+
+    This is how a dataset's categories find their rows in a published COCO head: bench numbers a
+    dataset's classes in its own category order, which need not be COCO's id order nor all 80.
+    """
+    by_name = {_key(name): index for index, name in COCO_NAMES.items()}
+    return [by_name.get(_key(name)) for name in names]
+
+
+def _key(name: str) -> str:
+    return " ".join(name.lower().split())

@@ -51,14 +51,17 @@ def dataset_stage(ctx: Context) -> Data:
     return Data(key, load_coco(root / "train"), load_coco(root / "val"))
 
 
-def model_config(work: VariantWork, data: Data):
-    """The variant's ModelConfig, resized, with the dataset's classes."""
+def model_config(ctx: Context, work: VariantWork, data: Data):
+    """The variant's ModelConfig, resized, with the dataset's classes and its init checkpoint's layout
+    (the same config trains, exports and is recorded)."""
+    from bench.models.pretrained.initialize import config_for_init
     from bench.models.registry import get_config
 
     spec = work.spec
-    return get_config(
+    cfg = get_config(
         spec.name, input_size=spec.input_size, width_multiplier=spec.width, num_classes=data.train.num_classes
     )
+    return config_for_init(cfg, ctx.plan.train_config(spec).init)
 
 
 def train_stage(ctx: Context, data: Data, work: VariantWork) -> Trained | Failure | None:
@@ -73,8 +76,8 @@ def train_stage(ctx: Context, data: Data, work: VariantWork) -> Trained | Failur
     hit, compute = ctx.lookup("train", work.label, key, data.ready, valid=_weights_present)
     if not compute:
         return hit
+    cfg = model_config(ctx, work, data)  # a checkpoint of another variant stops here, nothing written
     folder = ctx.cache.output_dir("train", work.label.replace("@", "-"), key)
-    cfg = model_config(work, data)
     with ctx.progress.item("train", work.label, spinner=False):
         try:
             result = train(cfg, data.train, config, folder, progress=ctx.progress.enabled)
@@ -188,7 +191,7 @@ def conversion_inputs_for(ctx: Context, data: Data, work: VariantWork, trained: 
     inputs = ctx.models.get(work.label)
     if inputs is None:
         release_inputs(ctx)
-        cfg = model_config(work, data)
+        cfg = model_config(ctx, work, data)
         inputs = conversion_inputs(cfg, Path(trained.weights), data.train, ctx.plan, work.label)
         ctx.models[work.label] = inputs
     return inputs

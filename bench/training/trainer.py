@@ -165,7 +165,7 @@ def train(
     check_classes(model_config, train_split)
     workdir.mkdir(parents=True, exist_ok=True)
     ckpt.check_run(workdir, _manifest(model_config, train_split, config))
-    run = _prepare(model_config, config, workdir)
+    run = _prepare(model_config, config, workdir, train_split.class_names)
     start = int(run.state.step.numpy())
     max_seconds = None if config.max_minutes is None else config.max_minutes * 60.0
     stats = LoopStats()
@@ -212,7 +212,9 @@ class _Run:
     init_lines: tuple[str, ...]  # what the step-0 initialisation loaded (read back on resume)
 
 
-def _prepare(model_config: ModelConfig, config: TrainConfig, workdir: Path) -> _Run:
+def _prepare(
+    model_config: ModelConfig, config: TrainConfig, workdir: Path, class_names: tuple[str, ...]
+) -> _Run:
     """Build the model and optimizer; restore the newest checkpoint, or initialise at step 0."""
     keras.utils.set_random_seed(config.seed)
     model = build_model(model_config)
@@ -222,7 +224,8 @@ def _prepare(model_config: ModelConfig, config: TrainConfig, workdir: Path) -> _
     state = ckpt.TrainState()
     manager = ckpt.make_manager(workdir, model, optimizer, state, config.keep_checkpoints)
     restored = ckpt.restore_latest(manager)
-    init_lines = start_weights(model, model_config, config, workdir, resumed=restored is not None)
+    resumed = restored is not None
+    init_lines = start_weights(model, model_config, config, workdir, resumed, class_names)
     return _Run(model, optimizer, state, manager, restored, init_lines)
 
 

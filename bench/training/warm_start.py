@@ -26,16 +26,23 @@ INIT_FILE = "init.json"
 
 
 def start_weights(
-    model: keras.Model, model_config: ModelConfig, config: TrainConfig, workdir: Path, resumed: bool
+    model: keras.Model,
+    model_config: ModelConfig,
+    config: TrainConfig,
+    workdir: Path,
+    resumed: bool,
+    class_names: tuple[str, ...] | None = None,
 ) -> tuple[str, ...]:
     """Initialise ``model`` at step 0 (not when ``resumed``) and return the report's lines.
+
+    ``class_names`` (the training split's categories) match a checkpoint's class head by name.
 
     Raises:
         InputError: The weights do not fit the model (nothing is assigned then).
     """
     if resumed:
         return tuple(read_init_report(workdir).get("lines", ()))
-    report = initialize(model, model_config, config.init)
+    report = initialize(model, model_config, config.init, class_names)
     ckpt.write_json_atomic(workdir / INIT_FILE, report.to_dict())
     return report.lines
 

@@ -11,9 +11,9 @@ from bench.data.coco_labels import COCO_NAMES, UNUSED, labelmap_lines
 from bench.models.pretrained.od_api import (
     config_for_checkpoint,
     import_od_api_checkpoint,
-    resolve_checkpoint,
 )
 from bench.models.pretrained.od_api_table import checkpoint_table
+from bench.models.pretrained.spec import pipeline_config, resolve_checkpoint
 from bench.models.registry import build_model, get_config
 from common.errors import InputError
 
@@ -157,7 +157,7 @@ def test_other_class_count_keeps_the_fresh_class_head(write_checkpoint):
 
 def test_object_based_and_missing_checkpoints_stop_with_one_line(tmp_path):
     config = get_config("ssdlite_mobilenet_v3_small")
-    with pytest.raises(InputError, match="holds no model.ckpt"):
+    with pytest.raises(InputError, match=f"checkpoint: checkpoint {tmp_path} does not exist"):
         import_od_api_checkpoint(None, config, tmp_path)
     ckpt = tf.train.Checkpoint(model=tf.Module())
     ckpt.model.v = tf.Variable(1.0)
@@ -174,9 +174,9 @@ def test_mobiledet_tarball_layout_resolves_to_the_float_checkpoint(write_checkpo
         (tmp_path / name).parent.mkdir(exist_ok=True)
         write_checkpoint([], extra=one, name=name)
     (tmp_path / "fp32" / "pipeline.config").write_text("")
-    prefix, pipeline = resolve_checkpoint(tmp_path)
-    assert prefix == str(tmp_path / "fp32" / "model.ckpt-400000")
-    assert pipeline == tmp_path / "fp32" / "pipeline.config"
+    prefix = resolve_checkpoint(tmp_path)
+    assert prefix == tmp_path / "fp32" / "model.ckpt-400000"
+    assert pipeline_config(prefix) == tmp_path / "fp32" / "pipeline.config"
 
 
 def test_width_other_than_one_is_refused():
@@ -224,16 +224,15 @@ def test_every_seed_variant_imports(variant, write_checkpoint):
 def test_tf2_object_based_checkpoint_imports(write_tf2_checkpoint, random_values, tmp_path):
     from bench.models.pretrained.od_api_tf2_table import tf2_checkpoint_table
 
-    probe = write_tf2_checkpoint(
-        {"model/x/.ATTRIBUTES/VARIABLE_VALUE": np.zeros(1, np.float32)}, "probe/ckpt-0"
-    )
-    config = config_for_checkpoint(get_config("ssd_mobilenet_v2"), probe)
-    assert (config.input_size, config.depthwise_extras, config.head_kernel) == (300, False, 1)
-    model = build_model(config)
+    config = get_config("ssd_mobilenet_v2").replace(depthwise_extras=False, head_kernel=1)
     table = tf2_checkpoint_table(config)
     tensors = random_values(table)
     folder = tmp_path / "ssd_mobilenet_v2_320x320_coco17_tpu-8"
     write_tf2_checkpoint(tensors, f"{folder.name}/checkpoint/ckpt-0")
+    assert config_for_checkpoint(get_config("ssd_mobilenet_v2"), folder) == config  # input 300 kept
+    resized = config_for_checkpoint(get_config("ssd_mobilenet_v2", input_size=320), folder)
+    assert (resized.input_size, resized.depthwise_extras, resized.head_kernel) == (320, False, 1)
+    model = build_model(config)
     report = import_od_api_checkpoint(model, config, folder)
     assert report.loaded == len(table) == 324 and set(report.ignored) == {"_CHECKPOINTABLE_OBJECT_GRAPH"}
     assert report.class_head_loaded and not report.anchor_differences[1:]  # only the 0.3333 ratio note

@@ -11,17 +11,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from bench.data.coco_labels import class_slot_names
 from bench.models.pretrained.od_api import (
     ZOO_FOLDERS,
     config_for_checkpoint,
     import_od_api_checkpoint,
-    resolve_checkpoint,
 )
 from bench.models.pretrained.od_api_pipeline import read_pipeline_anchors
+from bench.models.pretrained.spec import pipeline_config, resolve_checkpoint
 
 ROOT = os.environ.get("EDGEBENCH_OD_API_CHECKPOINTS")
 
@@ -36,20 +34,6 @@ def _coco_val():
     return load_coco(root)
 
 
-def _by_name(detect, dataset):
-    """Map the model's 90-id class slots to the dataset's class indices by name; drop the others."""
-    index = {name: i for i, name in enumerate(dataset.class_names)}
-    to_data = np.array([index.get(name, -1) for name in class_slot_names()])
-
-    def run(image):
-        boxes, classes, scores = detect(image)
-        mapped = to_data[classes]
-        keep = mapped >= 0
-        return boxes[keep], mapped[keep], scores[keep]
-
-    return run
-
-
 @pytest.mark.skipif(
     ROOT is None, reason="EDGEBENCH_OD_API_CHECKPOINTS is not set (a folder of model-zoo files)"
 )
@@ -60,23 +44,27 @@ def test_published_checkpoint_imports_and_scores(folder, capsys):
     path = Path(ROOT) / folder
     if not path.is_dir():
         pytest.skip(f"{path} is absent")
-    _, pipeline = resolve_checkpoint(path)
+    pipeline = pipeline_config(resolve_checkpoint(path))
     size = read_pipeline_anchors(pipeline).input_size if pipeline else None
-    config = config_for_checkpoint(get_config(ZOO_FOLDERS[folder], input_size=size), path)
+    # With COCO val at hand the head is imported as a plan does: the 80 categories by name.
+    dataset = _coco_val() if "EDGEBENCH_COCO_VAL" in os.environ else None
+    classes = dataset.num_classes if dataset else None
+    config = get_config(ZOO_FOLDERS[folder], input_size=size, num_classes=classes)
+    config = config_for_checkpoint(config, path)
     model = build_model(config)
-    report = import_od_api_checkpoint(model, config, path)
-    assert report.class_head_loaded
+    names = dataset.class_names if dataset else None
+    report = import_od_api_checkpoint(model, config, path, class_names=names)
+    assert report.class_head_loaded and not report.fresh_classes
     with capsys.disabled():
-        print(f"\n{report.summary()}")
-    if "EDGEBENCH_COCO_VAL" not in os.environ:
+        print("\n" + "\n".join(report.lines()))
+    if dataset is None:
         return
     from bench.evaluation.runner import evaluate_detector
     from bench.training.detector import keras_detector
 
-    dataset = _coco_val()
     limit = os.environ.get("EDGEBENCH_COCO_VAL_MAX")
     metrics = evaluate_detector(
-        _by_name(keras_detector(model, config), dataset), dataset, max_images=int(limit) if limit else None
+        keras_detector(model, config), dataset, max_images=int(limit) if limit else None
     )
     with capsys.disabled():
         print(

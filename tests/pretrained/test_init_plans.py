@@ -46,14 +46,14 @@ def test_coco_plan(tmp_path, monkeypatch):
 
 def test_coco_plan_without_the_variable_or_a_checkpoint(tmp_path, monkeypatch):
     monkeypatch.delenv("EDGEBENCH_OD_API_CHECKPOINTS", raising=False)
-    with pytest.raises(InputError, match=r"variants\[0\].train: init: .*set the environment variable"):
+    with pytest.raises(InputError, match=r"variants\[0\].train.init: .*set the environment variable"):
         load_plan("coco")
     checkpoint_folders(tmp_path, PLANS_DIR / "coco.yaml")
     missing = tmp_path / "ssdlite_mobilenet_v2_coco_2018_05_09"
     for file in missing.iterdir():
         file.unlink()
     monkeypatch.setenv("EDGEBENCH_OD_API_CHECKPOINTS", str(tmp_path))
-    with pytest.raises(InputError, match=rf"variants\[2\].train: init: checkpoint {missing} does not exist"):
+    with pytest.raises(InputError, match=rf"variants\[2\].train.init: checkpoint {missing} does not exist"):
         load_plan("coco")
 
 

@@ -84,7 +84,7 @@ def test_train_config_round_trip(tmp_path):
     assert TrainConfig.from_dict(config.to_dict()) == config
     assert TrainConfig(steps=5).init == InitSpec()
     with pytest.raises(InputError, match="freeze_backbone_steps"):
-        TrainConfig(steps=5, freeze_backbone_steps=-1)
+        TrainConfig.from_dict({"steps": 5, "freeze_backbone_steps": -1})
 
 
 def quick_plan() -> dict:
@@ -94,7 +94,7 @@ def quick_plan() -> dict:
 def test_plan_with_a_missing_checkpoint_names_key_and_path():
     data = quick_plan()
     data["training"]["init"] = {"checkpoint": "/data/ckpts/ssd/model.ckpt"}
-    with pytest.raises(InputError, match=r"training: init: checkpoint /data/ckpts/ssd/model.ckpt does not"):
+    with pytest.raises(InputError, match=r"init: checkpoint /data/ckpts/ssd/model.ckpt does not exist"):
         parse_plan(data, "p.yaml")
 
 
@@ -109,8 +109,8 @@ def test_dispatch_to_the_od_api_importer(tmp_path, monkeypatch):
     calls = []
     module = types.ModuleType("bench.models.pretrained.od_api")
 
-    def import_od_api_checkpoint(model, config, path):
-        calls.append((model.name, config.num_classes, path))
+    def import_od_api_checkpoint(model, config, path, *, class_names=None):
+        calls.append((model.name, config.num_classes, path, class_names))
         return types.SimpleNamespace(lines=lambda: ["backbone: 262 tensors", "class head: re-initialised"])
 
     module.import_od_api_checkpoint = import_od_api_checkpoint
@@ -120,8 +120,9 @@ def test_dispatch_to_the_od_api_importer(tmp_path, monkeypatch):
     checkpoint(tmp_path)
     spec = parse_init({"checkpoint": str(tmp_path)})
     model = build_model(config)
-    report = initialize(model, config, spec)
-    assert calls == [(config.name, 5, spec.path / "model.ckpt")]
+    names = ("a", "b", "c", "d", "e")
+    report = initialize(model, config, spec, names)
+    assert calls == [(config.name, 5, spec.path / "model.ckpt", names)]
     assert report.lines == ("backbone: 262 tensors", "class head: re-initialised")
     scratch = initialize(model, config, InitSpec())
     assert scratch.lines == ("all layers: the zoo's random initialisation",) and len(calls) == 1

@@ -26,9 +26,10 @@ def fake_od_api(monkeypatch):
     """Stands in for the OD API importer (``od_api.py``, another module): records its calls."""
     calls = []
 
-    def import_od_api_checkpoint(model, config, path):
-        calls.append((model.name, config.num_classes, path))
-        return types.SimpleNamespace(lines=("backbone: 3 tensors", "class head: re-initialised (90 -> 8)"))
+    def import_od_api_checkpoint(model, config, path, *, class_names=None):
+        calls.append((model.name, config.num_classes, path, class_names))
+        lines = ("backbone: 3 tensors", "class head: re-initialised (90 -> 8)")
+        return types.SimpleNamespace(lines=lambda: lines)
 
     module = types.ModuleType("bench.models.pretrained.od_api")
     module.import_od_api_checkpoint = import_od_api_checkpoint
@@ -54,7 +55,7 @@ def test_checkpoint_init_runs_at_step_zero_only(tmp_path, train_split, fake_od_a
     model_config = get_config(VARIANT, num_classes=train_split.num_classes)
     init = {"checkpoint": str(prefix)}
     train(model_config, train_split, config(1, init), tmp_path / "work", progress=False)
-    assert fake_od_api == [(model_config.name, train_split.num_classes, prefix)]
+    assert fake_od_api == [(model_config.name, train_split.num_classes, prefix, train_split.class_names)]
     report = read_init_report(tmp_path / "work")
     assert report["lines"] == ["backbone: 3 tensors", "class head: re-initialised (90 -> 8)"]
     train(model_config, train_split, config(2, init), tmp_path / "work", progress=False)
@@ -108,6 +109,6 @@ def test_steps_zero_keeps_the_init_as_it_is(tmp_path, train_split, fake_od_api):
     model_config = get_config(VARIANT, num_classes=train_split.num_classes)
     result = train(model_config, train_split, config(0, {"checkpoint": str(prefix)}), tmp_path / "w")
     assert result.steps == 0 and result.weights_path.is_file()
-    assert fake_od_api == [(model_config.name, train_split.num_classes, prefix)]
+    assert fake_od_api == [(model_config.name, train_split.num_classes, prefix, train_split.class_names)]
     train(model_config, train_split, config(0, {"checkpoint": str(prefix)}), tmp_path / "w")
     assert len(fake_od_api) == 1  # the second call resumed from the checkpoint written at step 0

@@ -3,8 +3,12 @@
 ``scratch`` leaves the zoo's initialisation (the class head's prior included: ModelConfig.class_bias_init).
 ``imagenet`` fills the backbone from Keras Applications (:mod:`.keras_apps`); the extra layers and heads
 keep the zoo's initialisation. ``checkpoint`` hands the model to the TF Object Detection API importer
-(:func:`bench.models.pretrained.od_api.import_od_api_checkpoint`), which loads every variable and
-re-initialises the class head when the checkpoint's class count differs from the data's.
+(:func:`bench.models.pretrained.od_api.import_od_api_checkpoint`), which loads every variable and takes
+the class head's rows by class name (the dataset's categories found in the 90-id COCO label map).
+
+A checkpoint can fix parts of the layout (the TF2 zoo's SSD-MobileNetV2: regular extras, 1x1 heads), so
+whoever builds the model for a ``checkpoint`` init builds it from :func:`config_for_init`, and that same
+config is what export, evaluation and the records see.
 """
 
 from __future__ import annotations
@@ -36,8 +40,30 @@ class InitReport:
         return {"init": self.init, "lines": list(self.lines)}
 
 
-def initialize(model: keras.Model, model_config: ModelConfig, spec: InitSpec) -> InitReport:
-    """Start ``model`` (built from ``model_config``) from the weights ``spec`` names.
+def config_for_init(model_config: ModelConfig, spec: InitSpec) -> ModelConfig:
+    """``model_config`` with the layout the init's checkpoint needs (unchanged for scratch / imagenet).
+
+    Raises:
+        InputError: The checkpoint cannot be read.
+    """
+    if spec.kind is not InitKind.CHECKPOINT:
+        return model_config
+    from bench.models.pretrained.od_api import config_for_checkpoint
+
+    return config_for_checkpoint(model_config, spec.path)
+
+
+def initialize(
+    model: keras.Model, model_config: ModelConfig, spec: InitSpec, class_names: tuple[str, ...] | None = None
+) -> InitReport:
+    """Start ``model`` (built from ``model_config``, see :func:`config_for_init`) from ``spec``'s weights.
+
+    Args:
+        model: The detector.
+        model_config: Its config.
+        spec: Where the weights come from.
+        class_names: The model's classes in order (the training split's categories): a checkpoint's
+            class head is matched to them by name.
 
     Raises:
         InputError: The weights do not fit the model (the message names the first mismatch); the model
@@ -50,8 +76,10 @@ def initialize(model: keras.Model, model_config: ModelConfig, spec: InitSpec) ->
         return InitReport(name, _imagenet(model, model_config, spec))
     from bench.models.pretrained import od_api  # the OD API importer (TensorFlow checkpoint reader)
 
-    report = od_api.import_od_api_checkpoint(model, model_config, resolve_checkpoint(spec.path))
-    return InitReport(name, report_lines(report))
+    report = od_api.import_od_api_checkpoint(
+        model, model_config, resolve_checkpoint(spec.path), class_names=class_names
+    )
+    return InitReport(name, tuple(report.lines()))
 
 
 def _imagenet(model: keras.Model, model_config: ModelConfig, spec: InitSpec) -> tuple[str, ...]:
@@ -68,16 +96,6 @@ def _imagenet(model: keras.Model, model_config: ModelConfig, spec: InitSpec) -> 
         f"(class logit prior {model_config.class_bias_init})"
     )
     return tuple(lines)
-
-
-def report_lines(report: object) -> tuple[str, ...]:
-    """The importer's report as lines: its ``lines`` (attribute or method), or its text split."""
-    lines = getattr(report, "lines", None)
-    if callable(lines):
-        lines = lines()
-    if lines is None:
-        lines = str(report).splitlines()
-    return tuple(str(line) for line in lines)
 
 
 def backbone_variables(model: keras.Model, model_config: ModelConfig) -> list:

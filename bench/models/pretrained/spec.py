@@ -71,7 +71,12 @@ class InitSpec(BaseModel):
         A file replaced under the same name (a newer checkpoint) must retrain, so the bytes are hashed,
         not only the name.
         """
-        return {"init": self.to_plain(), "sha256": None if self.path is None else _hash_files(self.path)}
+        if self.path is None:
+            return {"init": self.to_plain(), "sha256": None}
+        files = (
+            [self.path] if self.kind is InitKind.IMAGENET else checkpoint_files(resolve_checkpoint(self.path))
+        )
+        return {"init": self.to_plain(), "sha256": _hash_files(files)}
 
     def describe(self) -> str:
         """One phrase for progress lines: ``imagenet (keras download)``, ``checkpoint /x/model.ckpt``."""
@@ -127,17 +132,26 @@ def _with_path(kind: InitKind, text: str, where: str) -> InitSpec:
     return InitSpec(kind=kind, path=path)
 
 
-def resolve_checkpoint(path: Path, where: str = "init") -> Path:
-    """The checkpoint prefix (``.../model.ckpt``) that ``path`` names: a prefix, an ``.index`` file, or a
-    folder holding one checkpoint (an unpacked model-zoo archive). In a folder with several, the one
-    under ``fp32/`` is taken (the MobileDet archives also hold a ``uint8/`` one); otherwise name one.
+def resolve_checkpoint(path: str | Path, where: str = "init") -> Path:
+    """The checkpoint prefix (``.../model.ckpt``) that ``path`` names: the one resolver of the project.
+
+    ``path`` is a prefix, an ``.index`` file, or a folder holding one checkpoint (an unpacked model-zoo
+    archive: ``model.ckpt*`` in the TF1 zoo, ``checkpoint/ckpt-0*`` in the TF2 zoo). A ``saved_model/``
+    beside it is not a checkpoint. In a folder with several, the ones under ``fp32/`` are taken (the
+    MobileDet archives also hold a quantization-aware ``uint8/`` one), then the highest step of one
+    name (``model.ckpt-400000`` over ``model.ckpt-0``); otherwise the user names one.
 
     Raises:
-        InputError: No checkpoint there, or several to choose from.
+        InputError: No checkpoint there, or several to choose from (naming ``where`` and the path).
     """
+    path = Path(path)
     indexes = [p for p in checkpoint_files(path) if p.name.endswith(".index")]
+    if path.is_dir():
+        indexes = [p for p in indexes if "saved_model" not in p.relative_to(path).parts]
     if len(indexes) > 1:
         indexes = [p for p in indexes if "fp32" in p.parent.parts] or indexes
+    if len(indexes) > 1:
+        indexes = _latest_step(indexes)
     if not indexes:
         raise InputError(
             f"{where}: checkpoint {path} does not exist (give the prefix of model.ckpt.index, "
@@ -147,6 +161,23 @@ def resolve_checkpoint(path: Path, where: str = "init") -> Path:
         found = ", ".join(str(p.with_suffix("")) for p in indexes[:4])
         raise InputError(f"{where}: {path} holds several checkpoints ({found}); name one of them")
     return indexes[0].with_suffix("")
+
+
+def _latest_step(indexes: list[Path]) -> list[Path]:
+    """The highest step when every index is ``NAME-STEP.index`` of one NAME in one folder, else all."""
+    steps = [re.fullmatch(r"(.+)-(\d+)\.index", p.name) for p in indexes]
+    if (
+        any(m is None for m in steps)
+        or len({(p.parent, m.group(1)) for p, m in zip(indexes, steps, strict=True)}) > 1
+    ):
+        return indexes
+    return [max(zip(indexes, steps, strict=True), key=lambda pair: int(pair[1].group(2)))[0]]
+
+
+def pipeline_config(prefix: Path) -> Path | None:
+    """The ``pipeline.config`` a model-zoo archive ships beside its checkpoint (or one folder up)."""
+    found = [p / "pipeline.config" for p in (prefix.parent, prefix.parent.parent)]
+    return next((p for p in found if p.is_file()), None)
 
 
 def checkpoint_files(path: Path) -> list[Path]:
@@ -161,8 +192,7 @@ def _is_checkpoint_part(name: str) -> bool:
     return name.endswith(".index") or ".data-" in name
 
 
-def _hash_files(path: Path) -> str:
-    files = [path] if path.is_file() and not path.name.endswith(".index") else checkpoint_files(path)
+def _hash_files(files: list[Path]) -> str:
     digest = hashlib.sha256()
     for file in files:
         digest.update(file.name.encode())
