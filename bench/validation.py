@@ -42,7 +42,9 @@ def describe_error(error: ValidationError, model: type[BaseModel]) -> str:
     if first["type"] == "literal_error":
         message = message.replace("Input should be", "allowed:")
     received = first.get("input")
-    shown = "" if isinstance(received, dict | list) else f" (got {received!r})"
+    # A message that already quotes the value (our own validators say "got X; allowed: ...") keeps one copy.
+    quoted = isinstance(received, dict | list) or message.startswith("got ")
+    shown = "" if quoted else f" (got {received!r})"
     return f"{key}: {message}{shown}"
 
 

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from bench.data.augment_config import AugmentConfig
 from bench.models.pretrained.spec import InitSpec, parse_init
 from bench.validation import validated
+from common.errors import InputError
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 # Matching anchors at IoU 0.4 instead of the OD API's 0.5 gives small and medium objects several times more
@@ -78,7 +79,10 @@ class TrainConfig(BaseModel):
     @classmethod
     def _plan_form(cls, value: Any) -> Any:
         # "imagenet", {"checkpoint": PATH}, "checkpoint:PATH": the plan's and the CLI's spellings.
-        return parse_init(value, "train init")
+        try:
+            return parse_init(value, "init")
+        except InputError as error:  # a ValueError, so pydantic names the key (training.init, variants[i]...)
+            raise ValueError(str(error).removeprefix("init: ")) from None
 
     @property
     def effective_warmup(self) -> int:
