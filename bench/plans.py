@@ -222,8 +222,8 @@ def check_names(plan: Plan) -> None:
     Raises:
         InputError: naming the key (``variants[1].name``), what was received and what is allowed.
     """
-    from bench.models.pretrained.spec import check_applies
     from bench.models.registry import get_config, list_models
+    from bench.training.init_spec import check_applies
     from converters.recipes import get_recipe, recipe_names
 
     models = list_models()

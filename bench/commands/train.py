@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench.data.coco import INSTANCES_FILE, CocoDataset, load_coco
 from bench.data.synthetic import SynthConfig, synthetic_cached
-from bench.models.pretrained.spec import check_applies, parse_init
+from bench.training.init_spec import check_applies, parse_init
 from common.errors import InputError, choice_error
 
 SYNTHETIC = "synthetic"

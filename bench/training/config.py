@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from bench.data.augment_config import AugmentConfig
-from bench.models.pretrained.spec import InitSpec, parse_init
+from bench.training.init_spec import InitSpec, parse_init
 from bench.validation import validated
 from common.errors import InputError
 

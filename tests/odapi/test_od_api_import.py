@@ -13,8 +13,8 @@ from bench.models.pretrained.od_api import (
     import_od_api_checkpoint,
 )
 from bench.models.pretrained.od_api_table import checkpoint_table
-from bench.models.pretrained.spec import pipeline_config, resolve_checkpoint
 from bench.models.registry import build_model, get_config
+from bench.training.init_spec import pipeline_config, resolve_checkpoint
 from common.errors import InputError
 
 # The OD API's BatchNorm epsilon: the ssdlite_mobilenet_v3 config's conv_hyperparams (0.001).

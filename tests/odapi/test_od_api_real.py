@@ -19,7 +19,7 @@ from bench.models.pretrained.od_api import (
     import_od_api_checkpoint,
 )
 from bench.models.pretrained.od_api_pipeline import read_pipeline_anchors
-from bench.models.pretrained.spec import pipeline_config, resolve_checkpoint
+from bench.training.init_spec import pipeline_config, resolve_checkpoint
 
 ROOT = os.environ.get("EDGEBENCH_OD_API_CHECKPOINTS")
 

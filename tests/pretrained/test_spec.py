@@ -11,10 +11,10 @@ import yaml
 
 import bench.models.pretrained as pretrained
 from bench.models.pretrained.initialize import initialize
-from bench.models.pretrained.spec import InitKind, InitSpec, parse_init, resolve_checkpoint
 from bench.models.registry import build_model, get_config
 from bench.plans import PLANS_DIR, parse_plan
 from bench.training import TrainConfig
+from bench.training.init_spec import InitKind, InitSpec, parse_init, resolve_checkpoint
 from common.errors import InputError
 
 

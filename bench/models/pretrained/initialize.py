@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import tf_keras as keras
 
 from bench.models.config import ModelConfig
-from bench.models.pretrained.spec import InitKind, InitSpec, resolve_checkpoint
+from bench.training.init_spec import InitKind, InitSpec, resolve_checkpoint
 
 # The zoo names every backbone layer with its family prefix (bench/models/backbones/*.py).
 BACKBONE_PREFIXES = {

@@ -41,7 +41,7 @@ import tf_keras as keras
 
 from bench.models.backbones.mobilenet_v2 import mobilenet_v2_blocks
 from bench.models.backbones.mobilenet_v3 import mobilenet_v3_blocks
-from bench.models.pretrained.spec import check_published
+from bench.training.init_spec import check_published
 from common.errors import InputError
 
 # Keras Applications builds the classification network; 224 is the size its weights were trained at.

@@ -42,7 +42,7 @@ from bench.models.pretrained.od_api_table import (
     checkpoint_table,
 )
 from bench.models.pretrained.od_api_tf2_table import SUFFIX, TF2_LAYOUT, tf2_checkpoint_table
-from bench.models.pretrained.spec import pipeline_config, resolve_checkpoint
+from bench.training.init_spec import pipeline_config, resolve_checkpoint
 from common.errors import InputError
 
 # Checkpoint variables that are not model weights, with the reason they are skipped.
