@@ -20,6 +20,7 @@ from bench.training.schedule import warmup_cosine
 from bench.training.steps import check_classes, input_stream, make_optimizer, make_train_step, set_bn_momentum
 from bench.training.tfmot_steps import finish_pruning, start_pruning
 from bench.training.trainer import Loop, StepHook, run_loop
+from common.errors import InputError
 
 
 def finetune(
@@ -66,6 +67,9 @@ def finetune(
         ``model`` itself, fine-tuned.
     """
     check_classes(model_config, train_split)
+    if not isinstance(steps, int) or isinstance(steps, bool) or steps < 1:
+        # Training allows 0 steps (a published checkpoint as it is); a fine-tune of nothing is a mistake.
+        raise InputError(f"finetune steps: got {steps!r}; allowed: an integer >= 1")
     checked = {"steps": steps, "batch_size": batch_size, "peak_lr": lr, "seed": seed, "augment": augment}
     TrainConfig.from_dict({**checked, "match_iou": match_iou})  # InputError naming a bad argument
     warm = min(steps // 10, 100) if warmup_steps is None else warmup_steps

@@ -48,7 +48,7 @@ def test_a_full_adb_target():
         ({"runner": "ssh", "host": "pi.local"}, "pi.local"),
         ({"runner": "ssh", "host": "pi.local", "port": 2222}, "pi.local:2222"),
         ({"runner": "host"}, host_id()),
-        ({"runner": "coreml_mac"}, "local"),
+        ({"runner": "coreml_mac"}, host_id()),  # a runner of this machine: its stable id
     ],
 )
 def test_device_ids(fields, device_id):

@@ -18,6 +18,7 @@ import device_runners.registry as registry
 from bench import cli
 from bench.pipeline import RunStatus, run_benchmark
 from common.errors import InputError
+from common.ids import host_id
 from device_runners.base import DeviceInfo, Outcome, Probe, Runner, Support, TimingJob, make_record
 from results.schema import ArtifactFormat, Delegate, RunRecord, Status, TargetInfo, Timing
 
@@ -67,7 +68,7 @@ def test_an_unregistered_runner_is_refused_by_the_plan():
 
 def test_a_plan_naming_the_runner_validates_and_checks_its_keys(toy):
     (target,) = tiny_plan(targets=TOY_TARGETS).targets
-    assert (target.runner, target.device_id, target.label) == ("toy", "local", "npu")
+    assert (target.runner, target.device_id, target.label) == ("toy", host_id(), "npu")
     with pytest.raises(InputError, match="serial: not used by runner 'toy'"):
         tiny_plan(targets=[{**TOY_TARGETS[0], "serial": "x"}])
 

@@ -31,7 +31,7 @@ def test_the_builtin_runners_in_order_with_their_formats_and_defaults():
 
 
 def test_unknown_name_lists_the_registered_ones():
-    with pytest.raises(InputError, match="runner: got 'usb'; allowed: adb, coreml_mac, host, ssh"):
+    with pytest.raises(InputError, match="runner: got 'usb'; allowed: adb, coreml_mac, host, ios, ssh"):
         registry.runner_class("usb")
 
 
