@@ -72,6 +72,7 @@ class ArtifactInfo(_Strict):
     sha256: str
     size_bytes: int
     gzip_bytes: int | None = None  # size after gzip -9: what pruning's sparsity buys in a download
+    settings_hash: str | None = None  # hash of every converter setting that changes the artifact's bytes (from the sidecar)  # noqa: E501  # fmt: skip
 
 
 class TargetInfo(_Strict):

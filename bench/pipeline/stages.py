@@ -173,19 +173,24 @@ def _convert(ctx: Context, data: Data, work: VariantWork, trained: dict, recipe,
     return {
         "sidecar": str(artifact.sidecar_path),
         "artifact": info.model_copy(update={"path": str(artifact.path)}).model_dump(mode="json"),
-        "tools": artifact.sidecar.get("tools", {}),
+        "tools": artifact.sidecar.tools,
     }
 
 
 def conversion_inputs_for(ctx: Context, data: Data, work: VariantWork, trained: dict):
     """The variant's ConversionInputs, built once per variant per pass (loading the trained model)."""
     from bench.pipeline.inputs import conversion_inputs
+    from bench.training import load_trained
 
     inputs = ctx.models.get(work.label)
     if inputs is None:
         release_inputs(ctx)
         cfg = model_config(work, data)
-        inputs = conversion_inputs(cfg, Path(trained["weights"]), data.train, ctx.plan, work.label)
+        model = load_trained(cfg, Path(trained["weights"]))
+        plan = ctx.plan
+        inputs = conversion_inputs(
+            cfg, model, data.train, plan.export, plan.finetune, work.label.replace("@", "-")
+        )
         ctx.models[work.label] = inputs
     return inputs
 

@@ -6,10 +6,10 @@ from collections import Counter
 
 import numpy as np
 from conv_tiny_ssd import images
+from results.fileinfo import file_info
 
 from converters.checks import check_sizes, tflite_conv_types
 from converters.tflite import OUTPUT_NAMES, op_tensor_types, run_detector
-from results.fileinfo import file_info
 
 
 def _only(counter: Counter) -> set[tuple[str, str]]:

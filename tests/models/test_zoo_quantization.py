@@ -10,8 +10,8 @@ import tf_keras as keras
 from zoo_helpers import random_image, realistic_tiny
 
 from bench.models.export import EXPORT_OUTPUTS, DetectionExport
-from bench.models.saving import custom_objects, quantize_scope
 from bench.models.registry import list_models
+from bench.models.saving import custom_objects, quantize_scope
 from bench.scripts import zoo_tflite
 
 POSTPROCESS = "TFLite_Detection_PostProcess"
