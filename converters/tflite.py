@@ -133,10 +133,10 @@ def op_tensor_types(model: bytes | str) -> list[dict[str, Any]]:
     return ops
 
 
-def run_detector(
+def run_signature(
     model: bytes | str, image: np.ndarray, preprocessing: Preprocessing | None = None
 ) -> dict[str, np.ndarray]:
-    """Run a TFLite detector on one image, returning its outputs by name.
+    """Run a TFLite detector's signature on one image: every output by name, as the model returns it.
 
     Args:
         model: The .tflite file or its bytes.
@@ -145,14 +145,30 @@ def run_detector(
         preprocessing: Pixels -> float model input; default the zoo's ``x * 2/255 - 1``.
 
     Returns:
-        ``boxes`` [N, 4], ``classes`` [N], ``scores`` [N] for the first ``num_detections`` detections.
+        ``boxes`` [1, N, 4], ``classes`` [1, N], ``scores`` [1, N], ``num_detections`` [1] (N padded).
     """
     interpreter = _interpreter(model)
     runner = interpreter.get_signature_runner()
     ((name, detail),) = runner.get_input_details().items()
-    batch = image[None]
+    batch = np.asarray(image)[None]
     if np.dtype(detail["dtype"]) == np.float32:
         batch = (preprocessing or Preprocessing()).apply(batch)
-    out = runner(**{name: batch.astype(detail["dtype"])})
+    return runner(**{name: batch.astype(detail["dtype"])})
+
+
+def run_detector(
+    model: bytes | str, image: np.ndarray, preprocessing: Preprocessing | None = None
+) -> dict[str, np.ndarray]:
+    """Run a TFLite detector on one image: the kept boxes (the first entry of each when K > 1).
+
+    Args:
+        model: The .tflite file or its bytes.
+        image: ``[H, W, 3]`` uint8 pixels (see :func:`run_signature`).
+        preprocessing: Pixels -> float model input; default the zoo's ``x * 2/255 - 1``.
+
+    Returns:
+        ``boxes`` [N, 4], ``classes`` [N], ``scores`` [N] for the first ``num_detections`` entries.
+    """
+    out = run_signature(model, image, preprocessing)
     count = int(out["num_detections"][0])
     return {key: out[key][0][:count] for key in ("boxes", "classes", "scores")}

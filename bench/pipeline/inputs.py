@@ -45,7 +45,10 @@ def conversion_inputs(
     finetune: FinetuneSection,
     name: str,
 ):
-    """The :class:`converters.ConversionInputs` of a zoo model: the one place that wires zoo to converters.
+    """The :class:`converters.ConversionInputs` of a trained zoo model, from its training split and the plan.
+
+    Used by the pipeline's export stage and by ``edgebench export``: the same arguments give the same
+    artifacts.
 
     Args:
         model_config: The variant exactly as trained.
@@ -54,16 +57,10 @@ def conversion_inputs(
         export: The plan's export section (calibration count, post-processing).
         finetune: The plan's fine-tuning section (learning rate, batch size).
         name: Names the artifact files.
-
-    Returns:
-        The inputs for :func:`converters.convert`.
     """
-    from bench.models.export import make_export_function
-    from bench.models.saving import custom_objects, quantize_scope
     from bench.training import finetune_callable
     from bench.training.config import DEFAULT_MATCH_IOU
     from common.sidecar import FinetuneSettings
-    from converters import ConversionInputs
 
     model_config = model_config.with_postprocess(export.postprocess())
     tune = FinetuneSettings(
@@ -73,26 +70,61 @@ def conversion_inputs(
         seed=FINETUNE_SEED,
         match_iou=DEFAULT_MATCH_IOU,
     )
+    loop = finetune_callable(
+        model_config, train, lr=tune.lr, batch_size=tune.batch_size, seed=tune.seed, match_iou=tune.match_iou
+    )
+    return zoo_inputs(
+        model_config,
+        model,
+        labels=train.class_names,
+        batches=calibration_batches(train, model_config, export.calibration_samples),
+        name=name,
+        calibration_source=train.dataset_id,
+        finetune=loop,
+        finetune_settings=tune,
+    )
+
+
+def zoo_inputs(
+    model_config: ModelConfig,
+    model,
+    labels,
+    batches: list[np.ndarray],
+    name: str,
+    *,
+    calibration_source: str = "unspecified",
+    finetune=None,
+    finetune_settings=None,
+):
+    """The :class:`converters.ConversionInputs` of a zoo model: the one place that wires zoo to converters.
+
+    Args:
+        model_config: The variant's config; its ``postprocess`` and ``preprocessing`` go to every format.
+        model: Its float Keras model with the weights to export.
+        labels: Class names without background.
+        batches: Preprocessed calibration batches.
+        name: Names the artifact files.
+        calibration_source: Which images ``batches`` are (a dataset id), for the sidecar.
+        finetune: The qat / pruned fine-tuning callable (bench's loop), if any.
+        finetune_settings: Its ``common.sidecar.FinetuneSettings``.
+    """
+    from bench.models.export import make_export_function
+    from bench.models.saving import custom_objects, quantize_scope
+    from converters import ConversionInputs
+
     return ConversionInputs(
         name=name,
         keras_model=model,
         export_fn_builder=lambda keras_model, post: make_export_function(keras_model, model_config, post),
         anchors=model_config.generate_anchors(),
-        labels=train.class_names,
+        labels=labels,
         input_size=model_config.input_size,
         preprocessing=model_config.preprocessing,
         postprocess=model_config.postprocess,
-        representative_data=calibration_batches(train, model_config, export.calibration_samples),
-        calibration_source=train.dataset_id,
-        finetune=finetune_callable(
-            model_config,
-            train,
-            lr=tune.lr,
-            batch_size=tune.batch_size,
-            seed=tune.seed,
-            match_iou=tune.match_iou,
-        ),
-        finetune_settings=tune,
+        representative_data=batches,
+        calibration_source=calibration_source,
+        finetune=finetune,
+        finetune_settings=finetune_settings,
         custom_objects=custom_objects(),
         quantize_scope=quantize_scope,
         box_scales=tuple(model_config.matcher.box_scales),
