@@ -20,9 +20,9 @@ import tf_keras as keras
 from bench.data.coco import CocoDataset, load_coco
 from bench.data.synthetic import SynthConfig, generate_synthetic
 from bench.models.config import ModelConfig
-from bench.models.quantization import unwrap
 from bench.models.registry import build_model, get_config
 from bench.plans import ExportSection, FinetuneSection
+from bench.training.finetune import recalibrate_batchnorm
 from common.detection import PostprocessSettings
 
 TINY = "tiny_ssdlite_mobilenet_v2"
@@ -48,23 +48,6 @@ def fast_recipe(name: str):
 def synthetic_split(root: Path) -> CocoDataset:
     """The training split of :data:`DATA`, generated into ``root``."""
     return load_coco(generate_synthetic(root, DATA, workers=1) / "train")
-
-
-def recalibrate_batchnorm(model: keras.Model, images: np.ndarray) -> None:
-    """Set every BatchNormalization's moving statistics to those of ``images`` (preprocessed).
-
-    An untrained model has moving mean 0 and variance 1, so in inference its activations shrink layer
-    after layer and int8 calibration sees degenerate ranges. One training-mode pass with momentum 0
-    gives every layer the statistics of its actual input, as a trained model has.
-    """
-    norms = [unwrap(layer) for layer in model.layers]
-    norms = [layer for layer in norms if isinstance(layer, keras.layers.BatchNormalization)]
-    momenta = [layer.momentum for layer in norms]
-    for layer in norms:
-        layer.momentum = 0.0
-    model(images, training=True)
-    for layer, momentum in zip(norms, momenta, strict=True):
-        layer.momentum = momentum
 
 
 def random_pixels(config: ModelConfig, rng: np.random.Generator, count: int = 1) -> np.ndarray:
