@@ -47,8 +47,13 @@ def quantization_aware(inputs: ConversionInputs, recipe: Recipe) -> Any:
     Returns:
         The fine-tuned QAT model (fake-quant ranges learnt); export it like the float model.
     """
+    copy = float_copy(inputs)
+    # Keras names the input's QuantizeLayer from a process-wide counter ("quantize_layer_3") and the
+    # name lands in the .tflite: reset it, so the same settings give the same bytes in any process
+    # (the export CLI and the pipeline, test_conv_one_path). Other layers keep their own names.
+    keras.backend.reset_uids()
     with inputs.scope():
-        qat = tfmot.quantization.keras.quantize_model(float_copy(inputs))
+        qat = tfmot.quantization.keras.quantize_model(copy)
     calibrate_activation_ranges(qat, inputs.calibration_batches(recipe.representative_samples))
     tuned = _finetune(inputs, qat, recipe)
     widen_bias_limited_ranges(tuned)
