@@ -31,6 +31,11 @@ class Preprocessing(BaseModel):
         """Added after scaling (``-mean / std``; -1 by default)."""
         return -self.mean / self.std
 
+    @property
+    def unit_scale(self) -> float:
+        """Multiplier of pixel values already divided by 255 (``255 / std``; exactly 2 by default)."""
+        return 255.0 / self.std
+
     def apply(self, pixels: np.ndarray) -> np.ndarray:
         """uint8 (or float) pixels -> float32 model input, computed as ``x * scale + bias``.
 

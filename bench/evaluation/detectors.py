@@ -20,6 +20,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 from PIL import Image
 
+from common.detection import Preprocessing
 from common.errors import InputError
 
 
@@ -87,9 +88,10 @@ def resize_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
 
 
-def to_model_range(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels -> float32 x * 2/255 - 1, the zoo's preprocessing."""
-    return pixels.astype(np.float32) * (2.0 / 255.0) - 1.0
+def to_model_range(pixels: np.ndarray, preprocessing: Preprocessing | None = None) -> np.ndarray:
+    """uint8 pixels -> float32 model input: ``preprocessing`` (the artifact's own, from its sidecar), or
+    the zoo's ``x * 2/255 - 1`` (``common.detection.Preprocessing``) for a file without one."""
+    return (preprocessing or Preprocessing()).apply(pixels)
 
 
 def coreml_support() -> Support:

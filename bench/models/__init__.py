@@ -22,7 +22,7 @@ from bench.models.losses import LossConfig, LossKind, detection_loss
 from bench.models.postprocess import postprocess
 from bench.models.registry import build_model, get_config, list_models, register
 from bench.models.saving import custom_objects, quantize_scope
-from bench.models.ssd import OUTPUT_NAMES, preprocess
+from bench.models.ssd import OUTPUT_NAMES
 from bench.models.target_assigner import MatcherConfig, assign_targets
 
 __all__ = [
@@ -49,7 +49,6 @@ __all__ = [
     "list_models",
     "make_export_function",
     "postprocess",
-    "preprocess",
     "quantize_scope",
     "register",
 ]
