@@ -73,7 +73,7 @@ def test_export_cli_and_pipeline_give_the_same_bytes(trained, recipe, tmp_path, 
     assert cli.path.read_bytes() == pipeline.path.read_bytes()
     assert cli.info.settings_hash == pipeline.info.settings_hash
     settings = cli.sidecar.settings
-    assert settings.calibration.samples == 4 and settings.calibration.source.startswith("train@")
+    assert settings.calibration.samples == 4 and "/train@" in settings.calibration.source
     if recipe.endswith("_qat"):
         assert settings.finetune.batch_size == 2 and settings.recipe["finetune_steps"] == 2
     else:
