@@ -67,6 +67,7 @@ def realistic_tiny(name: str, rng: np.random.Generator, num_classes: int | None 
         (config, model).
     """
     config = get_config(name, num_classes=num_classes)
+    keras.utils.set_random_seed(int(rng.integers(2**31)))  # the initializers: the same rng, the same model
     model = build_model(config)
     for layer in model.layers:
         # The last conv of each head (DepthwiseConv2D subclasses Conv2D, hence the exact type).
