@@ -58,7 +58,7 @@ class PostprocessSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    score_threshold: float = Field(default=1e-8, ge=0.0, lt=1.0)  # keep detections scoring at least this
+    score_threshold: float = Field(default=1e-8, ge=0.0)  # keep detections scoring at least this (>= 1: none)
     iou_threshold: float = Field(default=0.6, gt=0.0, le=1.0)  # suppress overlaps above this IoU
     max_detections: int = Field(default=100, ge=1)  # boxes kept per image
     # Entries written per kept box, one per best class (K). 1 is what the TF exporters write; more lets
