@@ -95,3 +95,18 @@ def test_coreml_and_tflite_detect_the_same_on_one_image(converted, rng_image):
 def rng_image(fixture_inputs):
     size = fixture_inputs.input_size
     return np.random.default_rng(3).integers(0, 256, (size, size, 3), dtype=np.uint8)
+
+
+def test_coreml_outputs_are_read_with_the_tflite_caps():
+    """Core ML's NMS keeps every box and class score; the reader applies max_detections and K as the op."""
+    from bench.evaluation.detectors import from_vision_outputs
+
+    coordinates = np.array([[0.5, 0.5, 0.2, 0.2], [0.2, 0.2, 0.1, 0.1], [0.8, 0.8, 0.2, 0.4]])
+    confidence = np.array([[0.1, 0.6, 0.3], [0.9, 0.05, 0.05], [0.2, 0.2, 0.25]])
+    boxes, classes, scores = from_vision_outputs(coordinates, confidence, max_detections=2, classes_per_box=2)
+    np.testing.assert_allclose(scores, [0.9, 0.6, 0.3, 0.05])  # the third box is over the cap
+    np.testing.assert_array_equal(classes, [0, 1, 2, 1])
+    np.testing.assert_allclose(boxes[1], [0.4, 0.4, 0.6, 0.6])  # (yc - h/2, xc - w/2, ...)
+    np.testing.assert_allclose(boxes[1], boxes[2])  # one box, its two best classes
+    empty = from_vision_outputs(np.zeros((0, 4)), np.zeros((0, 3)))
+    assert empty.boxes.shape == (0, 4) and empty.scores.shape == (0,)
