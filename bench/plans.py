@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bench.training.config import TrainConfig
 from bench.user_model_spec import UserModelSpec, check_user_models
 from bench.validation import describe_error, validated
+from common.detection import PostprocessSettings
 from common.errors import InputError, choice_error
 from device_runners.targets import TargetConfig
 from results.schema import TimingSettings
@@ -99,13 +100,27 @@ class FinetuneSection(_Strict):
 
 
 class ExportSection(_Strict):
-    """How artifacts are written."""
+    """How artifacts are written; the post-processing keys hold for every format (TFLite op, Core ML NMS)."""
 
     calibration_samples: int = Field(default=64, ge=1)  # int8 representative images (training split)
     tflite_metadata: bool = False  # MediaPipe metadata in .tflite files (needs .venv-mediapipe)
+    # Detections scoring below this are dropped. Near zero (the TFLite export's default) so that COCO
+    # mAP / AR see the whole precision-recall curve; an app would raise it.
+    score_threshold: float = Field(default=1e-8, ge=0.0, lt=1.0)
+    iou_threshold: float = Field(default=0.6, gt=0.0, le=1.0)  # NMS: suppress overlaps above this IoU
+    max_detections: int = Field(default=100, ge=1)  # boxes kept per image (10 would cap AR@100)
     # Entries the TFLite post-processing op writes per kept box, one per best class (capped at the
     # dataset's classes). 1 is what the TF exporters write; more lets COCO evaluation see runner-up classes.
     max_classes_per_detection: int = Field(default=1, ge=1)
+
+    def postprocess(self) -> PostprocessSettings:
+        """The post-processing every artifact of the plan gets."""
+        return PostprocessSettings(
+            score_threshold=self.score_threshold,
+            iou_threshold=self.iou_threshold,
+            max_detections=self.max_detections,
+            max_classes_per_detection=self.max_classes_per_detection,
+        )
 
 
 class EvaluationSection(_Strict):

@@ -6,7 +6,6 @@ treat only a sidecar whose sha256 matches the model file as a finished artifact.
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import shutil
@@ -19,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from common.errors import InputError
-from results.fileinfo import file_info
+from common.fileinfo import file_info
+from common.sidecar import SIDECAR_SUFFIX, ConversionSettings, ModelFacts, Sidecar
 from results.schema import ArtifactInfo, ToolVersions
-from results.sidecar import SIDECAR_SUFFIX, read_sidecar
+from results.sidecar import artifact_info, read_sidecar
 
-SIDECAR_VERSION = 1
 _DISTRIBUTIONS = {
     "tensorflow": "tensorflow",
     "tf_keras": "tf_keras",
@@ -41,20 +40,20 @@ class Artifact:
         name: ``<model name>.<recipe>``, the stem of both files.
         path: The model file (.tflite) or package directory (.mlpackage).
         sidecar_path: ``<name>.artifact.json`` beside it.
-        info: Hash and sizes, as every RunRecord carries them.
-        sidecar: The sidecar's content.
+        info: Hash, sizes and settings hash, as every RunRecord carries them.
+        sidecar: The sidecar.
     """
 
     name: str
     path: Path
     sidecar_path: Path
     info: ArtifactInfo
-    sidecar: dict[str, Any]
+    sidecar: Sidecar
 
     @property
     def recipe(self) -> str:
         """The recipe name."""
-        return self.sidecar["recipe"]["name"]
+        return self.sidecar.recipe
 
 
 def tool_versions() -> ToolVersions:
@@ -111,36 +110,41 @@ def start(out_dir: str | Path, name: str, suffix: str) -> tuple[Path, Path]:
     return out / f"{name}{suffix}", sidecar
 
 
-def finish(path: Path, sidecar_path: Path, name: str, fields: dict[str, Any]) -> Artifact:
+def finish(
+    path: Path, sidecar_path: Path, name: str, model: ModelFacts, settings: ConversionSettings, **fields: Any
+) -> Artifact:
     """Hash the finished model file and write its sidecar (the last write of an artifact).
 
     Args:
         path: The model file, already in place.
         sidecar_path: Where the sidecar goes.
         name: The artifact name.
-        fields: Recipe, params, signature, labels, metadata, ... (merged into the sidecar).
+        model: The detector it was made from.
+        settings: Every converter setting that changed its bytes.
+        **fields: The other :class:`~common.sidecar.Sidecar` fields (signature, recipe_stats, metadata).
 
     Returns:
         The artifact.
     """
-    recipe = fields["recipe"]["name"]
-    info = file_info(path, recipe=recipe)
-    sidecar = {
-        "sidecar_version": SIDECAR_VERSION,
-        "name": name,
-        "file": path.name,
-        "format": info.format.value,
-        "sha256": info.sha256,
-        "size_bytes": info.size_bytes,
-        "gzip_bytes": info.gzip_bytes,
-        "created_at": datetime.now(UTC).isoformat(),
-        "tools": tool_versions().model_dump(),
-        "platform": f"{sys.platform} {platform.machine()}",
+    file = file_info(path)
+    sidecar = Sidecar(
+        name=name,
+        file=path.name,
+        format=file.format,
+        sha256=file.sha256,
+        size_bytes=file.size_bytes,
+        gzip_bytes=file.gzip_bytes,
+        created_at=datetime.now(UTC).isoformat(),
+        tools=tool_versions().model_dump(),
+        platform=f"{sys.platform} {platform.machine()}",
+        model=model,
+        settings=settings,
+        settings_hash=settings.settings_hash(),
         **fields,
-    }
-    text = json.dumps(sidecar, indent=2, sort_keys=False, default=_jsonable)
-    write_bytes_atomic(sidecar_path, (text + "\n").encode())
-    return Artifact(name=name, path=path, sidecar_path=sidecar_path, info=info, sidecar=json.loads(text))
+    )
+    write_bytes_atomic(sidecar_path, sidecar.to_json().encode())
+    info = artifact_info(file, sidecar.recipe, sidecar.settings_hash)
+    return Artifact(name=name, path=path, sidecar_path=sidecar_path, info=info, sidecar=sidecar)
 
 
 def load_artifact(sidecar_path: str | Path) -> Artifact:
@@ -150,13 +154,4 @@ def load_artifact(sidecar_path: str | Path) -> Artifact:
         InputError: the sidecar is unreadable, or the model file is missing or has changed.
     """
     sidecar, info = read_sidecar(sidecar_path)
-    return Artifact(sidecar["name"], Path(info.path), Path(sidecar_path), info, sidecar)
-
-
-def _jsonable(value: Any) -> Any:
-    """numpy scalars and arrays, enums and paths in sidecar fields."""
-    if hasattr(value, "tolist"):
-        return value.tolist()
-    if hasattr(value, "value"):
-        return value.value
-    return str(value)
+    return Artifact(sidecar.name, Path(info.path), Path(sidecar_path), info, sidecar)

@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from common.process import CommandError, CommandTimeout, tail
+from common.sidecar import Calibration, ConversionSettings, ModelFacts
 from converters import artifact as store
 from converters.inputs import ConversionInputs
 from converters.mediapipe_env import MediapipeEnvError, run_script
-from converters.recipes import Recipe, Training, get_recipe
+from converters.recipes import Precision, Recipe, Training, get_recipe
 from results.schema import ArtifactFormat
 
 _LOG = logging.getLogger(__name__)
@@ -51,19 +52,41 @@ def convert(
     """
     recipe = get_recipe(recipe) if isinstance(recipe, str) else recipe
     name = f"{model.name}.{recipe.name}"
+    settings = conversion_settings(model, recipe)
     path, sidecar_path = store.start(out_dir, name, recipe.file_suffix)
-    fields: dict[str, Any] = {
-        "recipe": recipe.model_dump(mode="json"),
-        "model": {"name": model.name, "params": int(model.keras_model.count_params()), **model.model_info},
-        "params": int(model.keras_model.count_params()),
-        "input_size": model.input_size,
-        "labels": list(model.labels),
-    }
     if recipe.format is ArtifactFormat.TFLITE:
-        fields.update(_tflite(model, recipe, path, tflite_metadata, create_mediapipe_env))
+        fields = _tflite(model, recipe, path, tflite_metadata, create_mediapipe_env)
     else:
-        fields.update(_coreml(model, recipe, path))
-    return store.finish(path, sidecar_path, name, fields)
+        fields = _coreml(model, recipe, path)
+    facts = ModelFacts(
+        name=model.name,
+        params=int(model.keras_model.count_params()),
+        variant=model.variant,
+        width_multiplier=model.width_multiplier,
+    )
+    return store.finish(path, sidecar_path, name, facts, settings, **fields)
+
+
+def conversion_settings(model: ConversionInputs, recipe: Recipe) -> ConversionSettings:
+    """Every setting of this conversion that changes the artifact's bytes (the sidecar's ``settings``).
+
+    Calibration counts only for int8 (full-integer and qat / pruned, whose ranges it sets first),
+    fine-tuning only for qat / pruned.
+    """
+    calibration = None
+    if recipe.precision is Precision.INT8:
+        used = len(model.calibration_batches(recipe.representative_samples))
+        calibration = Calibration(source=model.calibration_source, samples=used)
+    finetune = model.finetune_settings if recipe.training is not Training.NONE else None
+    return ConversionSettings(
+        recipe=recipe.model_dump(mode="json"),
+        input_size=model.input_size,
+        labels=tuple(model.labels),
+        preprocessing=model.preprocessing,
+        postprocess=model.postprocess,
+        calibration=calibration,
+        finetune=finetune,
+    )
 
 
 def _tflite(model: ConversionInputs, recipe: Recipe, path: Path, metadata: bool, create_env: bool) -> dict:
@@ -102,7 +125,7 @@ def _with_metadata(
         source, target, labels = Path(tmp, "in.tflite"), Path(tmp, "out.tflite"), Path(tmp, "labels.json")
         source.write_bytes(data)
         labels.write_text(json.dumps(list(model.labels)))
-        args = [source, target, labels, model.input_mean, model.input_std]
+        args = [source, target, labels, model.preprocessing.mean, model.preprocessing.std]
         try:
             done = run_script(_METADATA_SCRIPT, args, timeout=300, create=create_env)
             summary = json.loads(done.stdout.strip().splitlines()[-1])
@@ -130,5 +153,7 @@ def _coreml(model: ConversionInputs, recipe: Recipe, path: Path) -> dict:
         "kind": "coreml",
         "class_labels": len(model.labels),
         "nms": "NonMaximumSuppression pipeline stage",
+        "iou_threshold": model.postprocess.iou_threshold,
+        "confidence_threshold": model.postprocess.score_threshold,
     }
     return {"signature": signature, "recipe_stats": {}, "metadata": metadata, "metadata_error": None}

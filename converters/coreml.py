@@ -72,8 +72,7 @@ def _ml_program(inputs: ConversionInputs, recipe: Recipe) -> Any:
     """Convert the decoder to an ML Program with outputs renamed to raw_confidence / raw_coordinates."""
     ct = _ct()
     size = inputs.input_size
-    scale = 1.0 / inputs.input_std
-    bias = -inputs.input_mean / inputs.input_std
+    scale, bias = inputs.preprocessing.scale, inputs.preprocessing.bias
     image = ct.ImageType(
         name=IMAGE, shape=(1, size, size, 3), scale=scale, bias=[bias] * 3, color_layout=ct.colorlayout.RGB
     )
@@ -129,10 +128,8 @@ def _nms_model(inputs: ConversionInputs, decoder_spec: Any) -> Any:
         # Vision's layout: a variable number of boxes (0 .. all anchors), fixed width.
         array.shapeRange.sizeRanges.add(lowerBound=0, upperBound=-1)
         array.shapeRange.sizeRanges.add(lowerBound=width, upperBound=width)
-    for name, value in (
-        (IOU_THRESHOLD, inputs.iou_threshold),
-        (CONFIDENCE_THRESHOLD, inputs.score_threshold),
-    ):
+    post = inputs.postprocess
+    for name, value in ((IOU_THRESHOLD, post.iou_threshold), (CONFIDENCE_THRESHOLD, post.score_threshold)):
         feature = spec.description.input.add()
         feature.name = name
         feature.type.doubleType.MergeFromString(b"")
@@ -145,8 +142,9 @@ def _nms_model(inputs: ConversionInputs, decoder_spec: Any) -> Any:
         IOU_THRESHOLD,
         CONFIDENCE_THRESHOLD,
     )
-    nms.iouThreshold = inputs.iou_threshold
-    nms.confidenceThreshold = inputs.score_threshold
+    # The plan's post-processing, as the TFLite op of the same model has it (one PostprocessSettings).
+    nms.iouThreshold = post.iou_threshold
+    nms.confidenceThreshold = post.score_threshold
     nms.pickTop.perClass = False  # class-agnostic, as TFLite_Detection_PostProcess' fast NMS
     nms.stringClassLabels.vector.extend(inputs.labels)
     return ct.models.MLModel(spec, skip_model_load=True)
@@ -176,6 +174,11 @@ def convert_coreml(inputs: ConversionInputs, recipe: Recipe, tmp_path: Path) -> 
     meta.userDefined["com.apple.coreml.model.preview.type"] = "objectDetector"
     meta.userDefined["classes"] = ",".join(inputs.labels)
     meta.userDefined["edgebench.recipe"] = recipe.name
+    # Core ML's NMS has no box cap and returns every class's score per box: readers apply these two.
+    meta.userDefined["edgebench.max_detections"] = str(inputs.postprocess.max_detections)
+    meta.userDefined["edgebench.max_classes_per_detection"] = str(
+        inputs.postprocess.max_classes_per_detection
+    )
     final = ct.models.MLModel(spec, weights_dir=pipeline.weights_dir, skip_model_load=True)
     final.save(str(tmp_path))
     return {

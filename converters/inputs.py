@@ -6,12 +6,16 @@ trained detector and calls :func:`converters.convert` once per recipe::
     inputs = ConversionInputs(
         name="ssdlite_mobilenet_v2",
         keras_model=model,                      # float, trained; raw outputs (box encodings, class logits)
-        export_fn_builder=bench_export_builder, # keras model -> tf.function with the named TFLite outputs
+        export_fn_builder=bench_export_builder, # (keras model, PostprocessSettings) -> tf.function
         anchors=anchors,                        # [A, 4] (yc, xc, h, w), normalised
         labels=("circle", "square", ...),       # without background
         input_size=320,
-        representative_data=lambda: calibration_batches(),
+        preprocessing=Preprocessing(),          # the model config's, x * 2/255 - 1
+        postprocess=PostprocessSettings(),      # the plan's, the same for TFLite and Core ML
+        representative_data=batches,            # from the training split
+        calibration_source=train.dataset_id,
         finetune=lambda model, steps: train_loop(model, steps),
+        finetune_settings=FinetuneSettings(...),
         quantize_scope=bench.models.saving.quantize_scope,
     )
     artifact = convert(inputs, "tflite_int8", out_dir)
@@ -26,7 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from common.detection import PostprocessSettings, Preprocessing
 from common.errors import InputError
+from common.sidecar import FinetuneSettings
 
 # keras.Model -> its raw outputs (box encodings [1, A, 4], class logits [1, A, C + 1]).
 RawOutputs = Callable[[Any], tuple[Any, Any]]
@@ -49,31 +55,33 @@ class ConversionInputs:
         keras_model: The float tf_keras detector. Calling it on a preprocessed batch returns the raw
             outputs: box encodings ``[1, A, 4]`` (ty, tx, th, tw) and class logits ``[1, A, C + 1]``
             (slot 0 = background), as a pair or a dict (see ``raw_outputs``). Never modified.
-        export_fn_builder: ``builder(keras_model) -> tf.function`` taking one float32 ``[1, H, W, 3]``
-            batch in the model's input range and returning a dict with ``boxes``, ``classes``, ``scores``,
-            ``num_detections`` produced by ``TFLite_Detection_PostProcess`` (reference/detectors.md). It is
-            called on the float model and on its QAT / pruned copies, so it must not capture the model.
+        export_fn_builder: ``builder(keras_model, postprocess) -> tf.function`` taking one float32
+            ``[1, H, W, 3]`` batch in the model's input range and returning a dict with ``boxes``,
+            ``classes``, ``scores``, ``num_detections`` produced by ``TFLite_Detection_PostProcess``
+            (reference/detectors.md) with the given :class:`PostprocessSettings`. It is called on the float
+            model and on its QAT / pruned copies, so it must not capture the model.
         anchors: ``[A, 4]`` float (yc, xc, h, w), normalised; Core ML decoding is built from them.
         labels: Class names without background, index i = class i of the ``classes`` output.
         input_size: Square input side in pixels.
+        preprocessing: How pixels become model input (the Core ML image input and the TFLite metadata
+            say the same; the zoo's ``x * 2/255 - 1`` by default).
+        postprocess: Decoding + NMS settings, the same for the TFLite op and Core ML's NMS.
         representative_data: Calibration batches for int8: float32 ``[1, H, W, 3]`` arrays in the model's
             input range (already preprocessed), from the training split. A list, or a callable returning
             a fresh iterable (a one-shot iterator is materialised once). Recipes take the first
             ``recipe.representative_samples``.
+        calibration_source: Which images ``representative_data`` holds (a dataset id), for the sidecar.
         finetune: ``finetune(model, steps) -> model`` trains a (QAT- or pruning-wrapped) model for
             ``steps`` steps in bench's training loop, calling it with ``training=True``, and returns it.
             Needed only by the qat and pruned recipes.
+        finetune_settings: How ``finetune`` trains (data, learning rate, batch, seed), for the sidecar.
         custom_objects: Custom Keras classes the model contains (for cloning and tfmot).
         quantize_scope: Zero-argument callable returning the tfmot quantize scope (context manager)
             that knows the zoo's quantize configs; ``None`` = tfmot's default scope plus custom_objects.
         box_scales: Box coder scales (y, x, h, w) of the encodings, (10, 10, 5, 5) in the SSD papers.
-        input_mean: Preprocessing is ``(pixel - input_mean) / input_std`` (x * 2/255 - 1 by default).
-        input_std: See ``input_mean``.
         raw_outputs: Picks (box encodings, class logits) from the model's outputs.
-        score_threshold: Core ML NMS default confidence threshold.
-        iou_threshold: Core ML NMS default IoU threshold (0.6 as the TFLite export).
-        max_detections: Core ML NMS maximum boxes.
-        model_info: Free-form facts for the sidecar (variant, params, MAdds, width multiplier, ...).
+        variant: The zoo variant, for the sidecar.
+        width_multiplier: The variant's width multiplier, for the sidecar.
     """
 
     name: str
@@ -82,18 +90,18 @@ class ConversionInputs:
     anchors: np.ndarray
     labels: Sequence[str]
     input_size: int
+    preprocessing: Preprocessing = Preprocessing()
+    postprocess: PostprocessSettings = PostprocessSettings()
     representative_data: Callable[[], Iterable[np.ndarray]] | Iterable[np.ndarray] = ()
+    calibration_source: str = "unspecified"
     finetune: Callable[[Any, int], Any] | None = None
+    finetune_settings: FinetuneSettings | None = None
     custom_objects: Mapping[str, Any] = field(default_factory=dict)
     quantize_scope: Callable[[], contextlib.AbstractContextManager] | None = None
     box_scales: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
-    input_mean: float = 127.5
-    input_std: float = 127.5
     raw_outputs: RawOutputs = default_raw_outputs
-    score_threshold: float = 0.3
-    iou_threshold: float = 0.6
-    max_detections: int = 100
-    model_info: Mapping[str, Any] = field(default_factory=dict)
+    variant: str | None = None
+    width_multiplier: float | None = None
 
     def __post_init__(self) -> None:
         anchors = np.asarray(self.anchors, dtype=np.float32)
@@ -106,6 +114,11 @@ class ConversionInputs:
         if not isinstance(self.name, str) or not self.name or "/" in self.name:
             raise InputError(f"ConversionInputs.name: expected a file-name-safe string; got {self.name!r}")
         data = self.representative_data
+        if self.postprocess.max_classes_per_detection > len(self.labels):
+            raise InputError(
+                "ConversionInputs.postprocess.max_classes_per_detection: "
+                f"at most the {len(self.labels)} classes; got {self.postprocess.max_classes_per_detection}"
+            )
         if not callable(data) and isinstance(data, Iterator):
             object.__setattr__(self, "representative_data", tuple(data))  # reused by several recipes
 

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.lite.python.convert_phase import ConverterError
 
+from common.detection import Preprocessing
 from converters.inputs import ConversionInputs
 from converters.recipes import Precision, Recipe
 
@@ -25,7 +26,7 @@ class ConversionError(Exception):
 
 def _concrete_function(inputs: ConversionInputs, model: Any) -> Any:
     """The export function for ``model`` as a concrete function with a fixed [1, H, W, 3] input."""
-    fn = inputs.export_fn_builder(model)
+    fn = inputs.export_fn_builder(model, inputs.postprocess)
     if getattr(fn, "input_signature", None):
         return fn.get_concrete_function()
     size = inputs.input_size
@@ -132,27 +133,42 @@ def op_tensor_types(model: bytes | str) -> list[dict[str, Any]]:
     return ops
 
 
-def run_detector(
-    model: bytes | str, image: np.ndarray, mean: float = 127.5, std: float = 127.5
+def run_signature(
+    model: bytes | str, image: np.ndarray, preprocessing: Preprocessing | None = None
 ) -> dict[str, np.ndarray]:
-    """Run a TFLite detector on one image, returning its outputs by name.
+    """Run a TFLite detector's signature on one image: every output by name, as the model returns it.
 
     Args:
         model: The .tflite file or its bytes.
         image: ``[H, W, 3]`` uint8 pixels. uint8 models take them as they are; float models get
-            ``(x - mean) / std`` (default ``x * 2/255 - 1``, the zoo's preprocessing).
-        mean: Preprocessing mean.
-        std: Preprocessing standard deviation.
+            ``preprocessing`` applied (the model's own, as its sidecar records it).
+        preprocessing: Pixels -> float model input; default the zoo's ``x * 2/255 - 1``.
 
     Returns:
-        ``boxes`` [N, 4], ``classes`` [N], ``scores`` [N] for the first ``num_detections`` detections.
+        ``boxes`` [1, N, 4], ``classes`` [1, N], ``scores`` [1, N], ``num_detections`` [1] (N padded).
     """
     interpreter = _interpreter(model)
     runner = interpreter.get_signature_runner()
     ((name, detail),) = runner.get_input_details().items()
-    batch = image[None]
+    batch = np.asarray(image)[None]
     if np.dtype(detail["dtype"]) == np.float32:
-        batch = (batch.astype(np.float32) - mean) / std
-    out = runner(**{name: batch.astype(detail["dtype"])})
+        batch = (preprocessing or Preprocessing()).apply(batch)
+    return runner(**{name: batch.astype(detail["dtype"])})
+
+
+def run_detector(
+    model: bytes | str, image: np.ndarray, preprocessing: Preprocessing | None = None
+) -> dict[str, np.ndarray]:
+    """Run a TFLite detector on one image: the kept boxes (the first entry of each when K > 1).
+
+    Args:
+        model: The .tflite file or its bytes.
+        image: ``[H, W, 3]`` uint8 pixels (see :func:`run_signature`).
+        preprocessing: Pixels -> float model input; default the zoo's ``x * 2/255 - 1``.
+
+    Returns:
+        ``boxes`` [N, 4], ``classes`` [N], ``scores`` [N] for the first ``num_detections`` entries.
+    """
+    out = run_signature(model, image, preprocessing)
     count = int(out["num_detections"][0])
     return {key: out[key][0][:count] for key in ("boxes", "classes", "scores")}

@@ -47,8 +47,13 @@ def quantization_aware(inputs: ConversionInputs, recipe: Recipe) -> Any:
     Returns:
         The fine-tuned QAT model (fake-quant ranges learnt); export it like the float model.
     """
+    copy = float_copy(inputs)
+    # Keras names the input's QuantizeLayer from a process-wide counter ("quantize_layer_3") and the
+    # name lands in the .tflite: reset it, so the same settings give the same bytes in any process
+    # (the export CLI and the pipeline, test_conv_one_path). Other layers keep their own names.
+    keras.backend.reset_uids()
     with inputs.scope():
-        qat = tfmot.quantization.keras.quantize_model(float_copy(inputs))
+        qat = tfmot.quantization.keras.quantize_model(copy)
     calibrate_activation_ranges(qat, inputs.calibration_batches(recipe.representative_samples))
     tuned = _finetune(inputs, qat, recipe)
     widen_bias_limited_ranges(tuned)
@@ -250,38 +255,3 @@ def kernel_sparsity(model: Any, layer_names: list[str] | None = None) -> float:
             zeros += int(np.count_nonzero(values == 0))
             total += values.size
     return zeros / total if total else 0.0
-
-
-def self_distillation_finetune(teacher: Any, batches: list[np.ndarray], learning_rate: float = 1e-4):
-    """A stand-in ``finetune``: fit the wrapped model to the float teacher's raw outputs (plain SGD).
-
-    For callers without a training loop (``edgebench export`` until bench's training stage exists, and
-    tests): it keeps a QAT / pruned copy close to the float model it started from, which is what
-    quantization-aware fine-tuning and pruning recovery aim at, without labels.
-
-    Args:
-        teacher: The float Keras model (its outputs on ``batches`` are computed once, when first needed).
-        batches: Preprocessed input batches, used round-robin.
-        learning_rate: SGD step size.
-
-    Returns:
-        ``finetune(model, steps) -> model``.
-    """
-    import tensorflow as tf
-
-    targets: list[Any] = []  # the teacher's outputs, computed on first use
-
-    def finetune(model: Any, steps: int) -> Any:
-        if not targets:
-            targets.extend(teacher(batch, training=False) for batch in batches)
-        optimizer = keras.optimizers.SGD(learning_rate)
-        for step in range(steps):
-            batch, (box_target, class_target) = batches[step % len(batches)], targets[step % len(batches)]
-            with tf.GradientTape() as tape:
-                box, logits = model(batch, training=True)
-                loss = tf.reduce_mean((box - box_target) ** 2) + tf.reduce_mean((logits - class_target) ** 2)
-            gradients = tape.gradient(loss, model.trainable_variables)
-            optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
-        return model
-
-    return finetune

@@ -25,12 +25,13 @@ LATENCY_BUDGET = 0.6
 
 def _artifacts(out: Path, recipes: list[str], pruned_steps: int) -> dict:
     """recipe -> Artifact, reusing finished artifacts from an earlier run."""
-    from bench.commands.export import calibration_batches, load_zoo_model
+    from bench.commands.export import load_zoo_model
+    from bench.commands.train import load_splits
     from bench.models.registry import get_config
-    from bench.pipeline.inputs import zoo_inputs
+    from bench.pipeline.inputs import conversion_inputs
+    from bench.plans import ExportSection, FinetuneSection
     from common.errors import InputError
     from converters import convert, get_recipe, load_artifact
-    from converters.tfmot_wrap import self_distillation_finetune
 
     found, missing = {}, []
     for name in recipes:
@@ -39,12 +40,12 @@ def _artifacts(out: Path, recipes: list[str], pruned_steps: int) -> dict:
         except InputError:
             missing.append(name)
     if missing:
-        config = get_config(VARIANT)
-        labels = [f"class_{i}" for i in range(config.num_classes)]
-        batches = calibration_batches(None, config.input_size, 16)
+        # As `edgebench export --data synthetic`: the synthetic training split, bench's fine-tuning loop.
+        train, _ = load_splits("synthetic")
+        config = get_config(VARIANT, num_classes=train.num_classes)
         model = load_zoo_model(config, "none")
-        finetune = self_distillation_finetune(model, batches[:8])
-        inputs = zoo_inputs(config, model, labels, batches, finetune, name=VARIANT)
+        export = ExportSection(calibration_samples=16)
+        inputs = conversion_inputs(config, model, train, export, FinetuneSection(), VARIANT)
         for name in missing:
             recipe = get_recipe(name)
             if recipe.finetune_steps:

@@ -1,58 +1,60 @@
-"""Read an artifact's ``<name>.artifact.json`` sidecar (written by ``converters``) without the toolchain.
+"""Record fields from an artifact's sidecar (``common.sidecar``) and file info, without the toolchain.
 
 Timing and the store only need what a sidecar says of its model file; importing ``converters`` for
-that would import TensorFlow. The writer and the full :class:`converters.artifact.Artifact` stay there.
+that would import TensorFlow.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
-from common.errors import InputError
-from results.fileinfo import file_info
-from results.schema import ArtifactInfo, ModelInfo
-
-SIDECAR_SUFFIX = ".artifact.json"
+from common.fileinfo import FileInfo, file_info
+from common.sidecar import Sidecar
+from common.sidecar import read_sidecar as _read_sidecar
+from results.schema import ArtifactFormat, ArtifactInfo, ModelInfo
 
 
-def sidecar_of(model_path: str | Path) -> Path:
-    """Where the sidecar of a model file (or .mlpackage) is: ``<name>.artifact.json`` beside it."""
-    path = Path(model_path)
-    return path.with_name(path.name.removesuffix(path.suffix) + SIDECAR_SUFFIX)
+def artifact_info(
+    file: FileInfo, recipe: str | None = None, settings_hash: str | None = None
+) -> ArtifactInfo:
+    """The record's ArtifactInfo of a measured file.
+
+    Args:
+        file: Its hash and sizes.
+        recipe: The compression recipe that made it, when known.
+        settings_hash: The sidecar's hash of the converter settings, when known.
+    """
+    return ArtifactInfo(
+        recipe=recipe,
+        format=ArtifactFormat(file.format),
+        path=str(file.path),
+        sha256=file.sha256,
+        size_bytes=file.size_bytes,
+        gzip_bytes=file.gzip_bytes,
+        settings_hash=settings_hash,
+    )
 
 
-def read_sidecar(sidecar_path: str | Path) -> tuple[dict[str, Any], ArtifactInfo]:
-    """The sidecar's content and its model file's info, checking the file still matches.
+def file_artifact_info(path: str | Path) -> ArtifactInfo:
+    """ArtifactInfo of a file of unknown origin (no sidecar): hash and sizes only."""
+    return artifact_info(file_info(path))
+
+
+def read_sidecar(sidecar_path: str | Path) -> tuple[Sidecar, ArtifactInfo]:
+    """The sidecar and its model file's ArtifactInfo (recipe and settings hash from the sidecar).
 
     Raises:
-        InputError: the sidecar is unreadable, or the model file is missing or has changed.
+        InputError: the sidecar is unreadable or invalid, or the model file is missing or has changed.
     """
-    sidecar_path = Path(sidecar_path)
-    try:
-        sidecar = json.loads(sidecar_path.read_text())
-        name, recipe, sha256 = sidecar["file"], sidecar["recipe"]["name"], sidecar["sha256"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
-        raise InputError(f"artifact sidecar {str(sidecar_path)!r}: cannot read it ({error})") from None
-    path = sidecar_path.with_name(name)
-    if not path.exists():
-        raise InputError(f"artifact {str(path)!r}: the model file named by its sidecar is missing")
-    info = file_info(path, recipe=recipe)
-    if info.sha256 != sha256:
-        raise InputError(
-            f"artifact {str(path)!r}: sha256 differs from its sidecar (file changed or incomplete)"
-        )
-    return sidecar, info
+    sidecar, file = _read_sidecar(sidecar_path)
+    return sidecar, artifact_info(file, sidecar.recipe, sidecar.settings_hash)
 
 
-def model_info(sidecar: dict[str, Any]) -> ModelInfo:
-    """What a sidecar says of the detector behind the artifact (empty fields where it is silent)."""
-    model = sidecar.get("model") or {}
-    labels = sidecar.get("labels")
+def model_info(sidecar: Sidecar) -> ModelInfo:
+    """What a sidecar says of the detector behind the artifact."""
     return ModelInfo(
-        variant=model.get("variant"),
-        input_size=sidecar.get("input_size"),
-        width_multiplier=model.get("width_multiplier"),
-        num_classes=len(labels) if isinstance(labels, list) else None,
+        variant=sidecar.model.variant,
+        input_size=sidecar.settings.input_size,
+        width_multiplier=sidecar.model.width_multiplier,
+        num_classes=len(sidecar.settings.labels),
     )

@@ -18,6 +18,7 @@ average, this process's CPU seconds, and an idle-machine estimate of the trainin
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import resource
@@ -33,9 +34,10 @@ from bench.data.synthetic import SynthConfig, synthetic_cached
 from bench.evaluation import evaluate_artifact, evaluate_detector
 from bench.models.export import DetectionExport
 from bench.models.registry import build_model, get_config
-from bench.training import FLIP_ONLY, TrainConfig, finetune_callable, keras_detector, load_trained, train
+from bench.training import FLIP_ONLY, TrainConfig, keras_detector, load_trained, train
 from bench.training.checkpoints import CHECKPOINT_PREFIX
 from bench.training.config import DEFAULT_MATCH_IOU
+from common.detection import PostprocessSettings
 
 
 def export_tflite_fp32(model, model_config, path: Path) -> Path:
@@ -115,17 +117,22 @@ class Evaluator:
 def evaluate_recipes(args, model_config, train_split, val, weights_path: Path) -> list[dict]:
     """Convert the trained model with each of ``--recipes`` (QAT / pruning fine-tuned by bench's loop) and
     score every artifact on the val split; the fine-tuning time (wall and CPU) is reported per recipe."""
-    from bench.pipeline.inputs import calibration_batches, zoo_inputs
+    from bench.pipeline.inputs import conversion_inputs
+    from bench.plans import ExportSection, FinetuneSection
     from converters import convert
     from converters.recipes import parse_recipe_list
 
-    tune = finetune_callable(
+    finetune = FinetuneSection(lr=args.finetune_lr, batch_size=args.finetune_batch)
+    export = ExportSection(calibration_samples=32, max_classes_per_detection=args.classes_per_box)
+    inputs = conversion_inputs(
         model_config,
+        load_trained(model_config, weights_path),
         train_split,
-        lr=args.finetune_lr,
-        batch_size=args.finetune_batch,
-        match_iou=args.match_iou or None,
+        export,
+        finetune,
+        model_config.name,
     )
+    tune = inputs.finetune
     spent: dict[str, float] = {}
 
     def timed(model, steps):
@@ -134,11 +141,7 @@ def evaluate_recipes(args, model_config, train_split, val, weights_path: Path) -
         spent.update(finetune_wall_s=time.perf_counter() - wall, finetune_cpu_s=_cpu_seconds() - cpu)
         return model
 
-    model = load_trained(model_config, weights_path)
-    batches = calibration_batches(train_split, model_config.input_size, 32)
-    inputs = zoo_inputs(
-        model_config, model, list(train_split.class_names), batches, timed, name=model_config.name
-    )
+    inputs = dataclasses.replace(inputs, finetune=timed)  # the pipeline's loop, timed
     rows = []
     for recipe in parse_recipe_list(args.recipes):
         if recipe.finetune_steps and args.finetune_steps:
@@ -221,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         width_multiplier=args.width,
         num_classes=train_split.num_classes,
     )
-    model_config = model_config.with_classes_per_detection(args.classes_per_box)
+    model_config = model_config.with_postprocess(
+        PostprocessSettings(max_classes_per_detection=args.classes_per_box)
+    )
     config = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,

@@ -17,9 +17,9 @@ from bench import console as output
 from bench.provenance import run_provenance
 from common.errors import InputError, choice_error
 from common.ids import new_run_id
+from common.sidecar import sidecar_of
 from device_runners.base import TimingJob
 from device_runners.host import HostRunner, check_model
-from results.fileinfo import file_info
 from results.schema import (
     ArtifactInfo,
     Delegate,
@@ -28,8 +28,8 @@ from results.schema import (
     Status,
     TimingSettings,
 )
+from results.sidecar import file_artifact_info, read_sidecar
 from results.sidecar import model_info as sidecar_model_info
-from results.sidecar import read_sidecar, sidecar_of
 from results.store import Store
 
 # Timing flags -> TimingSettings fields; None leaves benchmark_model's default (schema defaults).
@@ -146,7 +146,7 @@ def describe_model_file(model: str, console) -> tuple[ArtifactInfo, ModelInfo]:
             console.print(f"ignoring the sidecar: {error}")
         else:
             return info.model_copy(update={"path": str(model)}), sidecar_model_info(content)
-    return file_info(model), ModelInfo()
+    return file_artifact_info(model), ModelInfo()
 
 
 def parse_delegates(text: str) -> list[Delegate]:

@@ -1,8 +1,9 @@
 """tf.data input pipelines for SSD training and evaluation.
 
 Training: shuffle -> decode -> SSD augmentation (:mod:`bench.data.augment`) -> resize to the model input ->
-``x * 2/255 - 1`` -> target encoding -> batch -> prefetch, with the per-example work in a parallel map.
-Evaluation: decode -> resize -> ``x * 2/255 - 1``, in dataset order, no augmentation.
+the model's preprocessing (``PipelineConfig.preprocessing``, the model config's) -> target encoding ->
+batch -> prefetch, with the per-example work in a parallel map.
+Evaluation: decode -> resize -> the model's preprocessing, in dataset order, no augmentation.
 
 Target assignment belongs to the detector zoo (anchors, box coder, matcher), so the pipeline takes an
 optional ``encode_fn`` and calls it on every example inside the parallel map::
@@ -31,6 +32,7 @@ import tensorflow as tf
 from bench.data.augment import augment
 from bench.data.augment_config import AugmentConfig
 from bench.data.coco import CocoDataset
+from common.detection import Preprocessing
 from common.errors import InputError
 
 EncodeFn = Callable[[tf.Tensor, tf.Tensor, tf.Tensor], tuple]
@@ -49,6 +51,7 @@ class PipelineConfig:
         augment: SSD augmentation settings (training only).
         deterministic: Keep element order fixed under parallelism (reproducible; a little slower).
         num_parallel_calls: Parallel decode/augment calls; None lets tf.data tune it.
+        preprocessing: Pixels -> model input (``ModelConfig.preprocessing``; x * 2/255 - 1 by default).
     """
 
     image_size: int | tuple[int, int] = 320
@@ -59,6 +62,7 @@ class PipelineConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     deterministic: bool = True
     num_parallel_calls: int | None = None
+    preprocessing: Preprocessing = Preprocessing()
 
     def __post_init__(self) -> None:
         size = self.image_size
@@ -112,7 +116,8 @@ def _pad(boxes: tf.Tensor, classes: tf.Tensor, max_boxes: int) -> dict[str, tf.T
 
 def _finish(image, boxes, classes, config: PipelineConfig, encode_fn: EncodeFn | None):
     """``image`` in [0, 1] -> model range, then targets (encode_fn) or padded raw boxes."""
-    image = tf.ensure_shape(image * 2.0 - 1.0, [*config.out_hw, 3])
+    pre = config.preprocessing
+    image = tf.ensure_shape(image * pre.unit_scale + pre.bias, [*config.out_hw, 3])
     if encode_fn is not None:
         return encode_fn(image, boxes, classes)
     return image, _pad(boxes, classes, config.max_boxes)

@@ -20,6 +20,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 from PIL import Image
 
+from common.detection import Preprocessing
 from common.errors import InputError
 
 
@@ -87,9 +88,10 @@ def resize_image(image: np.ndarray, height: int, width: int) -> np.ndarray:
     return np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
 
 
-def to_model_range(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels -> float32 x * 2/255 - 1, the zoo's preprocessing."""
-    return pixels.astype(np.float32) * (2.0 / 255.0) - 1.0
+def to_model_range(pixels: np.ndarray, preprocessing: Preprocessing | None = None) -> np.ndarray:
+    """uint8 pixels -> float32 model input: ``preprocessing`` (the artifact's own, from its sidecar), or
+    the zoo's ``x * 2/255 - 1`` (``common.detection.Preprocessing``) for a file without one."""
+    return (preprocessing or Preprocessing()).apply(pixels)
 
 
 def coreml_support() -> Support:
@@ -115,14 +117,47 @@ class CoreMLDetector:
         image_input = spec.description.input[0]
         self._input_name = image_input.name
         self._size = (image_input.type.imageType.width, image_input.type.imageType.height)
+        # The artifact's own post-processing caps (common.detection.PostprocessSettings), which Core ML's
+        # NMS cannot hold: applied here, so Core ML and TFLite files of one model read alike.
+        meta = spec.description.metadata.userDefined
+        self.max_detections = int(meta.get("edgebench.max_detections", 100))
+        self.classes_per_box = int(meta.get("edgebench.max_classes_per_detection", 1))
 
     def __call__(self, image: np.ndarray) -> Detections:
         """Detect on one uint8 RGB image of any size."""
         out = self._model.predict(
             {self._input_name: Image.fromarray(image).resize(self._size, Image.BILINEAR)}
         )
-        coords = np.asarray(out["coordinates"], np.float32).reshape(-1, 4)
-        confidence = np.asarray(out["confidence"], np.float32).reshape(len(coords), -1)
-        xc, yc, w, h = coords.T
-        boxes = np.clip(np.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1), 0.0, 1.0)
-        return Detections(boxes, confidence.argmax(axis=1), confidence.max(axis=1, initial=0.0))
+        return from_vision_outputs(
+            out["coordinates"], out["confidence"], self.max_detections, self.classes_per_box
+        )
+
+
+def from_vision_outputs(
+    coordinates: np.ndarray, confidence: np.ndarray, max_detections: int = 100, classes_per_box: int = 1
+) -> Detections:
+    """Detections from Vision-style NMS outputs, as the TFLite op would write them.
+
+    The ``max_detections`` best boxes (by their best class score), each with its ``classes_per_box`` best
+    classes, best score first: the TFLite post-processing op's caps (``max_detections``,
+    ``max_classes_per_detection``), which Core ML's NMS does not apply itself.
+
+    Args:
+        coordinates: [N, 4] centre x, centre y, width, height, normalised.
+        confidence: [N, C] per-class scores.
+        max_detections: Boxes kept.
+        classes_per_box: Entries per kept box.
+    """
+    coords = np.asarray(coordinates, np.float32).reshape(-1, 4)
+    scores = np.asarray(confidence, np.float32)
+    scores = scores.reshape(len(coords), scores.shape[-1] if scores.ndim else 0)
+    keep = np.argsort(-scores.max(axis=1, initial=0.0), kind="stable")[:max_detections]
+    xc, yc, w, h = coords[keep].T
+    boxes = np.clip(np.stack([yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2], axis=1), 0.0, 1.0)
+    per_box = min(classes_per_box, scores.shape[1]) if len(keep) else 0
+    classes = np.argsort(-scores[keep], axis=1, kind="stable")[:, :per_box]  # [N, K], best first
+    entries = np.take_along_axis(scores[keep], classes, axis=1)
+    order = np.argsort(-entries.reshape(-1), kind="stable")
+    return Detections(
+        np.repeat(boxes, per_box, axis=0)[order], classes.reshape(-1)[order], entries.reshape(-1)[order]
+    )

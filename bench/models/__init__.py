@@ -19,10 +19,10 @@ from bench.models.complexity import Complexity, count_complexity
 from bench.models.config import HeadKind, ModelConfig
 from bench.models.export import EXPORT_INPUT, EXPORT_OUTPUTS, DetectionExport, make_export_function
 from bench.models.losses import LossConfig, LossKind, detection_loss
-from bench.models.postprocess import PostprocessConfig, postprocess
+from bench.models.postprocess import postprocess
 from bench.models.registry import build_model, get_config, list_models, register
 from bench.models.saving import custom_objects, quantize_scope
-from bench.models.ssd import OUTPUT_NAMES, preprocess
+from bench.models.ssd import OUTPUT_NAMES
 from bench.models.target_assigner import MatcherConfig, assign_targets
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "LossKind",
     "MatcherConfig",
     "ModelConfig",
-    "PostprocessConfig",
     "assign_targets",
     "build_model",
     "count_complexity",
@@ -50,7 +49,6 @@ __all__ = [
     "list_models",
     "make_export_function",
     "postprocess",
-    "preprocess",
     "quantize_scope",
     "register",
 ]

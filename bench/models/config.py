@@ -11,8 +11,8 @@ import numpy as np
 
 from bench.models.anchors import AnchorConfig, feature_map_sizes, generate_anchors
 from bench.models.losses import LossConfig
-from bench.models.postprocess import PostprocessConfig
 from bench.models.target_assigner import MatcherConfig
+from common.detection import PostprocessSettings, Preprocessing
 from common.errors import InputError
 
 
@@ -49,7 +49,9 @@ class ModelConfig:
     anchors: AnchorConfig = field(default_factory=AnchorConfig)  # anchor layout
     matcher: MatcherConfig = field(default_factory=MatcherConfig)  # matching thresholds and box scales
     loss: LossConfig = field(default_factory=LossConfig)  # training loss
-    postprocess: PostprocessConfig = field(default_factory=PostprocessConfig)  # NMS settings
+    postprocess: PostprocessSettings = PostprocessSettings()  # NMS settings (the export's defaults)
+    # Pixels -> model input, read by training, evaluation, calibration and every converter (one place).
+    preprocessing: Preprocessing = Preprocessing()
     source: str = ""  # paper table or config the layout follows
 
     def __post_init__(self):
@@ -106,12 +108,13 @@ class ModelConfig:
                 raise InputError(f"{key}: unknown model config field; allowed: {', '.join(sorted(known))}")
         return dataclasses.replace(self, **{k: v for k, v in overrides.items() if v is not None})
 
-    def with_classes_per_detection(self, classes: int) -> ModelConfig:
-        """A copy whose export writes each kept box for up to ``classes`` classes (capped at num_classes).
+    def with_postprocess(self, settings: PostprocessSettings) -> ModelConfig:
+        """A copy whose export uses ``settings`` (classes per box capped at ``num_classes``).
 
-        See :class:`~bench.models.postprocess.PostprocessConfig` ``max_classes_per_detection``.
+        See :class:`~common.detection.PostprocessSettings` ``max_classes_per_detection``.
         """
-        post = dataclasses.replace(self.postprocess, max_classes_per_detection=min(classes, self.num_classes))
+        per_box = min(settings.max_classes_per_detection, self.num_classes)
+        post = PostprocessSettings(**{**settings.model_dump(), "max_classes_per_detection": per_box})
         return dataclasses.replace(self, postprocess=post)
 
 

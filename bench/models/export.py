@@ -24,14 +24,18 @@ import tensorflow as tf
 import tf_keras as keras
 
 from bench.models.config import ModelConfig
-from bench.models.postprocess import PostprocessConfig, postprocess_scores
+from bench.models.postprocess import postprocess_scores
+from common.detection import PostprocessSettings
 
 POSTPROCESS_OP = "TFLite_Detection_PostProcess"
 EXPORT_INPUT = "images"
 EXPORT_OUTPUTS = ("boxes", "classes", "scores", "num_detections")
+# Per-class cap of the op's regular-NMS path; the export uses the fast path (use_regular_nms false), so
+# it only has to be present (the OD API's exporter writes 100).
+DETECTIONS_PER_CLASS = 100
 
 
-def implements_signature(config: PostprocessConfig, num_classes: int, box_scales: tuple[float, ...]) -> str:
+def implements_signature(config: PostprocessSettings, num_classes: int, box_scales: tuple[float, ...]) -> str:
     """The NameAttrList text naming the custom op and its attributes.
 
     Floats use ``repr`` so that small thresholds (1e-8) survive; ``%f`` would write 0.000000.
@@ -43,7 +47,7 @@ def implements_signature(config: PostprocessConfig, num_classes: int, box_scales
     attrs = {
         "max_detections": ("i", config.max_detections),
         "max_classes_per_detection": ("i", config.max_classes_per_detection),
-        "detections_per_class": ("i", config.detections_per_class),
+        "detections_per_class": ("i", DETECTIONS_PER_CLASS),
         "use_regular_nms": ("b", "false"),
         "nms_score_threshold": ("f", repr(float(config.score_threshold))),
         "nms_iou_threshold": ("f", repr(float(config.iou_threshold))),
@@ -58,25 +62,10 @@ def implements_signature(config: PostprocessConfig, num_classes: int, box_scales
     return " ".join(parts)
 
 
-def _resolve(config: ModelConfig, max_detections, score_threshold, iou_threshold) -> PostprocessConfig:
-    """The variant's NMS settings with the given overrides."""
-    default = config.postprocess
-    return PostprocessConfig(
-        score_threshold=default.score_threshold if score_threshold is None else float(score_threshold),
-        iou_threshold=default.iou_threshold if iou_threshold is None else float(iou_threshold),
-        max_detections=default.max_detections if max_detections is None else int(max_detections),
-        detections_per_class=default.detections_per_class,
-        max_classes_per_detection=default.max_classes_per_detection,
-    )
-
-
 def make_export_function(
     model: keras.Model,
     config: ModelConfig,
-    *,
-    max_detections: int | None = None,
-    score_threshold: float | None = None,
-    iou_threshold: float | None = None,
+    postprocess: PostprocessSettings | None = None,
 ) -> tf.types.experimental.GenericFunction:
     """The serving function of a detector, ending in TFLite_Detection_PostProcess.
 
@@ -85,15 +74,13 @@ def make_export_function(
     Args:
         model: The float or QAT Keras model of ``config`` (outputs box encodings and class logits).
         config: Its variant config (input size, classes, anchors, box scales, NMS defaults).
-        max_detections: N; default ``config.postprocess.max_detections`` (100).
-        score_threshold: Default ``config.postprocess.score_threshold`` (1e-8).
-        iou_threshold: Default ``config.postprocess.iou_threshold`` (0.6).
+        postprocess: The op's settings; default ``config.postprocess`` (score >= 1e-8, IoU 0.6, 100 boxes).
 
     Returns:
         A ``tf.function`` with a fixed input signature ``images`` float32 [1, H, W, 3] returning the
         dict of :data:`EXPORT_OUTPUTS`.
     """
-    post = _resolve(config, max_detections, score_threshold, iou_threshold)
+    post = config.postprocess if postprocess is None else postprocess
     anchors = tf.constant(config.generate_anchors(), name="anchors")
     scales = config.matcher.box_scales
 
@@ -135,21 +122,12 @@ class DetectionExport(tf.Module):
         self,
         model: keras.Model,
         config: ModelConfig,
-        *,
-        max_detections: int | None = None,
-        score_threshold: float | None = None,
-        iou_threshold: float | None = None,
+        postprocess: PostprocessSettings | None = None,
     ):
         super().__init__(name="detection_export")
         self.config = config
         self.model_variables = list(model.variables)
-        self.serve = make_export_function(
-            model,
-            config,
-            max_detections=max_detections,
-            score_threshold=score_threshold,
-            iou_threshold=iou_threshold,
-        )
+        self.serve = make_export_function(model, config, postprocess)
 
     def concrete_function(self):
         """The serving signature's concrete function (input ``images``, outputs :data:`EXPORT_OUTPUTS`)."""

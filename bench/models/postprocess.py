@@ -8,41 +8,21 @@ hold ``num_detections * K`` valid entries, box-major: entry ``i * K + j`` is box
 ``num_detections`` counts boxes, not entries, as the op does. With K = 1 (the TF exporters' default) this is
 the familiar one detection per box; K > 1 also gives a box's runner-up classes a chance, which is what
 COCO-style evaluation with per-class candidates rewards. Outputs are zero-padded to ``max_detections * K``;
-boxes are not clipped.
+boxes are not clipped. The settings are :class:`common.detection.PostprocessSettings`, the one type every
+format's post-processing (this, the TFLite op, Core ML's NMS) is configured with.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import tensorflow as tf
 
 from bench.models.box_coder import DEFAULT_SCALES, decode
+from common.detection import PostprocessSettings
+
+_DEFAULT = PostprocessSettings()
 
 
-@dataclass(frozen=True)
-class PostprocessConfig:
-    """Detection post-processing (the OD API's ``post_processing`` message, SSD configs)."""
-
-    score_threshold: float = 1e-8  # keep detections scoring at least this
-    iou_threshold: float = 0.6  # suppress boxes overlapping a kept one by more than this
-    max_detections: int = 100  # boxes kept per image (the TF exporters default to 10, capping AR@100)
-    detections_per_class: int = 100  # per-class cap of the regular-NMS path of the TFLite op
-    max_classes_per_detection: int = 1  # K: entries written per kept box, one per best class
-
-    def __post_init__(self):
-        if not (isinstance(self.max_classes_per_detection, int) and self.max_classes_per_detection >= 1):
-            raise ValueError(
-                f"max_classes_per_detection: got {self.max_classes_per_detection!r}; allowed: >= 1"
-            )
-
-    @property
-    def max_entries(self) -> int:
-        """Length of the padded outputs: ``max_detections * max_classes_per_detection``."""
-        return self.max_detections * self.max_classes_per_detection
-
-
-def _one_image(boxes: tf.Tensor, scores: tf.Tensor, config: PostprocessConfig) -> tuple[tf.Tensor, ...]:
+def _one_image(boxes: tf.Tensor, scores: tf.Tensor, config: PostprocessSettings) -> tuple[tf.Tensor, ...]:
     """NMS of one image: boxes [A, 4] decoded, scores [A, C] without background."""
     per_box = config.max_classes_per_detection
     top_scores, top_classes = tf.math.top_k(scores, k=per_box)  # [A, K], best class first
@@ -65,7 +45,7 @@ def postprocess_scores(
     box_encodings: tf.Tensor,
     class_scores: tf.Tensor,
     anchors: tf.Tensor,
-    config: PostprocessConfig = PostprocessConfig(),
+    config: PostprocessSettings = _DEFAULT,
     box_scales: tuple[float, ...] = DEFAULT_SCALES,
 ) -> dict[str, tf.Tensor]:
     """Like :func:`postprocess` but from sigmoid scores [B, A, C + 1] (what the TFLite op takes)."""
@@ -85,7 +65,7 @@ def postprocess(
     box_encodings: tf.Tensor,
     class_logits: tf.Tensor,
     anchors: tf.Tensor,
-    config: PostprocessConfig = PostprocessConfig(),
+    config: PostprocessSettings = _DEFAULT,
     box_scales: tuple[float, ...] = DEFAULT_SCALES,
 ) -> dict[str, tf.Tensor]:
     """Decode a batch of raw model outputs into detections.

@@ -6,7 +6,7 @@ conv to depth / 2 (BN, ReLU6), a 3x3 stride-2 depthwise conv (BN, ReLU6) and a 1
 (BN, ReLU6). Per feature map, two heads (boxes, classes), not shared across maps.
 
 The Keras model:
-  * input ``images``: float32 [B, H, W, 3] in [-1, 1] (:func:`preprocess` maps uint8 pixels there);
+  * input ``images``: float32 [B, H, W, 3] in [-1, 1] (``ModelConfig.preprocessing`` maps uint8 pixels there);
     exports fix B = 1;
   * outputs ``[box_encodings, class_logits]``: float32 [B, A, 4] raw (ty, tx, th, tw) and float32
     [B, A, num_classes + 1] logits, slot 0 being the background (the OD API's 91 slots for COCO).
@@ -24,11 +24,6 @@ from bench.models.layers import RELU6, ConvStyle, conv_bn, depthwise_bn, head_co
 INPUT_NAME = "images"
 OUTPUT_NAMES = ("box_encodings", "class_logits")
 _MAX_CONCAT_INPUTS = 5
-
-
-def preprocess(images: tf.Tensor) -> tf.Tensor:
-    """uint8 (or float) pixels in [0, 255] -> float32 in [-1, 1]: ``x * 2 / 255 - 1`` (OD API MobileNets)."""
-    return tf.cast(images, tf.float32) * (2.0 / 255.0) - 1.0
 
 
 def _extra_layers(

@@ -180,19 +180,24 @@ def _convert(
     return Exported(
         sidecar=str(artifact.sidecar_path),
         artifact=info.model_copy(update={"path": str(artifact.path)}),
-        tools=artifact.sidecar.get("tools", {}),
+        tools=artifact.sidecar.tools,
     )
 
 
 def conversion_inputs_for(ctx: Context, data: Data, work: VariantWork, trained: Trained):
     """The variant's ConversionInputs, built once per variant per pass (loading the trained model)."""
     from bench.pipeline.inputs import conversion_inputs
+    from bench.training import load_trained
 
     inputs = ctx.models.get(work.label)
     if inputs is None:
         release_inputs(ctx)
         cfg = model_config(ctx, work, data)
-        inputs = conversion_inputs(cfg, Path(trained.weights), data.train, ctx.plan, work.label)
+        model = load_trained(cfg, Path(trained.weights))
+        plan = ctx.plan
+        inputs = conversion_inputs(
+            cfg, model, data.train, plan.export, plan.finetune, work.label.replace("@", "-")
+        )
         ctx.models[work.label] = inputs
     return inputs
 

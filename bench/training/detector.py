@@ -17,11 +17,12 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from bench.evaluation.detectors import Detections, from_postprocess_outputs, resize_image, to_model_range
+from bench.evaluation.detectors import Detections, from_postprocess_outputs, resize_image
 from bench.models.config import ModelConfig
-from bench.models.postprocess import PostprocessConfig, postprocess
+from bench.models.postprocess import postprocess
 from bench.models.registry import build_model
 from bench.models.saving import quantize_scope
+from common.detection import PostprocessSettings
 from common.errors import InputError
 
 
@@ -86,11 +87,10 @@ def keras_detector(
         times the variant's ``postprocess.max_classes_per_detection``.
     """
     default = model_config.postprocess
-    post = PostprocessConfig(
+    post = PostprocessSettings(
         score_threshold=default.score_threshold if score_threshold is None else float(score_threshold),
         iou_threshold=float(iou),
         max_detections=int(max_detections),
-        detections_per_class=default.detections_per_class,
         max_classes_per_detection=default.max_classes_per_detection,
     )
     anchors = tf.constant(model_config.generate_anchors())
@@ -106,7 +106,7 @@ def keras_detector(
         image = np.asarray(image)
         if image.ndim != 3 or image.shape[-1] != 3:
             raise InputError(f"detector input: expected a uint8 [H, W, 3] image; got shape {image.shape}")
-        batch = to_model_range(resize_image(image.astype(np.uint8), size, size))[None]
+        batch = model_config.preprocessing.apply(resize_image(image.astype(np.uint8), size, size))[None]
         out = run(tf.constant(batch))
         return from_postprocess_outputs(
             out["boxes"].numpy(),

@@ -13,6 +13,7 @@ import tf_keras as keras
 from bench.data.augment_config import AugmentConfig
 from bench.data.coco import CocoDataset
 from bench.models.config import ModelConfig
+from bench.models.quantization import unwrap
 from bench.training import checkpoints as ckpt
 from bench.training.config import DEFAULT_BN_MOMENTUM, DEFAULT_MATCH_IOU, FLIP_ONLY, TrainConfig
 from bench.training.progress import TrainProgress
@@ -118,3 +119,21 @@ def finetune_callable(
         )
 
     return run
+
+
+def recalibrate_batchnorm(model: keras.Model, images) -> None:
+    """Set every BatchNormalization's moving statistics to those of ``images`` (preprocessed batch).
+
+    An untrained model has moving mean 0 and variance 1, so in inference its activations shrink layer
+    after layer and int8 calibration sees degenerate ranges (e.g. an ADD whose input and output scales
+    differ by more than XNNPack accepts). One training-mode pass with momentum 0 gives every layer the
+    statistics of its actual input, as a trained model has (zoo checks and tests of untrained models).
+    """
+    norms = [unwrap(layer) for layer in model.layers]
+    norms = [layer for layer in norms if isinstance(layer, keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
+    for layer in norms:
+        layer.momentum = 0.0
+    model(images, training=True)
+    for layer, momentum in zip(norms, momenta, strict=True):
+        layer.momentum = momentum

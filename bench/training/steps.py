@@ -85,6 +85,7 @@ def input_stream(
         seed=seed,
         augment=augment,
         deterministic=False,
+        preprocessing=model_config.preprocessing,
     )
     return train_dataset(split, config, encode_fn(model_config, match_iou))
 

@@ -295,4 +295,9 @@ def _manifest(model_config: ModelConfig, split: CocoDataset, config: TrainConfig
     """What ``run.json`` records, as plain JSON values (so that it compares equal to the file's)."""
     model = dataclasses.asdict(model_config)
     value = {"model": model, "dataset_id": split.dataset_id, **config.to_dict()}
-    return json.loads(json.dumps(value, default=str))
+    return json.loads(json.dumps(value, default=_plain))
+
+
+def _plain(value):
+    """JSON for what ``dataclasses.asdict`` leaves: pydantic settings (post- and preprocessing), enums."""
+    return value.model_dump(mode="json") if hasattr(value, "model_dump") else str(value)

@@ -205,24 +205,41 @@ def test_the_cli_starts_without_tensorflow():
 def test_an_edgebench_sidecar_names_the_recipe_and_detector(tflite_models, tmp_path, capsys):
     """A file with a matching ``<name>.artifact.json`` is recorded with its recipe and variant; a stale
     sidecar is reported and ignored, and the file is still timed."""
-    from results.fileinfo import file_info
+    from common.detection import PostprocessSettings, Preprocessing
+    from common.fileinfo import file_info
+    from common.sidecar import ConversionSettings, ModelFacts, Sidecar
 
     model = tmp_path / "det.tflite_int8.tflite"
     shutil.copy(tflite_models["tiny_int8"], model)
-    sidecar = {
-        "name": "det.tflite_int8",
-        "file": model.name,
-        "sha256": file_info(model).sha256,
-        "recipe": {"name": "tflite_int8"},
-        "model": {"variant": "ssdlite_mobilenet_v2", "width_multiplier": 0.5},
-        "input_size": 256,
-        "labels": ["circle", "square", "star"],
-    }
+    file = file_info(model)
+    settings = ConversionSettings(
+        recipe={"name": "tflite_int8"},
+        input_size=256,
+        labels=("circle", "square", "star"),
+        preprocessing=Preprocessing(),
+        postprocess=PostprocessSettings(),
+    )
+    sidecar = Sidecar(
+        name="det.tflite_int8",
+        file=model.name,
+        format="tflite",
+        sha256=file.sha256,
+        size_bytes=file.size_bytes,
+        gzip_bytes=file.gzip_bytes,
+        created_at="2026-01-01T00:00:00+00:00",
+        tools={},
+        platform="test",
+        model=ModelFacts(name="det", params=0, variant="ssdlite_mobilenet_v2", width_multiplier=0.5),
+        settings=settings,
+        settings_hash=settings.settings_hash(),
+        signature={},
+    ).model_dump(mode="json")
     (tmp_path / "det.tflite_int8.artifact.json").write_text(json.dumps(sidecar))
     db = tmp_path / "runs.sqlite"
     assert main(["time", str(model), "--delegate", "cpu", *QUICK, "--store", str(db)]) == 0
     (record,) = stored(db)
     assert record.artifact.recipe == "tflite_int8" and record.artifact.path == str(model)
+    assert record.artifact.settings_hash == settings.settings_hash()
     assert (record.model.variant, record.model.width_multiplier) == ("ssdlite_mobilenet_v2", 0.5)
     assert (record.model.input_size, record.model.num_classes) == (256, 3)
 

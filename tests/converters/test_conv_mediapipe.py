@@ -16,7 +16,7 @@ from converters.mediapipe_env import run_script
 from converters.tflite import run_detector
 
 DETECT_SCRIPT = Path(__file__).with_name("conv_mp_detect.py")
-UPSCALE = 32  # MediaPipe reports integer pixels: 64 px x 32 keeps rounding below 0.1% of a box side
+UPSCALE = 32  # MediaPipe reports integer pixels: 96 px x 32 keeps rounding below 0.1% of a box side
 TOP = 10
 SCORE_STEP = 1 / 256  # int8 sigmoid scores are quantized; allow one step between runtimes
 
@@ -38,18 +38,18 @@ def _inside(box, margin: float = 0.002) -> bool:
     return min(box) >= margin and max(box) <= 1 - margin
 
 
-def test_mediapipe_object_detector_agrees_with_edgebench(mediapipe_python, oracle_inputs, tmp_path):
-    from conv_tiny_ssd import fast_recipe
+def test_mediapipe_object_detector_agrees_with_edgebench(mediapipe_python, fixture_inputs, tmp_path):
+    from tiny_zoo import fast_recipe
 
     from converters import convert
 
-    artifact = convert(oracle_inputs, fast_recipe("tflite_int8"), tmp_path, create_mediapipe_env=False)
-    metadata = artifact.sidecar["metadata"]
-    assert metadata is not None, artifact.sidecar["metadata_error"]
-    assert metadata["labels"] == 3 and metadata["input_norm"] == {"mean": 127.5, "std": 127.5}
+    artifact = convert(fixture_inputs, fast_recipe("tflite_int8"), tmp_path, create_mediapipe_env=False)
+    metadata = artifact.sidecar.metadata
+    assert metadata is not None, artifact.sidecar.metadata_error
+    assert metadata["labels"] == 8 and metadata["input_norm"] == {"mean": 127.5, "std": 127.5}
     assert "score" in metadata["outputs"] and "location" in metadata["outputs"]
 
-    pictures = _synthetic_validation_images(4, oracle_inputs.input_size)
+    pictures = _synthetic_validation_images(4, fixture_inputs.input_size)
     np.save(tmp_path / "images.npy", pictures)
     done = run_script(DETECT_SCRIPT, [artifact.path, tmp_path / "images.npy", UPSCALE], create=False)
     found = json.loads(done.stdout.strip().splitlines()[-1])
@@ -59,7 +59,7 @@ def test_mediapipe_object_detector_agrees_with_edgebench(mediapipe_python, oracl
         ours = run_detector(artifact.path, image)
         top = [k for k in range(min(TOP, len(ours["scores"]))) if _inside(ours["boxes"][k])]
         for k in top:
-            label = oracle_inputs.labels[int(ours["classes"][k])]
+            label = fixture_inputs.labels[int(ours["classes"][k])]
             best = max(
                 (
                     _iou(ours["boxes"][k], d["box"])
@@ -71,6 +71,6 @@ def test_mediapipe_object_detector_agrees_with_edgebench(mediapipe_python, oracl
             assert best > 0.99, (k, label, ours["scores"][k], ours["boxes"][k])
             compared += 1
         assert {d["label"] for d in theirs[:3]} <= {
-            oracle_inputs.labels[int(c)] for c in ours["classes"][:TOP]
+            fixture_inputs.labels[int(c)] for c in ours["classes"][:TOP]
         }
     assert compared >= 12  # the check is not vacuous

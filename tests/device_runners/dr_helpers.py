@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from device_runners.base import TimingJob
-from results.fileinfo import file_info
 from results.schema import Delegate, TimingSettings
+from results.sidecar import file_artifact_info
 
 RECORDED = Path(__file__).resolve().parent / "recorded"
 
@@ -28,7 +28,7 @@ def make_job(
 ) -> TimingJob:
     """A timing job for a model file."""
     return TimingJob(
-        artifact=file_info(model),
+        artifact=file_artifact_info(model),
         delegate=delegate,
         threads=threads,
         settings=settings or TimingSettings(warmup_runs=1, warmup_min_secs=0, min_runs=3, min_secs=0),

@@ -26,3 +26,11 @@ def _seeded():
 def rng() -> np.random.Generator:
     """A seeded NumPy generator."""
     return np.random.default_rng(SEED)
+
+
+@pytest.fixture(scope="session")
+def tiny_split(tmp_path_factory):
+    """A few synthetic training images (8 classes): fine-tuning data of the qat / pruned recipes."""
+    from tiny_zoo import synthetic_split
+
+    return synthetic_split(tmp_path_factory.mktemp("synth"))

@@ -5,20 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import tensorflow as tf
-from zoo_helpers import random_image, realistic_tiny
+from tiny_zoo import POSTPROCESS_OP, random_pixels, realistic_tiny, tflite_file
 
 from bench.models.export import EXPORT_OUTPUTS, DetectionExport, implements_signature
-from bench.models.postprocess import PostprocessConfig, postprocess
+from bench.models.postprocess import postprocess
 from bench.models.registry import list_models
-from bench.scripts import zoo_tflite
+from common.detection import PostprocessSettings
+from converters.tflite import op_tensor_types, run_signature
 
 # One tiny variant per family runs by default; the rest with the slow tests.
 FAST = ("tiny_ssdlite_mobilenet_v2", "tiny_ssdlite_mobiledet_cpu")
 VARIANTS = [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in list_models("tiny_*")]
 
 
-def _keras_detections(model, config, image, post: PostprocessConfig) -> dict[str, np.ndarray]:
-    box_encodings, class_logits = model(image, training=False)
+def _keras_detections(model, config, pixels, post: PostprocessSettings) -> dict[str, np.ndarray]:
+    box_encodings, class_logits = model(config.preprocessing.apply(pixels[None]), training=False)
     out = postprocess(box_encodings, class_logits, config.generate_anchors(), post, config.matcher.box_scales)
     return {key: value.numpy() for key, value in out.items()}
 
@@ -43,7 +44,7 @@ def _assert_same_detections(got: dict, want: dict, tie: float = 1e-5) -> None:
 
 
 def test_implements_attribute_names_the_op_and_keeps_small_thresholds():
-    text = implements_signature(PostprocessConfig(), 90, (10.0, 10.0, 5.0, 5.0))
+    text = implements_signature(PostprocessSettings(), 90, (10.0, 10.0, 5.0, 5.0))
     assert text.startswith('name: "TFLite_Detection_PostProcess"')
     for attr in (
         'key: "max_detections" value { i: 100 }',
@@ -57,28 +58,27 @@ def test_implements_attribute_names_the_op_and_keeps_small_thresholds():
 
 
 @pytest.mark.parametrize("name", VARIANTS)
-def test_float_tflite_detections_equal_keras_detections(name, rng):
+def test_float_tflite_detections_equal_keras_detections(name, rng, tmp_path):
     config, model = realistic_tiny(name, rng)
-    flatbuffer = zoo_tflite.convert(model, config)
-    image = random_image(config, rng)
-    got = zoo_tflite.run(flatbuffer, image)
+    path = tflite_file(config, model, tmp_path)  # through converters.convert, as every artifact
+    image = random_pixels(config, rng)
+    got = run_signature(path, image)
     assert set(got) == set(EXPORT_OUTPUTS)
     assert got["boxes"].shape == (1, 100, 4) and got["num_detections"].shape == (1,)
     _assert_same_detections(got, _keras_detections(model, config, image, config.postprocess))
-    ops = [op for op, _ in zoo_tflite.inspect(flatbuffer).ops]
-    assert ops[-1] == "TFLite_Detection_PostProcess" and ops.count("TFLite_Detection_PostProcess") == 1
+    ops = [op["op"] for op in op_tensor_types(str(path))]
+    assert ops[-1] == POSTPROCESS_OP and ops.count(POSTPROCESS_OP) == 1
 
 
 @pytest.mark.slow
 # The prior (ModelConfig.class_bias_init) puts untrained scores near sigmoid(-4.6) = 0.01.
-def test_thresholds_and_detection_count_are_configurable(rng):
+def test_thresholds_and_detection_count_are_configurable(rng, tmp_path):
     config, model = realistic_tiny("tiny_ssdlite_mobilenet_v2", rng)
-    options = {"max_detections": 7, "score_threshold": 0.012, "iou_threshold": 0.3}
-    flatbuffer = zoo_tflite.convert(model, config, **options)
-    image = random_image(config, rng)
-    got = zoo_tflite.run(flatbuffer, image)
+    post = PostprocessSettings(score_threshold=0.012, iou_threshold=0.3, max_detections=7)
+    path = tflite_file(config, model, tmp_path, post=post)
+    image = random_pixels(config, rng)
+    got = run_signature(path, image)
     assert got["boxes"].shape == (1, 7, 4)
-    post = PostprocessConfig(score_threshold=0.012, iou_threshold=0.3, max_detections=7)
     want = _keras_detections(model, config, image, post)
     _assert_same_detections(got, want)
 
@@ -89,18 +89,19 @@ def test_thresholds_and_detection_count_are_configurable(rng):
 )
 def test_signature_runs_in_tensorflow_too(options, rng):
     config, model = realistic_tiny("tiny_ssdlite_mobilenet_v3_small", rng)
-    export = DetectionExport(model, config, **options)
+    post = PostprocessSettings(**{**config.postprocess.model_dump(), **options})
+    export = DetectionExport(model, config, post)
     function = export.concrete_function()
     assert function.structured_input_signature[0][0].shape == (1, 96, 96, 3)
     assert "TFLite_Detection_PostProcess" in str(function.graph.as_graph_def().library)
-    image = random_image(config, rng)
+    pixels = random_pixels(config, rng)
+    image = config.preprocessing.apply(pixels[None])
     got = {key: value.numpy() for key, value in export.serve(tf.constant(image)).items()}
     assert got["boxes"].shape == (1, options.get("max_detections", 100), 4)
     eager = model(image, training=False)[0].numpy()
     graph = tf.function(lambda x: model(x, training=False)[0])(tf.constant(image)).numpy()
     assert np.abs(eager - graph).max() < 1e-3, (np.abs(eager).max(), np.abs(graph).max())
-    post = PostprocessConfig(**{**vars(config.postprocess), **options})
-    _assert_same_detections(got, _keras_detections(model, config, image, post))
+    _assert_same_detections(got, _keras_detections(model, config, pixels, post))
 
 
 def _entries(out: dict, per_box: int) -> np.ndarray:
@@ -115,11 +116,11 @@ def test_several_classes_per_box_match_keras_and_are_read_back(tmp_path, rng):
     from bench.evaluation.tflite import TFLiteDetector, postprocess_options
 
     config, model = realistic_tiny("tiny_ssdlite_mobilenet_v2", rng)
-    config = config.with_classes_per_detection(3)
-    flatbuffer = zoo_tflite.convert(model, config)
-    assert postprocess_options(flatbuffer)["max_classes_per_detection"] == 3
-    image = random_image(config, rng)
-    got = zoo_tflite.run(flatbuffer, image)
+    config = config.with_postprocess(PostprocessSettings(max_classes_per_detection=3))
+    path = tflite_file(config, model, tmp_path)
+    assert postprocess_options(path.read_bytes())["max_classes_per_detection"] == 3
+    image = random_pixels(config, rng)
+    got = run_signature(path, image)
     assert got["boxes"].shape == (1, 300, 4)
     want = _keras_detections(model, config, image, config.postprocess)
     count = int(want["num_detections"][0])
@@ -129,13 +130,10 @@ def test_several_classes_per_box_match_keras_and_are_read_back(tmp_path, rng):
     np.testing.assert_allclose(got["boxes"][0, 0], got["boxes"][0, 2])
     assert got["scores"][0, 0] >= got["scores"][0, 1] >= got["scores"][0, 2]
 
-    path = tmp_path / "k3.tflite"
-    path.write_bytes(flatbuffer)
     detector = TFLiteDetector(path, num_threads=1)
     assert detector.classes_per_box == 3
-    pixels = np.clip((image[0] + 1.0) * 127.5, 0, 255).round().astype(np.uint8)
-    boxes, classes, scores = detector(pixels)
-    assert len(scores) == 3 * int(zoo_tflite.run(flatbuffer, image)["num_detections"][0])
+    boxes, classes, scores = detector(image)
+    assert len(scores) == 3 * int(got["num_detections"][0])
     assert np.all(np.diff(scores) <= 0)
 
 
@@ -144,11 +142,11 @@ def test_max_classes_per_detection_is_validated():
     from common.errors import InputError
 
     with pytest.raises(ValueError, match="max_classes_per_detection"):
-        PostprocessConfig(max_classes_per_detection=0)
+        PostprocessSettings(max_classes_per_detection=0)
     config = get_config("tiny_ssdlite_mobilenet_v2", num_classes=2)
-    import dataclasses
-
-    too_many = dataclasses.replace(config.postprocess, max_classes_per_detection=3)
+    too_many = PostprocessSettings(max_classes_per_detection=3)
     with pytest.raises(InputError, match="max_classes_per_detection: got 3; allowed: <= num_classes"):
         config.replace(postprocess=too_many)
-    assert config.with_classes_per_detection(8).postprocess.max_classes_per_detection == 2
+    assert config.with_postprocess(PostprocessSettings(max_classes_per_detection=8)).postprocess == (
+        PostprocessSettings(max_classes_per_detection=2)
+    )

@@ -69,7 +69,17 @@ class Fakes:
             (path / "model.mil").write_text(name)
         else:
             path.write_bytes(b"\0\0\0\0TFL3" + name.encode())
-        return artifact.finish(path, sidecar, name, {"recipe": {"name": recipe.name}})
+        from common.detection import PostprocessSettings, Preprocessing
+        from common.sidecar import ConversionSettings, ModelFacts
+
+        settings = ConversionSettings(
+            recipe=recipe.model_dump(mode="json"),
+            input_size=32,
+            labels=("a",),
+            preprocessing=Preprocessing(),
+            postprocess=PostprocessSettings(),
+        )
+        return artifact.finish(path, sidecar, name, ModelFacts(name=name, params=0), settings, signature={})
 
     def evaluate(self, path, dataset, max_images=None, **_kwargs):
         from bench.evaluation import CocoMetrics, Unsupported

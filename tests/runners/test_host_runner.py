@@ -9,13 +9,13 @@ from common.ids import host_id
 from device_runners.base import Runner, TimingJob
 from device_runners.host import HostRunner, check_model, cpu_model_name, host_info
 from device_runners.registry import runner_class
-from results.fileinfo import file_info
 from results.schema import ArtifactFormat, ArtifactInfo, Delegate, Status
+from results.sidecar import file_artifact_info
 
 
 def job_for(path, delegate: Delegate, threads: int, settings) -> TimingJob:
     return TimingJob(
-        artifact=file_info(path), delegate=delegate, threads=threads, settings=settings, run_id="t"
+        artifact=file_artifact_info(path), delegate=delegate, threads=threads, settings=settings, run_id="t"
     )
 
 

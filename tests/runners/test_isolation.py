@@ -10,8 +10,8 @@ from common import process
 from device_runners import isolation
 from device_runners.base import TimingJob
 from device_runners.host import HostRunner
-from results.fileinfo import file_info
 from results.schema import Delegate, Status, TargetInfo, TimingSettings
+from results.sidecar import file_artifact_info
 
 TARGET = TargetInfo(runner="host", delegate=Delegate.XNNPACK, threads=1)
 SETTINGS = TimingSettings(min_runs=3)
@@ -37,7 +37,7 @@ def good_result(**changes) -> dict:
 
 
 def job_for(path, delegate: Delegate, settings: TimingSettings) -> TimingJob:
-    return TimingJob(artifact=file_info(path), delegate=delegate, threads=1, settings=settings)
+    return TimingJob(artifact=file_artifact_info(path), delegate=delegate, threads=1, settings=settings)
 
 
 def test_a_good_result_becomes_an_ok_outcome_with_derived_statistics():

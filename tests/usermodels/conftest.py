@@ -47,7 +47,7 @@ def tiny_user_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     from bench.models.export import DetectionExport
     from bench.models.registry import build_model, get_config
     from bench.pipeline.inputs import zoo_inputs
-    from bench.scripts.zoo_tflite import recalibrate_batchnorm
+    from bench.training.finetune import recalibrate_batchnorm
     from converters import convert, get_recipe
 
     out = tmp_path_factory.mktemp("user_models")

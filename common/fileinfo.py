@@ -1,25 +1,47 @@
-"""Describe an artifact file: content hash and sizes, the identity every record carries."""
+"""Describe an artifact on disk: content hash and sizes, the identity every record carries.
+
+TensorFlow-free and store-free, so the timing worker's parent, the converters and the store share it;
+``results`` turns a :class:`FileInfo` into its ``ArtifactInfo``.
+"""
 
 from __future__ import annotations
 
 import gzip
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
-from results.schema import ArtifactFormat, ArtifactInfo
-
 _CHUNK = 1 << 20
+_COREML_SUFFIXES = (".mlpackage", ".mlmodel")
 
 
-def file_info(path: str | Path, recipe: str | None = None) -> ArtifactInfo:
+@dataclass(frozen=True)
+class FileInfo:
+    """What the bytes of an artifact are.
+
+    Attributes:
+        path: The file, or the directory of a Core ML ``.mlpackage``.
+        format: ``"coreml"`` for .mlpackage / .mlmodel, else ``"tflite"``.
+        sha256: Hex digest over the file, or over a directory's files in sorted order.
+        size_bytes: Total bytes.
+        gzip_bytes: Bytes after gzip -9 (what pruning's sparsity buys in a download).
+    """
+
+    path: Path
+    format: str
+    sha256: str
+    size_bytes: int
+    gzip_bytes: int
+
+
+def file_info(path: str | Path) -> FileInfo:
     """Hash and measure an artifact (a file, or a directory such as a Core ML .mlpackage).
 
     Args:
         path: The artifact.
-        recipe: The compression recipe that made it, when known.
 
     Returns:
-        ArtifactInfo with sha256, size in bytes and gzip -9 size (a directory's files in sorted order).
+        Its :class:`FileInfo`.
     """
     path = Path(path)
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
@@ -32,17 +54,8 @@ def file_info(path: str | Path, recipe: str | None = None) -> ArtifactInfo:
                 digest.update(chunk)
                 compressor.write(chunk)
                 size += len(chunk)
-    fmt = ArtifactFormat.TFLITE if path.suffix == ".tflite" else ArtifactFormat.COREML
-    if path.suffix not in (".tflite", ".mlpackage", ".mlmodel"):
-        fmt = ArtifactFormat.TFLITE
-    return ArtifactInfo(
-        recipe=recipe,
-        format=fmt,
-        path=str(path),
-        sha256=digest.hexdigest(),
-        size_bytes=size,
-        gzip_bytes=compressor.finish(),
-    )
+    fmt = "coreml" if path.suffix in _COREML_SUFFIXES else "tflite"
+    return FileInfo(path, fmt, digest.hexdigest(), size, compressor.finish())
 
 
 class _GzipCounter:
