@@ -55,7 +55,7 @@ def _as_old(new: dict, old: dict) -> dict:
             same_shape = isinstance(value, dict) and isinstance(old[key], dict)
             out[key] = _as_old(value, old[key]) if same_shape else value
         else:
-            assert value in (None, False, 1), f"{key}: a field added since v1 reads {value!r}, not its default"
+            assert value in (None, False, 1), f"{key}: added since v1, reads {value!r}, not its default"
     return out
 
 
