@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "dataset",
     "train",
     "inspect",
+    "lab",
 ]
 
 EXIT_BAD_INPUT = 2

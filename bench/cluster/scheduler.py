@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import ray
 
 from bench.cluster import tasks
+from bench.cluster.lab import RESOURCE_PREFIX
 from bench.pipeline.context import Context
 from bench.pipeline.context import ItemStatus as S
 from bench.pipeline.entries import Exported, Failure, Trained
@@ -25,7 +26,6 @@ from bench.plans import ClusterSection
 from common.errors import InputError
 from results.schema import ErrorInfo
 
-RESOURCE_PREFIX = "target:"
 POLL_SECS = 1.0  # how often the driver looks at finished tasks and at the cluster's resources
 TIMING_RETRIES = 2  # Ray re-runs a timing task whose node died; a stored record makes the rerun a no-op
 
@@ -128,11 +128,37 @@ def _collect(ctx: Context, pending: dict, section: ClusterSection) -> None:
                 _fail(ctx, task, type(error).__name__, _one_line(error))
                 continue
             ctx.items.extend(timed.items)
+            _log_span(ctx, task, timed)
             ctx.progress.note(
                 f"time {task.work.label} {task.recipe.name} on {task.slot.describe()}: "
                 f"{timed.status} ({timed.end - timed.start:.1f} s on {timed.node})"
             )
         _expire_lost_targets(ctx, pending, missing_since, section.lost_target_secs)
+
+
+def spans_path(workdir, run_id: str):
+    """The run's timing log: one JSON line per timing task (target, node, start, end) for lab owners."""
+    from pathlib import Path
+
+    return Path(workdir) / "cluster" / f"{run_id}.jsonl"
+
+
+def _log_span(ctx: Context, task: Pending, timed: tasks.Timed) -> None:
+    """Append when and where a timing ran (appends of whole lines: a crash loses at most the last one)."""
+    import json
+
+    path = spans_path(ctx.workdir, ctx.run_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = {
+        "record_id": timed.record_id,
+        "target": task.slot.target.label,
+        "status": timed.status,
+        "node": timed.node,
+        "start": timed.start,
+        "end": timed.end,
+    }
+    with path.open("a") as handle:
+        handle.write(json.dumps(line) + "\n")
 
 
 def _expire_lost_targets(ctx: Context, pending: dict, missing_since: dict, limit: float) -> None:
