@@ -8,6 +8,7 @@ only the loopback up; it skips, saying why, where unprivileged namespaces are no
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -37,4 +38,5 @@ def rerun_isolated(nodeid: str, timeout: float = 600) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
-    assert " 1 passed" in done.stdout, done.stdout[-3000:]  # ran, not skipped or deselected
+    summary = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+    assert re.match(r"=* ?1 passed", summary), done.stdout[-3000:]  # ran: not skipped, not deselected

@@ -8,6 +8,8 @@ namespace (:mod:`netns`), where the cluster stays on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections import defaultdict
 
 import pytest
@@ -96,3 +98,35 @@ def test_a_plan_runs_across_the_lab_one_job_per_phone_at_a_time(request, tmp_pat
     for target, times in spans.items():
         times.sort()
         assert all(end <= nxt for (_, end), (nxt, _) in zip(times, times[1:], strict=False)), target
+
+
+@pytest.mark.slow
+def test_a_phone_host_dying_mid_run_leaves_a_complete_run(request, tmp_path, lab):
+    if not inside():
+        rerun_isolated(request.node.nodeid)
+        return
+    from bench.cluster.scheduler import spans_path
+
+    cluster, workers = lab
+    result = {}
+    driver = threading.Thread(target=lambda: result.update(outcome=_run(tmp_path, cluster)))
+    driver.start()
+    deadline = time.monotonic() + 400
+    while not list((tmp_path / "work" / "cluster").glob("*.jsonl")) and time.monotonic() < deadline:
+        time.sleep(0.2)  # the first timing finished: training and export are done, phones are busy
+    cluster.remove_node(workers["phone_b"], allow_graceful=False)
+    driver.join(timeout=400)
+    outcome = result["outcome"]
+    records = outcome.records
+    assert len(records) == outcome.expected == 4
+    assert len({r.record_id for r in records}) == 4  # none duplicated
+    by_delegate = defaultdict(list)
+    for record in records:
+        by_delegate[record.target.delegate.value].append(record)
+    assert {r.status.value for r in by_delegate["cpu"]} == {"ok"}  # phone_a's
+    lost = [r for r in by_delegate["xnnpack"] if r.status.value != "ok"]  # phone_b's: ok before, failed after
+    assert lost, "phone_b's node was removed before its jobs ran: some must fail"
+    assert all(r.status.value == "failed" and "phone_b" in r.error.message for r in lost), [
+        r.error for r in lost
+    ]
+    assert spans_path(tmp_path / "work", outcome.run_id).is_file()
