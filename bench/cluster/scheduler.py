@@ -22,6 +22,7 @@ from bench.pipeline.context import ItemStatus as S
 from bench.pipeline.entries import Exported, Failure, Trained
 from bench.pipeline.jobs import Slot, VariantWork, identity, slots
 from bench.pipeline.runs import record_id
+from bench.pipeline.timing import reach
 from bench.plans import ClusterSection
 from common.errors import InputError
 from results.schema import ErrorInfo
@@ -42,7 +43,7 @@ class Pending:
     work: VariantWork
     recipe: object  # converters.recipes.Recipe
     slot: Slot
-    upstream: tuple  # ObjectRefs of (trained, exported)
+    upstream: tuple  # ObjectRefs of (trained, exported, evaluated)
 
 
 def connect(address: str) -> bool:
@@ -75,10 +76,12 @@ def run_on_cluster(ctx: Context, works: list[VariantWork], section: ClusterSecti
     joined = connect(section.address)
     try:
         job = tasks.Job(ctx.plan, str(ctx.workdir), ctx.store.url, ctx.run_id, ctx.retime, ctx.provenance)
-        pending, item_refs = _submit(ctx, job, works, section)
+        pending, absent, item_refs = _submit(ctx, job, works, section)
         for items in _gather_items(item_refs):
             ctx.items.extend(items)
         _collect(ctx, pending, section)
+        for task in absent:
+            _record_unreachable(ctx, task)
     finally:
         if joined:
             ray.shutdown()
@@ -88,6 +91,8 @@ def _submit(ctx: Context, job, works: list[VariantWork], section: ClusterSection
     """Every task of the run, chained by their results; returns pending timings and item-report refs."""
     build = {"num_cpus": section.train_cpus, "num_gpus": section.train_gpus}
     pending: dict = {}
+    absent: list[Pending] = []  # slots of targets no node offers and the driver cannot reach either
+    offered = ray.cluster_resources()
     item_refs = []
     for work in works:
         trained, weights, items = tasks.train_task.options(**build).remote(job, work)
@@ -97,11 +102,14 @@ def _submit(ctx: Context, job, works: list[VariantWork], section: ClusterSection
             exported, evaluated, artifact, items = refs
             item_refs.append(items)
             for slot in slots(ctx.plan, recipe.format):
+                if resource_name(slot.target.label) not in offered and not reach(ctx, slot).ok:
+                    absent.append(Pending(work, recipe, slot, (trained, exported, evaluated)))
+                    continue
                 ref = tasks.time_task.options(
                     resources={resource_name(slot.target.label): 1}, max_retries=TIMING_RETRIES
                 ).remote(job, work, recipe, slot, trained, exported, evaluated, [artifact])
-                pending[ref] = Pending(work, recipe, slot, (trained, exported))
-    return pending, item_refs
+                pending[ref] = Pending(work, recipe, slot, (trained, exported, evaluated))
+    return pending, absent, item_refs
 
 
 def _gather_items(refs: list) -> list:
@@ -189,7 +197,7 @@ def _fail(ctx: Context, task: Pending, error_type: str, message: str) -> None:
     rid = record_id(ctx.run_id, identity(task.work.label, task.recipe.name, task.slot))
     if ctx.store.has(rid):
         return  # the task stored its record before its node went away
-    trained, exported = (_value(ref) for ref in task.upstream)
+    trained, exported = (_value(ref) for ref in task.upstream[:2])
     job = timing_job(ctx, task.work, task.recipe, trained, exported, task.slot, rid)
     record = failed_record(job, task.slot, ErrorInfo(type=error_type, message=message[:2000]))
     tools = exported.tools if isinstance(exported, Exported) else {}
@@ -198,6 +206,21 @@ def _fail(ctx: Context, task: Pending, error_type: str, message: str) -> None:
     ctx.progress.note(
         f"time {task.work.label} {task.recipe.name} on {task.slot.describe()}: FAILED: {message}"
     )
+
+
+def _record_unreachable(ctx: Context, task: Pending) -> None:
+    """The record of a target nobody offers and the driver cannot reach: ``unsupported``, as a local run.
+
+    A Mac in the plan of a lab with no Mac gets the same record (and reason) as without ``--cluster``.
+    """
+    from bench.pipeline.timing import time_stage
+
+    try:
+        upstream = tuple(ray.get(list(task.upstream)))
+    except Exception as error:  # an upstream task failed past its retries: this record says so
+        _fail(ctx, task, type(error).__name__, _one_line(error))
+        return
+    time_stage(ctx, task.work, task.recipe, upstream, task.slot)
 
 
 def _value(ref) -> Trained | Exported | Failure:
