@@ -39,6 +39,7 @@ cluster: {lost_target_secs: 5}
 @pytest.fixture
 def lab():
     """(cluster, {target: worker node}), the driver connected to it; None outside the namespace."""
+    pytest.importorskip("ray", reason="Ray is the `cluster` extra: pip install 'edgebench[cluster]'")
     if not inside():
         yield None
         return
