@@ -20,8 +20,7 @@ from bench.cluster.lab import RESOURCE_PREFIX
 from bench.pipeline.context import Context
 from bench.pipeline.context import ItemStatus as S
 from bench.pipeline.entries import Exported, Failure, Trained
-from bench.pipeline.jobs import Slot, VariantWork, identity, slots
-from bench.pipeline.runs import record_id
+from bench.pipeline.jobs import Slot, VariantWork, slots
 from bench.pipeline.timing import reach
 from bench.plans import ClusterSection
 from common.errors import InputError
@@ -194,7 +193,7 @@ def _fail(ctx: Context, task: Pending, error_type: str, message: str) -> None:
     """Store the ``failed`` record of a timing that did not come back (unless one is stored already)."""
     from bench.pipeline.timing import failed_record, timing_job
 
-    rid = record_id(ctx.run_id, identity(task.work.label, task.recipe.name, task.slot))
+    rid = tasks.slot_record_id(ctx.run_id, task.work, task.recipe, task.slot)
     if ctx.store.has(rid):
         return  # the task stored its record before its node went away
     trained, exported = (_value(ref) for ref in task.upstream[:2])

@@ -107,8 +107,6 @@ def time_task(
     The upstream results are top-level arguments (Ray resolves those); ``shipped`` is ``[ref]`` of the
     artifact archive, fetched only when the artifact is not already here.
     """
-    from bench.pipeline.jobs import identity
-    from bench.pipeline.runs import record_id
     from bench.pipeline.timing import time_stage
     from results.store import Store
 
@@ -119,17 +117,21 @@ def time_task(
     store = Store(job.store_url)
     try:
         ctx = _context(job, store)
-        record = time_stage(ctx, work, recipe, (trained, exported, evaluated), slot)
+        time_stage(ctx, work, recipe, (trained, exported, evaluated), slot)  # stores the record
     finally:
         store.close()
     status = ctx.items[-1].status.value if ctx.items else "stored"
-    rid = (
-        record.record_id
-        if record is not None
-        else record_id(job.run_id, identity(work.label, recipe.name, slot))
-    )
+    rid = slot_record_id(job.run_id, work, recipe, slot)
     node = f"{socket.gethostname()}:{os.getpid()}"
     return Timed(rid, status, start, time.time(), node, ctx.items)
+
+
+def slot_record_id(run_id: str, work: VariantWork, recipe, slot: Slot) -> str:
+    """The deterministic id of the record of one slot (the pipeline's: run id + identity)."""
+    from bench.pipeline.jobs import identity
+    from bench.pipeline.runs import record_id
+
+    return record_id(run_id, identity(work.label, recipe.name, slot))
 
 
 def _fetch(path: str, sha256: str, shipped: list) -> bytes | None:

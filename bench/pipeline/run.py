@@ -43,9 +43,7 @@ class Options:
     dry_run: bool = False  # print what would run; compute and store nothing
     retime: bool = False  # measure again instead of reusing cached timings (a new run id)
     quiet: bool = False  # no progress lines
-    cluster: str | None = (
-        None  # Ray address ("auto" or HOST:PORT): run on that cluster (overrides the plan's)
-    )
+    cluster: str | None = None  # Ray address ("auto" or HOST:PORT): run there (overrides the plan's)
 
 
 @dataclass
