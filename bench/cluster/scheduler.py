@@ -76,9 +76,7 @@ def run_on_cluster(ctx: Context, works: list[VariantWork], section: ClusterSecti
     try:
         job = tasks.Job(ctx.plan, str(ctx.workdir), ctx.store.url, ctx.run_id, ctx.retime, ctx.provenance)
         pending, absent, item_refs = _submit(ctx, job, works, section)
-        for items in _gather_items(item_refs):
-            ctx.items.extend(items)
-        _collect(ctx, pending, section)
+        _collect(ctx, pending, item_refs, section)
         for task in absent:
             _record_unreachable(ctx, task)
     finally:
@@ -92,14 +90,14 @@ def _submit(ctx: Context, job, works: list[VariantWork], section: ClusterSection
     pending: dict = {}
     absent: list[Pending] = []  # slots of targets no node offers and the driver cannot reach either
     offered = ray.cluster_resources()
-    item_refs = []
+    item_refs: dict = {}  # ref of a train / export task's report items -> what it is, for progress
     for work in works:
         trained, weights, items = tasks.train_task.options(**build).remote(job, work)
-        item_refs.append(items)
+        item_refs[items] = f"train {work.label}"
         for recipe in work.recipes:
             refs = tasks.export_task.options(**build).remote(job, work, recipe, trained, [weights])
             exported, evaluated, artifact, items = refs
-            item_refs.append(items)
+            item_refs[items] = f"export {work.label} {recipe.name}"
             for slot in slots(ctx.plan, recipe.format):
                 if resource_name(slot.target.label) not in offered and not reach(ctx, slot).ok:
                     absent.append(Pending(work, recipe, slot, (trained, exported, evaluated)))
@@ -111,23 +109,28 @@ def _submit(ctx: Context, job, works: list[VariantWork], section: ClusterSection
     return pending, absent, item_refs
 
 
-def _gather_items(refs: list) -> list:
-    """The train / export tasks' report items (a task that raised reports nothing; its timings fail)."""
-    found = []
-    for ref in refs:
-        try:
-            found.append(ray.get(ref))
-        except Exception:  # any task error surfaces again on the timings that need it
-            continue
-    return found
+def _report_build(ctx: Context, ref, label: str) -> None:
+    """A finished train / export task: its report items, and a progress line."""
+    try:
+        items = ray.get(ref)
+    except Exception as error:  # its timings fail with this error, each in its own record
+        ctx.progress.note(f"{label}: task failed: {_one_line(error)[:300]}")
+        return
+    ctx.items.extend(items)
+    statuses = ", ".join(sorted({item.status.value for item in items})) or "done"
+    ctx.progress.note(f"{label}: {statuses}")
 
 
-def _collect(ctx: Context, pending: dict, section: ClusterSection) -> None:
-    """Wait for every timing task; fail the ones that raised or whose target left the cluster."""
+def _collect(ctx: Context, pending: dict, builds: dict, section: ClusterSection) -> None:
+    """Wait for every task; fail the timings that raised or whose target left the cluster."""
     missing_since: dict[str, float] = {}
-    while pending:
-        done, _ = ray.wait(list(pending), num_returns=len(pending), timeout=POLL_SECS)
+    while pending or builds:
+        waiting = [*builds, *pending]
+        done, _ = ray.wait(waiting, num_returns=len(waiting), timeout=POLL_SECS)
         for ref in done:
+            if ref in builds:
+                _report_build(ctx, ref, builds.pop(ref))
+                continue
             task = pending.pop(ref)
             try:
                 timed = ray.get(ref)
