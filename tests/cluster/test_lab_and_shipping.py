@@ -47,6 +47,7 @@ def test_ray_start_starts_a_head_or_joins_one():
     assert "--address=10.0.0.5:6379" in join and "--head" not in join
 
 
+@pytest.mark.slow  # the CLI loads every command module (TensorFlow among them)
 def test_lab_node_dry_run_prints_what_it_declares(tmp_path, capsys):
     targets = tmp_path / "targets.yaml"
     targets.write_text("targets:\n  - {name: phone_a, runner: host}\n  - {name: mac, runner: coreml_mac}\n")
