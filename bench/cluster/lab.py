@@ -56,6 +56,28 @@ def _reason(probes: list[Probe]) -> str:
     return "; ".join(p.reason for p in probes if p.reason) or "not found by its runner"
 
 
+def check_address(address: str, timeout: float = 5.0) -> None:
+    """Fail fast, before anything is computed, when no Ray head answers at ``address`` (HOST:PORT).
+
+    ``auto`` is left to Ray (it finds the local node's cluster, or says there is none, at once); an
+    address nobody answers would otherwise keep Ray retrying for minutes.
+
+    Raises:
+        InputError: the address is malformed or nothing accepts a connection there.
+    """
+    import socket
+
+    if address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InputError(f"--cluster: got {address!r}; allowed: auto or HOST:PORT of the Ray head")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError as error:
+        raise InputError(f"--cluster: no Ray head answers at {address} ({error})") from None
+
+
 def ray_start_argv(declaration: Declaration, address: str | None, num_cpus: int | None) -> list[str]:
     """The ``ray start`` command that starts a head (no address) or joins ``address`` with the resources."""
     ray = Path(sys.executable).with_name("ray")

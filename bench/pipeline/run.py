@@ -68,6 +68,11 @@ def run_benchmark(plan: Plan, options: Options) -> Outcome:
             another run holding the work folder.
     """
     works = select(plan, options.only)
+    section = cluster_section(plan, options)
+    if section is not None and not options.dry_run:
+        from bench.cluster.lab import check_address  # no Ray import: fails before anything is computed
+
+        check_address(section.address)
     cache = StageCache(Path(options.workdir).resolve())
     with contextlib.nullcontext() if options.dry_run else runs.exclusive(cache.root):
         return _plan_and_run(plan, options, works, cache)

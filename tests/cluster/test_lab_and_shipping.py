@@ -118,3 +118,13 @@ def test_the_cli_and_a_plain_benchmark_never_import_ray():
         "assert 'ray' not in sys.modules, 'ray imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=120)
+
+
+def test_a_cluster_address_nobody_answers_fails_at_once_in_one_line():
+    from bench.cluster.lab import check_address
+
+    with pytest.raises(InputError, match="no Ray head answers at 127.0.0.1:1"):
+        check_address("127.0.0.1:1", timeout=2)
+    with pytest.raises(InputError, match="allowed: auto or HOST:PORT"):
+        check_address("nohost")
+    check_address("auto")  # left to Ray
