@@ -81,7 +81,9 @@ def check_address(address: str, timeout: float = 5.0) -> None:
 def ray_start_argv(declaration: Declaration, address: str | None, num_cpus: int | None) -> list[str]:
     """The ``ray start`` command that starts a head (no address) or joins ``address`` with the resources."""
     ray = Path(sys.executable).with_name("ray")
-    argv = [str(ray), "start", f"--resources={json.dumps(declaration.resources, sort_keys=True)}"]
+    resources = json.dumps(declaration.resources, sort_keys=True)
+    # No usage reports to Ray's servers: a lab host talks to its cluster and the store only.
+    argv = [str(ray), "start", f"--resources={resources}", "--disable-usage-stats"]
     argv += [f"--address={address}"] if address else ["--head", "--include-dashboard=false"]
     if num_cpus is not None:
         argv.append(f"--num-cpus={num_cpus}")

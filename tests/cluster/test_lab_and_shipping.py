@@ -39,6 +39,7 @@ def test_ray_start_starts_a_head_or_joins_one():
     assert head[1:] == [
         "start",
         '--resources={"target:phone_a": 1.0}',
+        "--disable-usage-stats",
         "--head",
         "--include-dashboard=false",
         "--num-cpus=2",
