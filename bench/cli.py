@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "dataset",
     "train",
     "inspect",
+    "lab",
 ]
 
 EXIT_BAD_INPUT = 2

@@ -129,6 +129,16 @@ class EvaluationSection(_Strict):
     max_images: int | None = Field(default=None, ge=1)  # first N validation images; None = all
 
 
+class ClusterSection(_Strict):
+    """Where and how to run on a Ray cluster (``cluster: auto`` is ``cluster: {address: auto}``)."""
+
+    address: str = "auto"  # Ray address: "auto" (the local node's cluster) or HOST:PORT of the head
+    train_cpus: float = Field(default=1, gt=0)  # CPUs each training / export task reserves
+    train_gpus: float = Field(default=0, ge=0)  # GPUs each training / export task reserves (0: CPU only)
+    # Seconds a target may be missing from the cluster (its lab node gone) before its jobs end `failed`.
+    lost_target_secs: float = Field(default=120, gt=0)
+
+
 class RecipeSpec(BaseModel):
     """A recipe by name, with optional field overrides (``{name: tflite_int8_qat, finetune_steps: 100}``)."""
 
@@ -157,6 +167,12 @@ class Plan(_Strict):
     evaluation: EvaluationSection = EvaluationSection()
     targets: list[TargetConfig] = Field(min_length=1)
     timing: TimingSettings = TimingSettings(min_runs=20, min_secs=0.5)
+    cluster: ClusterSection | None = None  # run on a Ray cluster (``--cluster`` overrides the address)
+
+    @field_validator("cluster", mode="before")
+    @classmethod
+    def _address_to_section(cls, value: Any) -> Any:
+        return {"address": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _something_to_benchmark(self) -> Plan:
@@ -186,8 +202,12 @@ class Plan(_Strict):
         return validated(TrainConfig, {**self.training.to_dict(), **variant.train}, "train")
 
     def canonical(self) -> dict:
-        """Plain JSON values of the whole plan (hashing and the run manifest)."""
-        return self.model_dump(mode="json")
+        """Plain JSON values of the whole plan (hashing and the run manifest).
+
+        ``cluster`` is left out: where a plan runs does not change its records, so a run started on a
+        cluster resumes (or is found current) without one and the other way round.
+        """
+        return self.model_dump(mode="json", exclude={"cluster"})
 
 
 def plan_names() -> list[str]:

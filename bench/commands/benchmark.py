@@ -55,6 +55,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="measure every timing again (a new run id) instead of reusing cached ones",
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines; only the summary")
+    parser.add_argument(
+        "--cluster",
+        metavar="auto|ADDRESS",
+        help="run on an existing Ray cluster (`auto`: the one this machine belongs to, or HOST:PORT of its "
+        "head); the store URL must reach every node (default: the plan's `cluster:`, else local)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -67,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     # coremltools draws tqdm bars for every conversion pass; they would bury the progress lines.
     os.environ.setdefault("TQDM_DISABLE", "1")
     workdir = Path(args.workdir or os.environ.get(WORKDIR_ENV) or "work")
-    options = Options(workdir, args.store, args.only, args.dry_run, args.retime, args.quiet)
+    options = Options(workdir, args.store, args.only, args.dry_run, args.retime, args.quiet, args.cluster)
     console = output.stdout_console()
     try:
         outcome = run_benchmark(plan, options)

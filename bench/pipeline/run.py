@@ -43,6 +43,7 @@ class Options:
     dry_run: bool = False  # print what would run; compute and store nothing
     retime: bool = False  # measure again instead of reusing cached timings (a new run id)
     quiet: bool = False  # no progress lines
+    cluster: str | None = None  # Ray address ("auto" or HOST:PORT): run there (overrides the plan's)
 
 
 @dataclass
@@ -67,6 +68,11 @@ def run_benchmark(plan: Plan, options: Options) -> Outcome:
             another run holding the work folder.
     """
     works = select(plan, options.only)
+    section = cluster_section(plan, options)
+    if section is not None and not options.dry_run:
+        from bench.cluster.lab import check_address  # no Ray import: fails before anything is computed
+
+        check_address(section.address)
     cache = StageCache(Path(options.workdir).resolve())
     with contextlib.nullcontext() if options.dry_run else runs.exclusive(cache.root):
         return _plan_and_run(plan, options, works, cache)
@@ -119,7 +125,14 @@ def _execute(plan, options, works, state, key, planning, outcome, store) -> Outc
     runs.write_manifest(state, plan.name, key, complete=False)
     if state.resumed:
         progress.note(f"resuming run {state.run_id} (an earlier run of this plan did not finish)")
-    walk(ctx, works, dataset_stage(ctx))
+    data = dataset_stage(ctx)
+    section = cluster_section(plan, options)
+    if section is None:
+        walk(ctx, works, data)
+    else:  # Ray is imported on this path only
+        from bench.cluster.scheduler import run_on_cluster
+
+        run_on_cluster(ctx, works, section)
     records = store.records(run_id=state.run_id)
     runs.write_manifest(state, plan.name, key, complete=True, records=len(records))
     outcome.run_id, outcome.status, outcome.items, outcome.records = (
@@ -130,6 +143,16 @@ def _execute(plan, options, works, state, key, planning, outcome, store) -> Outc
     )
     outcome.resumed, outcome.seconds = state.resumed, progress.elapsed
     return outcome
+
+
+def cluster_section(plan: Plan, options: Options):
+    """The plan's ``cluster:`` section with ``--cluster`` applied; None for a local run."""
+    from bench.plans import ClusterSection
+
+    if options.cluster:
+        base = plan.cluster or ClusterSection()
+        return base.model_copy(update={"address": options.cluster})
+    return plan.cluster
 
 
 def walk(ctx: Context, works: list[VariantWork], data: Data) -> None:

@@ -49,9 +49,10 @@ def time_stage(ctx: Context, work: VariantWork, recipe, upstream: tuple, slot: S
         # An unreachable target needs no upstream result: its record is only a reason.
         ctx.report("time", label, S.TO_STORE if not reach(ctx, slot).ok else S.PENDING)
         return None
-    job = _job(ctx, work, recipe, trained, exported, slot, rid)
+    job = timing_job(ctx, work, recipe, trained, exported, slot, rid)
     if isinstance(exported, Failure):
-        record, status = _failed_record(job, slot, exported), S.FAILED
+        error = ErrorInfo(type=exported.type, message=f"{exported.stage} failed: {exported.message}")
+        record, status = failed_record(job, slot, error), S.FAILED
     else:
         record, status = _measure(ctx, job, slot, label)
         if record is None:
@@ -114,7 +115,7 @@ def runner_for(ctx: Context, slot: Slot):
     return ctx.runners[name]
 
 
-def _job(
+def timing_job(
     ctx: Context,
     work: VariantWork,
     recipe,
@@ -123,6 +124,7 @@ def _job(
     slot: Slot,
     rid: str,
 ) -> TimingJob:
+    """The runner's job for one slot (also what a failed record names when nothing was timed)."""
     model = trained.model if isinstance(trained, Trained) else ModelInfo(variant=work.spec.name)
     if isinstance(exported, Exported):
         artifact = exported.artifact
@@ -143,11 +145,11 @@ def _job(
     )
 
 
-def _failed_record(job: TimingJob, slot: Slot, failed: Failure) -> RunRecord:
+def failed_record(job: TimingJob, slot: Slot, error: ErrorInfo) -> RunRecord:
+    """A ``failed`` record of the job, saying why (an upstream stage failed, the target was lost)."""
     target = TargetInfo(
         runner=slot.target.runner, device_id=job.device_id, delegate=job.delegate, threads=job.threads
     )
-    error = ErrorInfo(type=failed.type, message=f"{failed.stage} failed: {failed.message}")
     return RunRecord(
         record_id=job.record_id,
         run_id=job.run_id,

@@ -46,7 +46,7 @@ def _bad(change):
 
 def test_unknown_top_level_key_lists_the_sections():
     message = _bad(lambda d: d.update(tragets=[]))
-    assert "tragets: unknown key; allowed: dataset, description, evaluation, export" in message
+    assert "tragets: unknown key; allowed: cluster, dataset, description, evaluation, export" in message
 
 
 def test_unknown_nested_key_names_its_path_and_allowed_keys():
