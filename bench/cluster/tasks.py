@@ -131,7 +131,7 @@ def slot_record_id(run_id: str, work: VariantWork, recipe, slot: Slot) -> str:
     from bench.pipeline.jobs import identity
     from bench.pipeline.runs import record_id
 
-    return record_id(run_id, identity(work.label, recipe.name, slot))
+    return record_id(run_id, identity(work, recipe.name, slot))
 
 
 def _fetch(path: str, sha256: str, shipped: list) -> bytes | None:

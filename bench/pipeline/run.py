@@ -133,6 +133,10 @@ def _execute(plan, options, works, state, key, planning, outcome, store) -> Outc
         from bench.cluster.scheduler import run_on_cluster
 
         run_on_cluster(ctx, works, section)
+        if plan.models:  # the user's files are timed where they lie: on the driver's reachable targets
+            from bench.pipeline.user_models import walk_user_models
+
+            walk_user_models(ctx, data)
     records = store.records(run_id=state.run_id)
     runs.write_manifest(state, plan.name, key, complete=True, records=len(records))
     outcome.run_id, outcome.status, outcome.items, outcome.records = (
