@@ -62,7 +62,7 @@ def tiny_user_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
             fan_in = int(np.prod(layer.kernel.shape[:-1]))
             layer.kernel.assign(rng.normal(0, 0.5 / np.sqrt(fan_in), layer.kernel.shape).astype(np.float32))
     recalibrate_batchnorm(model, config)
-    inputs = zoo_inputs(config, model, list(MODEL_CLASSES), [], None, "tiny_user")
+    inputs = zoo_inputs(config, model, list(MODEL_CLASSES), [], "tiny_user")
     artifact = convert(inputs, get_recipe("tflite_fp32"), out, tflite_metadata=False)
     export = DetectionExport(model, config)
     saved = out / "saved_model"
