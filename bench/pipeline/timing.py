@@ -51,7 +51,7 @@ def time_stage(ctx: Context, work: VariantWork, recipe, upstream: tuple, slot: S
         return None
     job = _job(ctx, work, recipe, trained, exported, slot, rid)
     if isinstance(exported, Failure):
-        record, status = _failed_record(job, slot, exported), S.FAILED
+        record, status = failed_record(job, slot, exported), S.FAILED
     else:
         record, status = _measure(ctx, job, slot, label)
         if record is None:
@@ -143,7 +143,8 @@ def _job(
     )
 
 
-def _failed_record(job: TimingJob, slot: Slot, failed: Failure) -> RunRecord:
+def failed_record(job: TimingJob, slot: Slot, failed: Failure) -> RunRecord:
+    """The ``failed`` record of a job whose artifact was never made (the error names the failed stage)."""
     target = TargetInfo(
         runner=slot.target.runner, device_id=job.device_id, delegate=job.delegate, threads=job.threads
     )

@@ -24,7 +24,7 @@ from bench.pipeline.entries import Evaluated, Exported, Failure, Loaded, NotEval
 from bench.pipeline.jobs import Slot, VariantWork, identity, slots
 from bench.pipeline.runs import record_id
 from bench.pipeline.stages import artifact_unchanged, release_inputs
-from bench.pipeline.timing import time_stage
+from bench.pipeline.timing import failed_record, time_stage
 from bench.plans import VariantSpec
 from bench.user_model_spec import SourceKind, UserModelSpec, source_kind
 from common.errors import InputError
@@ -56,12 +56,19 @@ def walk_user_models(ctx: Context, data: Data) -> None:
             exported = _as_given(spec, loaded)
             evaluated = user_evaluate_stage(ctx, data, spec, kind, exported, f"{spec.label} {AS_GIVEN}")
             for slot in slots(ctx.plan, given.format):
-                time_stage(ctx, work, given, (loaded, exported, evaluated), slot)
+                if isinstance(loaded, Failure):  # the record is still about the file, not a recipe
+                    artifact = ArtifactInfo(format=given.format, path=str(spec.path), sha256="", size_bytes=0)
+                    untimed_stage(ctx, work, given, artifact, loaded, slot, S.FAILED, loaded)
+                else:
+                    time_stage(ctx, work, given, (loaded, exported, evaluated), slot)
         for recipe in plan_recipes(ctx):
             reason = recipe_reason(kind, recipe, spec)
             if reason is not None:
+                artifact = ArtifactInfo(
+                    recipe=recipe.name, format=recipe.format, path="(not converted)", sha256="", size_bytes=0
+                )
                 for slot in slots(ctx.plan, recipe.format):
-                    unsupported_stage(ctx, work, recipe, loaded, slot, reason)
+                    untimed_stage(ctx, work, recipe, artifact, loaded, slot, S.UNSUPPORTED, reason)
                 continue
             exported = user_export_stage(ctx, data, spec, kind, loaded, recipe)
             evaluated = user_evaluate_stage(ctx, data, spec, kind, exported, f"{spec.label} {recipe.name}")
@@ -204,17 +211,23 @@ def user_evaluate_stage(
     return ctx.keep("evaluate", key, entry)
 
 
-def unsupported_stage(ctx: Context, work: VariantWork, recipe, loaded: Loading, slot: Slot, reason: str):
-    """Store the ``unsupported`` record of a recipe that cannot apply to the user's model, on one slot."""
+def untimed_stage(
+    ctx: Context,
+    work: VariantWork,
+    recipe,
+    artifact: ArtifactInfo,
+    loaded: Loading,
+    slot: Slot,
+    status: S,
+    why: str | Failure,
+):
+    """Store the record of an artifact that is not timed, on one slot: ``unsupported`` (a recipe that
+    cannot apply to the user's model; ``why`` is the reason) or ``failed`` (``why`` is the load's Failure)."""
     label = f"{work.label} {recipe.name} on {slot.describe()}"
     rid = record_id(ctx.run_id, identity(work, recipe.name, slot))
     if ctx.store is not None and ctx.store.has(rid):
         ctx.report("time", label, S.STORED)
         return None
-    model = loaded.model if isinstance(loaded, Loaded) else ModelInfo(variant=work.label)
-    artifact = ArtifactInfo(
-        recipe=recipe.name, format=recipe.format, path="(not converted)", sha256="", size_bytes=0
-    )
     job = TimingJob(
         artifact=artifact,
         delegate=slot.delegate,
@@ -222,14 +235,18 @@ def unsupported_stage(ctx: Context, work: VariantWork, recipe, loaded: Loading, 
         settings=slot.settings,
         run_id=ctx.run_id,
         plan=ctx.plan.name,
-        model=model,
+        model=loaded.model if isinstance(loaded, Loaded) else ModelInfo(variant=work.label),
         record_id=rid,
         device_id=slot.target.device_id,
     )
-    record = ctx.provenance.stamp(unsupported_record(job, slot.target.runner, reason, slot.target.device_id))
+    if status is S.FAILED:
+        record = failed_record(job, slot, why)
+    else:
+        record = unsupported_record(job, slot.target.runner, why, slot.target.device_id)
+    record = ctx.provenance.stamp(record)
     if not ctx.execute:
         ctx.report("time", label, S.TO_STORE)
         return record
     ctx.store.add(record)
-    ctx.report("time", label, S.UNSUPPORTED)
+    ctx.report("time", label, status)
     return record
