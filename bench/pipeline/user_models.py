@@ -52,15 +52,7 @@ def walk_user_models(ctx: Context, data: Data) -> None:
         work = VariantWork(VariantSpec(name=spec.label), spec.label, ())
         loaded = load_stage(ctx, spec, kind)
         if kind in (SourceKind.TFLITE, SourceKind.COREML):
-            given = AsGiven(ArtifactFormat.TFLITE if kind is SourceKind.TFLITE else ArtifactFormat.COREML)
-            exported = _as_given(spec, loaded)
-            evaluated = user_evaluate_stage(ctx, data, spec, kind, exported, f"{spec.label} {AS_GIVEN}")
-            for slot in slots(ctx.plan, given.format):
-                if isinstance(loaded, Failure):  # the record is still about the file, not a recipe
-                    artifact = ArtifactInfo(format=given.format, path=str(spec.path), sha256="", size_bytes=0)
-                    untimed_stage(ctx, work, given, artifact, loaded, slot, S.FAILED, loaded)
-                else:
-                    time_stage(ctx, work, given, (loaded, exported, evaluated), slot)
+            _walk_as_given(ctx, data, spec, kind, work, loaded)
         for recipe in plan_recipes(ctx):
             reason = recipe_reason(kind, recipe, spec)
             if reason is not None:
@@ -75,6 +67,19 @@ def walk_user_models(ctx: Context, data: Data) -> None:
             for slot in slots(ctx.plan, recipe.format):
                 time_stage(ctx, work, recipe, (loaded, exported, evaluated), slot)
         release_inputs(ctx)
+
+
+def _walk_as_given(ctx: Context, data: Data, spec, kind, work: VariantWork, loaded: Loading) -> None:
+    """Evaluate and time the user's .tflite / .mlpackage unchanged (its records carry no recipe)."""
+    given = AsGiven(ArtifactFormat.TFLITE if kind is SourceKind.TFLITE else ArtifactFormat.COREML)
+    exported = _as_given(spec, loaded)
+    evaluated = user_evaluate_stage(ctx, data, spec, kind, exported, f"{spec.label} {AS_GIVEN}")
+    for slot in slots(ctx.plan, given.format):
+        if isinstance(loaded, Failure):  # a failed record, still about the file rather than a recipe
+            artifact = ArtifactInfo(format=given.format, path=str(spec.path), sha256="", size_bytes=0)
+            untimed_stage(ctx, work, given, artifact, loaded, slot, S.FAILED, loaded)
+        else:
+            time_stage(ctx, work, given, (loaded, exported, evaluated), slot)
 
 
 def plan_recipes(ctx: Context) -> list:
