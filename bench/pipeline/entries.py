@@ -1,9 +1,10 @@
 """What each stage hands the next: typed, frozen results, cached as JSON by content hash.
 
-A stage item ends in one of these (pydantic, ``extra="forbid"``, told apart by ``kind``): ``Trained``,
-``Exported``, ``Evaluated`` / ``NotEvaluated``, or a ``Failure`` naming the stage that failed. A typed
-failure of one item is cached like a result: it becomes ``failed`` records for that variant / recipe while
-the rest of the plan continues. A cache file that no longer parses (written by an older layout) is a
+A stage item ends in one of these (pydantic, ``extra="forbid"``, told apart by ``kind``): ``Trained``
+(or ``Loaded``, a user's own model file in the train stage's place), ``Exported``, ``Evaluated`` /
+``NotEvaluated``, or a ``Failure`` naming the stage that failed. A typed failure of one item is cached like
+a result: it becomes ``failed`` records for that variant / recipe while the rest of the plan continues. A
+cache file that no longer parses (written by an older layout) is a
 miss, so the item is computed again rather than misread.
 """
 
@@ -13,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from results.schema import AccuracyInfo, ArtifactInfo, ModelInfo
+from results.schema import AccuracyInfo, ArtifactInfo, ErrorInfo, ModelInfo
 
 
 class _Entry(BaseModel):
@@ -24,7 +25,7 @@ class Failure(_Entry):
     """A typed failure of one stage item (a diverging training, a refused recipe, an unreadable artifact)."""
 
     kind: Literal["failed"] = "failed"
-    stage: Literal["train", "export", "evaluate"]  # where it failed; records say "export failed: ..."
+    stage: Literal["load", "train", "export", "evaluate"]  # where it failed; records say "export failed: ..."
     type: str  # the exception's class name, e.g. ConversionError
     message: str  # the error's message on one line, at most 2000 characters
 
@@ -33,6 +34,10 @@ class Failure(_Entry):
         """The failure of ``stage`` from a caught exception."""
         message = " ".join(str(error).split()) or type(error).__name__
         return cls(stage=stage, type=type(error).__name__, message=message[:2000])
+
+    def error(self) -> ErrorInfo:
+        """What a record whose artifact was never made says: ``export failed: ...``."""
+        return ErrorInfo(type=self.type, message=f"{self.stage} failed: {self.message}")
 
 
 class Trained(_Entry):
@@ -48,11 +53,19 @@ class Trained(_Entry):
     model: ModelInfo  # the record's model fields (params BN-folded, MAdds)
 
 
+class Loaded(_Entry):
+    """A user's own model file (a plan's ``models:`` entry) in the train stage's place: hashed, described."""
+
+    kind: Literal["loaded"] = "loaded"
+    artifact: ArtifactInfo  # the file as given (recipe None): what its as-given records measure
+    model: ModelInfo  # the record's model fields (variant ``user:<name>``; what the file tells)
+
+
 class Exported(_Entry):
     """The export stage's result: the artifact file and its sidecar."""
 
     kind: Literal["exported"] = "exported"
-    sidecar: str  # path of <artifact>.artifact.json (re-verified on every cache hit)
+    sidecar: str | None  # path of <artifact>.artifact.json (re-verified); None: a user's file timed as given
     artifact: ArtifactInfo  # the record's artifact fields, path included
     tools: dict[str, str | None]  # tool versions that wrote the artifact (merged into the records)
 
@@ -72,7 +85,7 @@ class NotEvaluated(_Entry):
     reason: str  # shown nowhere as an error: the records are still timed
 
 
-TrainEntry = Annotated[Trained | Failure, Field(discriminator="kind")]
+TrainEntry = Annotated[Trained | Loaded | Failure, Field(discriminator="kind")]
 ExportEntry = Annotated[Exported | Failure, Field(discriminator="kind")]
 EvaluateEntry = Annotated[Evaluated | NotEvaluated | Failure, Field(discriminator="kind")]
 

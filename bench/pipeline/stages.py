@@ -130,7 +130,7 @@ def export_stage(
     extra = ctx.plan.finetune.model_dump() if recipe.training.value != "none" else None
     parts = (trained.weights_sha256, recipe.model_dump(mode="json"), ctx.plan.export.model_dump(), extra)
     key = stage_key("export", data.key, *parts)
-    hit, compute = ctx.lookup("export", label, key, data.ready, valid=_artifact_unchanged)
+    hit, compute = ctx.lookup("export", label, key, data.ready, valid=artifact_unchanged)
     if not compute:
         return hit
     folder = ctx.cache.output_dir("export", f"{work.label.replace('@', '-')}.{recipe.name}", key)
@@ -148,7 +148,7 @@ def _weights_present(entry: Trained | Failure) -> bool:
     return isinstance(entry, Failure) or Path(entry.weights).is_file()
 
 
-def _artifact_unchanged(entry: Exported | Failure) -> bool:
+def artifact_unchanged(entry: Exported | Failure) -> bool:
     """A cached export still holds: it failed, or its artifact matches its sidecar (re-hashed)."""
     from converters.artifact import load_artifact
 

@@ -29,7 +29,8 @@ def records_frame(records: list[RunRecord]) -> pd.DataFrame:
         width = r.model.width_multiplier
         rows.append(
             {
-                "variant": f"{r.model.variant}@{size}x{width}" if size else (r.model.variant or "?"),
+                # A zoo variant with its settings; a user's model (no width multiplier) by its name.
+                "variant": f"{r.model.variant}@{size}x{width}" if size and width else r.model.variant or "?",
                 "recipe": r.artifact.recipe or "as given",  # a user's file measured unchanged
                 "runner": r.target.runner,
                 "device_id": r.target.device_id,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from bench.cache import stage_key
 from bench.pipeline.context import Context
 from bench.pipeline.context import ItemStatus as S
-from bench.pipeline.entries import Evaluated, Exported, Failure, Trained
+from bench.pipeline.entries import Evaluated, Exported, Failure, Loaded, Trained
 from bench.pipeline.jobs import Slot, VariantWork, identity
 from bench.pipeline.runs import record_id
 from device_runners.base import Support, TimingJob, unsupported_record
@@ -33,7 +33,7 @@ def time_stage(ctx: Context, work: VariantWork, recipe, upstream: tuple, slot: S
         ctx: The pass.
         work: The variant.
         recipe: The recipe.
-        upstream: (train, export, evaluate results, :mod:`bench.pipeline.entries`); None is pending.
+        upstream: (train or load, export, evaluate results, :mod:`bench.pipeline.entries`); None is pending.
         slot: Where and how to time.
 
     Returns:
@@ -51,8 +51,7 @@ def time_stage(ctx: Context, work: VariantWork, recipe, upstream: tuple, slot: S
         return None
     job = timing_job(ctx, work, recipe, trained, exported, slot, rid)
     if isinstance(exported, Failure):
-        error = ErrorInfo(type=exported.type, message=f"{exported.stage} failed: {exported.message}")
-        record, status = failed_record(job, slot, error), S.FAILED
+        record, status = failed_record(job, slot, exported.error()), S.FAILED
     else:
         record, status = _measure(ctx, job, slot, label)
         if record is None:
@@ -119,13 +118,13 @@ def timing_job(
     ctx: Context,
     work: VariantWork,
     recipe,
-    trained: Trained | Failure,
+    trained: Trained | Loaded | Failure,
     exported: Exported | Failure,
     slot: Slot,
     rid: str,
 ) -> TimingJob:
     """The runner's job for one slot (also what a failed record names when nothing was timed)."""
-    model = trained.model if isinstance(trained, Trained) else ModelInfo(variant=work.spec.name)
+    model = trained.model if isinstance(trained, (Trained, Loaded)) else ModelInfo(variant=work.spec.name)
     if isinstance(exported, Exported):
         artifact = exported.artifact
     else:  # nothing was written: the record still names what it is about

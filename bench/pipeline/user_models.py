@@ -17,12 +17,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.cache import stage_key
-from bench.pipeline.context import FAILED, PENDING, RUN, STORED, TO_STORE, UNSUPPORTED, Context, Data
+from bench.cache import file_sha256, stage_key
+from bench.pipeline.context import Context, Data
+from bench.pipeline.context import ItemStatus as S
+from bench.pipeline.entries import Evaluated, Exported, Failure, Loaded, NotEvaluated
 from bench.pipeline.jobs import Slot, VariantWork, identity, slots
 from bench.pipeline.runs import record_id
-from bench.pipeline.stages import failure, release_inputs
-from bench.pipeline.timing import time_stage
+from bench.pipeline.stages import artifact_unchanged, release_inputs
+from bench.pipeline.timing import failed_record, time_stage
 from bench.plans import VariantSpec
 from bench.user_model_spec import SourceKind, UserModelSpec, source_kind
 from common.errors import InputError
@@ -30,6 +32,9 @@ from device_runners.base import TimingJob, unsupported_record
 from results.schema import ArtifactFormat, ArtifactInfo, ModelInfo
 
 AS_GIVEN = "as_given"  # the pseudo-recipe of a user's file benchmarked unchanged (labels and ids only)
+
+Loading = Loaded | Failure | None  # the load stage's result (None: pending in a planning pass)
+Exporting = Exported | Failure | None
 
 
 @dataclass(frozen=True)
@@ -47,22 +52,34 @@ def walk_user_models(ctx: Context, data: Data) -> None:
         work = VariantWork(VariantSpec(name=spec.label), spec.label, ())
         loaded = load_stage(ctx, spec, kind)
         if kind in (SourceKind.TFLITE, SourceKind.COREML):
-            given = AsGiven(ArtifactFormat.TFLITE if kind is SourceKind.TFLITE else ArtifactFormat.COREML)
-            exported = _as_given(spec, loaded)
-            evaluated = user_evaluate_stage(ctx, data, spec, kind, exported, f"{spec.label} {AS_GIVEN}")
-            for slot in slots(ctx.plan, given.format):
-                time_stage(ctx, work, given, (loaded, exported, evaluated), slot)
+            _walk_as_given(ctx, data, spec, kind, work, loaded)
         for recipe in plan_recipes(ctx):
             reason = recipe_reason(kind, recipe, spec)
             if reason is not None:
+                artifact = ArtifactInfo(
+                    recipe=recipe.name, format=recipe.format, path="(not converted)", sha256="", size_bytes=0
+                )
                 for slot in slots(ctx.plan, recipe.format):
-                    unsupported_stage(ctx, work, recipe, loaded, slot, reason)
+                    untimed_stage(ctx, work, recipe, artifact, loaded, slot, S.UNSUPPORTED, reason)
                 continue
             exported = user_export_stage(ctx, data, spec, kind, loaded, recipe)
             evaluated = user_evaluate_stage(ctx, data, spec, kind, exported, f"{spec.label} {recipe.name}")
             for slot in slots(ctx.plan, recipe.format):
                 time_stage(ctx, work, recipe, (loaded, exported, evaluated), slot)
         release_inputs(ctx)
+
+
+def _walk_as_given(ctx: Context, data: Data, spec, kind, work: VariantWork, loaded: Loading) -> None:
+    """Evaluate and time the user's .tflite / .mlpackage unchanged (its records carry no recipe)."""
+    given = AsGiven(ArtifactFormat.TFLITE if kind is SourceKind.TFLITE else ArtifactFormat.COREML)
+    exported = _as_given(spec, loaded)
+    evaluated = user_evaluate_stage(ctx, data, spec, kind, exported, f"{spec.label} {AS_GIVEN}")
+    for slot in slots(ctx.plan, given.format):
+        if isinstance(loaded, Failure):  # a failed record, still about the file rather than a recipe
+            artifact = ArtifactInfo(format=given.format, path=str(spec.path), sha256="", size_bytes=0)
+            untimed_stage(ctx, work, given, artifact, loaded, slot, S.FAILED, loaded)
+        else:
+            time_stage(ctx, work, given, (loaded, exported, evaluated), slot)
 
 
 def plan_recipes(ctx: Context) -> list:
@@ -90,124 +107,132 @@ def recipe_reason(kind: SourceKind, recipe, spec: UserModelSpec) -> str | None:
     return None
 
 
-def load_stage(ctx: Context, spec: UserModelSpec, kind: SourceKind) -> dict | None:
-    """Hash the model and read its ModelInfo (cached by content); ``{"failed": ...}`` when it cannot load."""
-    from results.fileinfo import file_info
+def load_stage(ctx: Context, spec: UserModelSpec, kind: SourceKind) -> Loaded | Failure | None:
+    """Hash the model and read its ModelInfo (cached by content); a ``load`` Failure when it cannot load."""
+    from results.sidecar import file_artifact_info
 
     label = f"{spec.label} (load)"
-    info = file_info(spec.path)
-    key = stage_key("user_load", info.sha256, kind.value, spec.architecture, spec.outputs)
+    artifact = file_artifact_info(spec.path)
+    key = stage_key("user_load", artifact.sha256, kind.value, spec.architecture, spec.outputs)
     hit, compute = ctx.lookup("train", label, key, True)
     if not compute:
         return hit
     with ctx.progress.item("train", label):
         try:
-            model = _model_info(ctx, spec, kind)
-            entry = {"model": model, "sha256": info.sha256, "artifact": info.model_dump(mode="json")}
+            entry = Loaded(artifact=artifact, model=_model_info(spec, kind))
         except InputError as error:
-            entry = failure(error)
-            ctx.progress.note(f"load {spec.label}: FAILED: {entry['failed']['message']}")
-    ctx.report("train", label, FAILED if "failed" in entry else RUN, key)
-    return ctx.cache.put("train", key, entry)
+            entry = Failure.of("load", error)
+            ctx.progress.note(f"load {spec.label}: FAILED: {entry.message}")
+    ctx.report("train", label, S.FAILED if isinstance(entry, Failure) else S.RUN, key)
+    return ctx.keep("train", key, entry)
 
 
-def _model_info(ctx: Context, spec: UserModelSpec, kind: SourceKind) -> dict:
+def _model_info(spec: UserModelSpec, kind: SourceKind) -> ModelInfo:
     from bench.pipeline import user_sources
 
     if kind is SourceKind.TFLITE:
         return user_sources.tflite_model_info(spec.path, spec.label)
     if kind is SourceKind.COREML:
-        return {"variant": spec.label}
+        return ModelInfo(variant=spec.label)
     if spec.architecture is None:
         model = user_sources.SignatureModel(spec.path, spec.outputs)
-        return {"variant": spec.label, "input_size": model.input_size, "params": model.count_params()}
+        return ModelInfo(variant=spec.label, input_size=model.input_size, params=model.count_params())
     from bench.models.complexity import count_complexity
 
     model, config = user_sources.load_keras(spec.path, spec.architecture)
     counts = count_complexity(model)
-    return {
-        "variant": spec.label,
-        "input_size": config.input_size,
-        "num_classes": config.num_classes,
-        "params": counts.params_bn_folded,
-        "madds": counts.madds,
-    }
+    return ModelInfo(
+        variant=spec.label,
+        input_size=config.input_size,
+        num_classes=config.num_classes,
+        params=counts.params_bn_folded,
+        madds=counts.madds,
+    )
 
 
-def _as_given(spec: UserModelSpec, loaded: dict | None) -> dict | None:
-    """The export entry of the unchanged file (recipe None)."""
-    if loaded is None or "failed" in loaded:
-        return None if loaded is None else {"failed": {**loaded["failed"], "stage": "load"}}
-    return {"artifact": {**loaded["artifact"], "recipe": None, "path": str(spec.path)}, "tools": {}}
+def _as_given(spec: UserModelSpec, loaded: Loading) -> Exporting:
+    """The export result of the unchanged file (recipe None, no sidecar: no converter wrote it)."""
+    if not isinstance(loaded, Loaded):
+        return loaded  # pending, or the load's failure (its records say "load failed: ...")
+    artifact = loaded.artifact.model_copy(update={"path": str(spec.path)})  # the cache is by content
+    return Exported(sidecar=None, artifact=artifact, tools={})
 
 
-def user_export_stage(ctx: Context, data: Data, spec, kind, loaded: dict | None, recipe) -> dict | None:
-    """Convert the user's model with one recipe, or return the cached artifact."""
+def user_export_stage(ctx: Context, data: Data, spec, kind, loaded: Loading, recipe) -> Exporting:
+    """Convert the user's model with one recipe, or return the cached artifact (re-verified)."""
     from bench.pipeline import user_convert
 
     label = f"{spec.label} {recipe.name}"
     if loaded is None:
-        ctx.report("export", label, PENDING)
+        ctx.report("export", label, S.PENDING)
         return None
-    if "failed" in loaded:
-        return {"failed": {**loaded["failed"], "stage": "load"}}
+    if isinstance(loaded, Failure):
+        return loaded
     labels = _labelmap_digest(spec)
-    parts = (loaded["sha256"], recipe.model_dump(mode="json"), ctx.plan.export.model_dump(), labels)
+    parts = (loaded.artifact.sha256, recipe.model_dump(mode="json"), ctx.plan.export.model_dump(), labels)
     key = stage_key("user_export", data.key, *parts)
-    hit, compute = ctx.lookup("export", label, key, data.ready)
+    hit, compute = ctx.lookup("export", label, key, data.ready, valid=artifact_unchanged)
     if not compute:
         return hit
     folder = ctx.cache.output_dir("export", f"user-{spec.name}.{recipe.name}", key)
     with ctx.progress.item("export", label):
         entry = user_convert.convert_user_model(ctx, data, spec, kind, recipe, folder)
-    ctx.report("export", label, FAILED if "failed" in entry else RUN, key)
-    if "failed" in entry:
-        ctx.progress.note(f"export {label}: FAILED: {entry['failed']['message']}")
-    return ctx.cache.put("export", key, entry)
+    failed = isinstance(entry, Failure)
+    ctx.report("export", label, S.FAILED if failed else S.RUN, key)
+    if failed:
+        ctx.progress.note(f"export {label}: FAILED: {entry.message}")
+    return ctx.keep("export", key, entry)
 
 
 def _labelmap_digest(spec: UserModelSpec) -> str | None:
-    from bench.cache import file_sha256
-
     return file_sha256(spec.labelmap) if spec.labelmap is not None else None
 
 
-def user_evaluate_stage(ctx: Context, data: Data, spec, kind, exported: dict | None, label: str):
+def user_evaluate_stage(
+    ctx: Context, data: Data, spec, kind, exported: Exporting, label: str
+) -> Evaluated | NotEvaluated | Failure | None:
     """COCO metrics of one of the user's artifacts, its classes mapped through the label map."""
     from bench.pipeline import user_convert
 
     if exported is None:
-        ctx.report("evaluate", label, PENDING)
+        ctx.report("evaluate", label, S.PENDING)
         return None
-    if "failed" in exported:
-        return {"skipped": "no artifact"}
+    if isinstance(exported, Failure):
+        return NotEvaluated(reason="no artifact")
     evaluation = ctx.plan.evaluation.model_dump()
-    artifact = exported["artifact"]
-    outputs = spec.outputs if artifact.get("recipe") is None else {}
-    parts = (artifact["sha256"], artifact["format"], data.key, evaluation, _labelmap_digest(spec), outputs)
+    artifact = exported.artifact
+    outputs = spec.outputs if artifact.recipe is None else {}  # a conversion names its outputs itself
+    parts = (artifact.sha256, artifact.format.value, data.key, evaluation, _labelmap_digest(spec), outputs)
     key = stage_key("user_evaluate", *parts)
     hit, compute = ctx.lookup("evaluate", label, key, data.ready)
     if not compute:
         return hit
     with ctx.progress.item("evaluate", label):
-        entry = user_convert.evaluate_user_artifact(ctx, data, spec, kind, Path(artifact["path"]), outputs)
-    if "failed" in entry:
-        ctx.progress.note(f"evaluate {label}: FAILED: {entry['failed']['message']}")
-    ctx.report("evaluate", label, FAILED if "failed" in entry else RUN, key)
-    return ctx.cache.put("evaluate", key, entry)
+        entry = user_convert.evaluate_user_artifact(ctx, data, spec, kind, Path(artifact.path), outputs)
+    failed = isinstance(entry, Failure)
+    if failed:
+        ctx.progress.note(f"evaluate {label}: FAILED: {entry.message}")
+    ctx.report("evaluate", label, S.FAILED if failed else S.RUN, key)
+    return ctx.keep("evaluate", key, entry)
 
 
-def unsupported_stage(ctx: Context, work: VariantWork, recipe, loaded: dict | None, slot: Slot, reason: str):
-    """Store the ``unsupported`` record of a recipe that cannot apply to the user's model, on one slot."""
+def untimed_stage(
+    ctx: Context,
+    work: VariantWork,
+    recipe,
+    artifact: ArtifactInfo,
+    loaded: Loading,
+    slot: Slot,
+    status: S,
+    why: str | Failure,
+):
+    """Store the record of an artifact that is not timed, on one slot: ``unsupported`` (a recipe that
+    cannot apply to the user's model; ``why`` is the reason) or ``failed`` (``why`` is the load's Failure)."""
     label = f"{work.label} {recipe.name} on {slot.describe()}"
-    rid = record_id(ctx.run_id, identity(work.label, recipe.name, slot))
+    rid = record_id(ctx.run_id, identity(work, recipe.name, slot))
     if ctx.store is not None and ctx.store.has(rid):
-        ctx.report("time", label, STORED)
+        ctx.report("time", label, S.STORED)
         return None
-    model = loaded["model"] if loaded and "model" in loaded else {"variant": work.label}
-    artifact = ArtifactInfo(
-        recipe=recipe.name, format=recipe.format, path="(not converted)", sha256="", size_bytes=0
-    )
     job = TimingJob(
         artifact=artifact,
         delegate=slot.delegate,
@@ -215,14 +240,18 @@ def unsupported_stage(ctx: Context, work: VariantWork, recipe, loaded: dict | No
         settings=slot.settings,
         run_id=ctx.run_id,
         plan=ctx.plan.name,
-        model=ModelInfo.model_validate(model),
+        model=loaded.model if isinstance(loaded, Loaded) else ModelInfo(variant=work.label),
         record_id=rid,
         device_id=slot.target.device_id,
     )
-    record = ctx.provenance.stamp(unsupported_record(job, slot.target.runner, reason, slot.target.device_id))
+    if status is S.FAILED:
+        record = failed_record(job, slot, why.error())
+    else:
+        record = unsupported_record(job, slot.target.runner, why, slot.target.device_id)
+    record = ctx.provenance.stamp(record)
     if not ctx.execute:
-        ctx.report("time", label, TO_STORE)
+        ctx.report("time", label, S.TO_STORE)
         return record
     ctx.store.add(record)
-    ctx.report("time", label, UNSUPPORTED)
+    ctx.report("time", label, status)
     return record

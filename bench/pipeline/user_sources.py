@@ -26,7 +26,9 @@ from bench.evaluation.labelmap import (
 )
 from bench.evaluation.tflite import TFLiteDetector
 from bench.user_model_spec import OUTPUT_KEYS, SourceKind, UserModelSpec
+from common.detection import Preprocessing
 from common.errors import InputError
+from results.schema import ModelInfo
 
 
 def class_names(spec: UserModelSpec, kind: SourceKind) -> list[tuple[str, ...]] | None:
@@ -70,7 +72,14 @@ class NamedOutputsTFLiteDetector(TFLiteDetector):
 
 class SignatureModel:
     """A loaded SavedModel signature in the shape ``converters.convert`` expects of a Keras model:
-    ``count_params()`` and ``variables`` (what the converter saves with the function)."""
+    ``count_params()`` and ``variables`` (what the converter saves with the function); ``input_size`` and
+    ``preprocessing`` are what :func:`bench.pipeline.inputs.calibration_batches` reads of a model config.
+
+    The input is taken in the OD API's float range for SSD MobileNets, [-1, 1] (``Preprocessing()``, the
+    range ``export_tflite_graph_tf2.py`` graphs expect): a signature says nothing of its pixel scaling.
+    """
+
+    preprocessing = Preprocessing()
 
     def __init__(self, path: Path, outputs: dict[str, str]) -> None:
         import tensorflow as tf
@@ -104,8 +113,12 @@ class SignatureModel:
         """Weights in the signature's variables."""
         return int(sum(np.prod(v.shape) for v in self.variables))
 
-    def export_function(self, _model=None):
-        """The serving function with the four outputs under their TFLite names (the converters' check)."""
+    def export_function(self, _model=None, _postprocess=None):
+        """The serving function with the four outputs under their TFLite names (the converters' check).
+
+        The post-processing is the signature's own ``TFLite_Detection_PostProcess``: the plan's
+        ``PostprocessSettings`` cannot reach into it.
+        """
         import tensorflow as tf
 
         spec = tf.TensorSpec([1, self.input_size, self.input_size, 3], tf.float32, name="images")
@@ -118,9 +131,19 @@ class SignatureModel:
         return serve
 
 
-def signature_inputs(model: SignatureModel, name: str, labels: list[str], batches: list[np.ndarray]):
+def signature_inputs(
+    model: SignatureModel, name: str, labels: list[str], batches: list[np.ndarray], calibration_source: str
+):
     """ConversionInputs for a SavedModel signature. Its anchors are inside the post-processing op, so none
-    are handed over: only TFLite recipes, which convert the signature whole, are applied to it."""
+    are handed over: only TFLite recipes, which convert the signature whole, are applied to it.
+
+    Args:
+        model: The loaded signature.
+        name: The plan's model name (names the artifact files).
+        labels: Class names without background.
+        batches: Calibration batches (``calibration_batches`` of the training split).
+        calibration_source: Which images ``batches`` are (the split's dataset id), for the sidecar.
+    """
     from converters import ConversionInputs
 
     return ConversionInputs(
@@ -130,8 +153,9 @@ def signature_inputs(model: SignatureModel, name: str, labels: list[str], batche
         anchors=np.zeros((0, 4), np.float32),
         labels=labels,
         input_size=model.input_size,
+        preprocessing=model.preprocessing,
         representative_data=batches,
-        model_info={"variant": f"user:{name}"},
+        calibration_source=calibration_source,
     )
 
 
@@ -159,7 +183,7 @@ def load_keras(path: Path, architecture: str):
     return model, config
 
 
-def tflite_model_info(path: Path, label: str) -> dict:
+def tflite_model_info(path: Path, label: str) -> ModelInfo:
     """ModelInfo fields of a .tflite read through LiteRT (input size, classes of the post-processing op)."""
     from ai_edge_litert.interpreter import Interpreter
 
@@ -170,4 +194,4 @@ def tflite_model_info(path: Path, label: str) -> dict:
     except (ValueError, RuntimeError) as error:
         raise InputError(f"{path}: not a loadable single-input TFLite model: {error}") from error
     classes = postprocess_options(path.read_bytes()).get("num_classes")
-    return {"variant": label, "input_size": int(detail["shape"][1]), "num_classes": classes}
+    return ModelInfo(variant=label, input_size=int(detail["shape"][1]), num_classes=classes)

@@ -44,25 +44,16 @@ def tiny_user_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     import bench  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow loads)
 
     tf = pytest.importorskip("tensorflow")
+    from tiny_zoo import realistic_tiny
+
     from bench.models.export import DetectionExport
-    from bench.models.registry import build_model, get_config
     from bench.pipeline.inputs import zoo_inputs
-    from bench.training.finetune import recalibrate_batchnorm
     from converters import convert, get_recipe
 
     out = tmp_path_factory.mktemp("user_models")
-    rng = np.random.default_rng(0)
-    import tf_keras as keras
-
-    keras.utils.set_random_seed(0)  # the same model in every session: accuracy figures are compared
-    config = get_config("tiny_ssdlite_mobilenet_v2", num_classes=len(MODEL_CLASSES))
-    model = build_model(config)
-    for layer in model.layers:  # heads that predict different classes per anchor, not constants
-        if layer.name.startswith("head") and type(layer).__name__ == "Conv2D":
-            fan_in = int(np.prod(layer.kernel.shape[:-1]))
-            layer.kernel.assign(rng.normal(0, 0.5 / np.sqrt(fan_in), layer.kernel.shape).astype(np.float32))
-    recalibrate_batchnorm(model, config)
-    inputs = zoo_inputs(config, model, list(MODEL_CLASSES), [], None, "tiny_user")
+    # The same rng, the same model in every session: accuracy figures are compared.
+    config, model = realistic_tiny("tiny_ssdlite_mobilenet_v2", np.random.default_rng(0), len(MODEL_CLASSES))
+    inputs = zoo_inputs(config, model, list(MODEL_CLASSES), [], "tiny_user")
     artifact = convert(inputs, get_recipe("tflite_fp32"), out, tflite_metadata=False)
     export = DetectionExport(model, config)
     saved = out / "saved_model"

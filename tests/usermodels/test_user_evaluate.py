@@ -48,9 +48,9 @@ def test_mediapipe_metadata_label_file_is_read(mediapipe_python, tiny_user_model
     from converters import convert, get_recipe
 
     config = get_config("tiny_ssdlite_mobilenet_v2", num_classes=len(MODEL_CLASSES))
-    inputs = zoo_inputs(config, build_model(config), list(MODEL_CLASSES), [], None, "mp")
+    inputs = zoo_inputs(config, build_model(config), list(MODEL_CLASSES), [], "mp")
     artifact = convert(inputs, get_recipe("tflite_fp32"), tmp_path, create_mediapipe_env=False)
-    assert artifact.sidecar["metadata"] is not None, artifact.sidecar["metadata_error"]
+    assert artifact.sidecar.metadata is not None, artifact.sidecar.metadata_error
     assert metadata_labels(artifact.path).split() == list(MODEL_CLASSES)
 
 

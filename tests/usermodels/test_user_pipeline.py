@@ -7,6 +7,7 @@ import pytest
 from um_helpers import MODEL_CLASSES, with_label_file
 
 from bench.pipeline import Options, RunStatus, run_benchmark
+from bench.pipeline.summary import records_frame
 from bench.plans import parse_plan
 from results.schema import Status
 
@@ -58,6 +59,7 @@ def test_user_models_are_evaluated_converted_timed_and_labelled(split, tiny_user
     assert given.accuracy.map > 0
     assert converted.accuracy.map == pytest.approx(given.accuracy.map, abs=1e-3)
     assert packed_given.accuracy.map == given.accuracy.map
+    assert records_frame([given])["variant"].tolist() == ["user:lite"]  # no "@96xNone" for a user's file
     assert converted.model.params > 0
     # The SavedModel's signature converts to the very bytes the zoo's own export of that model gives.
     assert converted.artifact.sha256 == given.artifact.sha256 and given.artifact.path.endswith("fp32.tflite")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from bench.plans import parse_plan
@@ -81,3 +83,24 @@ def test_an_mlpackage_off_macos_is_stored_as_unsupported_with_reasons(split, tmp
     assert {r.status.value for r in outcome.records} == {"unsupported"}
     frame = records_frame(outcome.records)
     assert "as given" in set(frame["recipe"]) and summary_table(frame, "t").row_count == len(frame)
+
+
+def test_a_model_that_does_not_load_is_stored_as_failed_records_naming_the_load(split, tmp_path):
+    from bench.pipeline import Options, RunStatus, run_benchmark
+    from bench.pipeline.entries import Failure, parse_entry
+
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"not a flatbuffer")
+    options = Options(workdir=tmp_path / "work", store=str(tmp_path / "s.sqlite"), quiet=True)
+    plan = _plan(split, [{"name": "bad", "path": str(broken)}])
+    plan["targets"] = [{"name": "host", "runner": "host", "delegates": ["xnnpack"], "threads": [1]}]
+    outcome = run_benchmark(parse_plan(plan), options)
+    assert outcome.status == RunStatus.DONE and len(outcome.records) == outcome.expected == 2
+    by = {r.artifact.recipe: r for r in outcome.records}
+    assert by[None].status.value == "failed" and by[None].model.variant == "user:bad"
+    assert by[None].error.message.startswith("load failed: ") and "broken.tflite" in by[None].error.message
+    assert by["tflite_fp32"].status.value == "unsupported"  # its reason holds, loaded or not
+    # The failure is cached typed, as the zoo's stages cache theirs.
+    files = (tmp_path / "work" / "cache" / "train").glob("*.json")
+    cached = [parse_entry("train", json.loads(path.read_text())) for path in files]
+    assert [c.stage for c in cached if isinstance(c, Failure)] == ["load"]
