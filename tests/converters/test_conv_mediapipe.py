@@ -68,7 +68,8 @@ def test_mediapipe_object_detector_agrees_with_edgebench(mediapipe_python, fixtu
                 ),
                 default=0.0,
             )
-            assert best > 0.99, (k, label, ours["scores"][k], ours["boxes"][k])
+            # One input pixel of the 96 px model is ~1% of a small box's side; both runtimes resize.
+            assert best > 0.98, (k, label, ours["scores"][k], ours["boxes"][k])
             compared += 1
         assert {d["label"] for d in theirs[:3]} <= {
             fixture_inputs.labels[int(c)] for c in ours["classes"][:TOP]
