@@ -54,8 +54,16 @@ def benchmark_argv(
         extra_flags: The target's own flags, appended last so they win.
         overrides: Flag values replacing those from ``settings`` (sustained chunks use them).
     """
-    flags = {
-        "graph": model,
+    flags = {"graph": model, **timing_flags(threads, settings), **(overrides or {})}
+    argv = [binary, *(f"--{key}={value}" for key, value in flags.items()), *DELEGATE_FLAGS[delegate]]
+    if result_file is not None:
+        argv += [f"--result_file_path={result_file}", "--report_peak_memory_footprint=true"]
+    return [*argv, *extra_flags]
+
+
+def timing_flags(threads: int, settings: TimingSettings) -> dict[str, str]:
+    """benchmark_model's threads, warm-up and run minimums (flag name -> value), for Android and iOS alike."""
+    return {
         "num_threads": str(threads),
         "warmup_runs": str(settings.warmup_runs),
         "warmup_min_secs": f"{settings.warmup_min_secs:g}",
@@ -63,11 +71,6 @@ def benchmark_argv(
         "min_secs": f"{settings.min_secs:g}",
         "max_secs": f"{settings.max_secs:g}",
     }
-    flags.update(overrides or {})
-    argv = [binary, *(f"--{key}={value}" for key, value in flags.items()), *DELEGATE_FLAGS[delegate]]
-    if result_file is not None:
-        argv += [f"--result_file_path={result_file}", "--report_peak_memory_footprint=true"]
-    return [*argv, *extra_flags]
 
 
 def rejected_optional_flags(output: BenchmarkOutput) -> bool:

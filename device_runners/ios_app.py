@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common import process
+from device_runners.adb_benchmark import timing_flags
 from results.schema import Delegate, TimingSettings
 
 PROJECT = "TFLiteBenchmark.xcodeproj"
@@ -74,12 +75,7 @@ def benchmark_params(
     params = {
         "benchmark_name": "edgebench",
         "graph": BUNDLED_MODEL,
-        "num_threads": str(threads),
-        "warmup_runs": str(settings.warmup_runs),
-        "warmup_min_secs": f"{settings.warmup_min_secs:g}",
-        "num_runs": str(settings.min_runs),
-        "min_secs": f"{settings.min_secs:g}",
-        "max_secs": f"{settings.max_secs:g}",
+        **timing_flags(threads, settings),
         **DELEGATE_PARAMS[delegate],
     }
     for flag in extra_flags:
