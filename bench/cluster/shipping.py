@@ -14,7 +14,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from results.fileinfo import file_info
+from common.fileinfo import file_info
 
 
 class ArrivalError(RuntimeError):
