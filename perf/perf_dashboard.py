@@ -21,7 +21,7 @@ from pathlib import Path
 from common.process import run
 
 BUDGET_S = 3.0
-APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+APP = Path(__file__).resolve().parents[1] / "dashboard" / "app.py"
 DEFAULT_STORE = Path("/tmp/edgebench_perf_100k.sqlite")
 CHROMIUM_ARGS = [
     "--headless",
