@@ -8,5 +8,5 @@ from perf import perf_dashboard
 
 
 def test_the_gate_renders_the_repository_dashboard():
-    assert perf_dashboard.APP == Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+    assert Path(__file__).resolve().parents[2] / "dashboard" / "app.py" == perf_dashboard.APP
     assert perf_dashboard.APP.is_file()
