@@ -35,13 +35,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-def ensure_store(path: Path, records: int, seed: int) -> str:
-    """The store URL, filled with ``records`` synthetic records unless it already holds that many."""
+def ensure_store(path: str, records: int, seed: int) -> str:
+    """The store URL (a SQLite path or any store URL), filled with ``records`` synthetic records unless it
+    already holds that many."""
     from common.errors import InputError
     from results.store import Store
     from tests.fixtures.records import fill_store
 
-    store = Store(str(path))
+    store = Store(path)
     count = store.count()
     if count == 0:
         print(f"filling {store.url} with {records:,} records (once; takes minutes)...", flush=True)
@@ -139,7 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     """Measure and print; returns 1 when the first render misses the budget."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--store", type=Path, default=DEFAULT_STORE, help=f"SQLite file (default {DEFAULT_STORE})"
+        "--store",
+        default=str(DEFAULT_STORE),
+        help=f"SQLite file or a PostgreSQL URL (default {DEFAULT_STORE})",
     )
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
