@@ -24,11 +24,11 @@ from bench.pipeline.entries import Evaluated, Exported, Failure, Loaded, NotEval
 from bench.pipeline.jobs import Slot, VariantWork, identity, slots
 from bench.pipeline.runs import record_id
 from bench.pipeline.stages import artifact_unchanged, release_inputs
-from bench.pipeline.timing import failed_record, time_stage
+from bench.pipeline.timing import failed_record, time_stage, timing_job
 from bench.plans import VariantSpec
 from bench.user_model_spec import SourceKind, UserModelSpec, source_kind
 from common.errors import InputError
-from device_runners.base import TimingJob, unsupported_record
+from device_runners.base import unsupported_record
 from results.schema import ArtifactFormat, ArtifactInfo, ModelInfo
 
 AS_GIVEN = "as_given"  # the pseudo-recipe of a user's file benchmarked unchanged (labels and ids only)
@@ -233,16 +233,9 @@ def untimed_stage(
     if ctx.store is not None and ctx.store.has(rid):
         ctx.report("time", label, S.STORED)
         return None
-    job = TimingJob(
-        artifact=artifact,
-        delegate=slot.delegate,
-        threads=slot.threads,
-        settings=slot.settings,
-        run_id=ctx.run_id,
-        plan=ctx.plan.name,
-        model=loaded.model if isinstance(loaded, Loaded) else ModelInfo(variant=work.label),
-        record_id=rid,
-        device_id=slot.target.device_id,
+    # The same job the timing stage builds; the model falls back to the label when the file did not load.
+    job = timing_job(
+        ctx, work, recipe, loaded, Exported(sidecar=None, artifact=artifact, tools={}), slot, rid
     )
     if status is S.FAILED:
         record = failed_record(job, slot, why.error())
