@@ -55,6 +55,7 @@ perf: $(STAMP)
 	$(PY) -m perf.perf_timing
 	$(PY) -m perf.perf_dashboard --store work/perf/dashboard_100k.sqlite
 	$(PY) -m perf.perf_int8
+	$(PY) -m perf.perf_rounds
 
 ## CI regression report: the newest run against BASELINE (a run id or git ref); Markdown, JUnit and JSON in $(REPORT_DIR).
 BASELINE ?= main

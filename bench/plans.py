@@ -166,7 +166,7 @@ class Plan(_Strict):
     export: ExportSection = ExportSection()
     evaluation: EvaluationSection = EvaluationSection()
     targets: list[TargetConfig] = Field(min_length=1)
-    timing: TimingSettings = TimingSettings(min_runs=20, min_secs=0.5)
+    timing: TimingSettings = TimingSettings(min_runs=20, min_secs=0.5, rounds=5)  # interleaved: rounds.py
     cluster: ClusterSection | None = None  # run on a Ray cluster (``--cluster`` overrides the address)
 
     @field_validator("cluster", mode="before")

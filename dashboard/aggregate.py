@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from results.analysis import aggregate, pareto_front
+from results.analysis import BAND_COLUMNS, aggregate, pareto_front
 
 ARTIFACT_KEY = ["variant", "recipe", "sha256"]
 TARGET_KEY = ["device", "delegate", "threads"]
@@ -52,11 +52,17 @@ def latency_points(
         "fallback": "max",
         "record_id": "last",
     }
+    banded = all(column in df.columns for column in BAND_COLUMNS)
+    if banded:  # the noise band, so a difference within noise never decides the front (summary's rule)
+        how.update(dict.fromkeys(BAND_COLUMNS, "median"))
     # A simulated record is its own target (issue 20): pareto_front groups by the column it carries.
     keys = [*ARTIFACT_KEY, *TARGET_KEY, *(["simulated"] if "simulated" in df.columns else [])]
     points = aggregate(timed(df), by=keys, how=how)
     points = points.merge(accuracy_table(accuracy_source, dataset_id, metric), on="sha256", how="inner")
-    points["pareto"] = pareto_front(points, ["median_ms"], metric, group_by=["device", "delegate"])
+    bands = {"median_ms": BAND_COLUMNS} if banded else None
+    points["pareto"] = pareto_front(
+        points, ["median_ms"], metric, group_by=["device", "delegate"], bands=bands
+    )
     return points
 
 

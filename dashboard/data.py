@@ -42,6 +42,8 @@ PLOT_COLUMNS = [
     "status",
     "fallback",
     "median_ms",
+    "median_lo_ms",  # the noise band: latencies within it count as equal on a Pareto front
+    "median_hi_ms",
     "p90_ms",
     "dataset_id",
     "map",

@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import detail_charts
 from results.schema import RunRecord, Status
+from results.significance import timing_band
 
 _BADGE = {Status.OK: "green", Status.UNSUPPORTED: "gray", Status.FAILED: "orange", Status.CRASHED: "red"}
 
@@ -32,6 +33,8 @@ def show(record: RunRecord) -> None:
         kind = "Full" if record.fallback.full else "Partial"
         st.warning(f"{kind} delegate fallback: {record.fallback.detail}", icon=":material/warning:")
     _timing(record)
+    if record.timing is not None and record.timing.op_profile is not None:
+        _op_profile(record.timing.op_profile)
     if record.energy is not None:
         _energy(record)
     left, right = st.columns(2)
@@ -111,6 +114,45 @@ def _timing(record: RunRecord) -> None:
         st.plotly_chart(detail_charts.latency_histogram(timing, title), key="record-histogram")
     else:
         st.caption("No raw samples: the runner only saw the tool's summary statistics.")
+    band = timing_band(timing) if record.status is Status.OK else None
+    if band is not None:
+        rounds = len(timing.round_sizes)
+        how = f"lowest to highest median of {rounds} interleaved rounds" if rounds >= 2 else "one window"
+        st.caption(
+            f"Noise band of the median: {band[0]:.3f}-{band[1]:.3f} ms ({how}). A record whose band overlaps "
+            "this one is the same speed within noise."
+        )
+
+
+def op_profile_table(profile, parts=None) -> pd.DataFrame:
+    """One row per op type (or per named group, ``parts=profile.groups``): nodes, delegated nodes, ms and
+    share of the whole model's median."""
+    rows = [
+        {
+            "op type": op.op_type,
+            "nodes": op.count,
+            "delegated": op.delegated,
+            "ms": round(op.ms, 4),
+            "share %": round(100.0 * op.ms / profile.model_ms, 1) if profile.model_ms else None,
+        }
+        for op in (profile.ops if parts is None else parts)
+    ]
+    return pd.DataFrame(rows, columns=["op type", "nodes", "delegated", "ms", "share %"])
+
+
+def _op_profile(profile) -> None:
+    """Where the time goes per op type (``edgebench time --profile``), and how it was measured."""
+    st.markdown("**Where the time goes, per op type**")
+    st.dataframe(op_profile_table(profile), hide_index=True, key="record-op-profile")
+    if profile.groups:
+        st.markdown("Named groups (across op types, so they overlap the rows above)")
+        st.dataframe(op_profile_table(profile, profile.groups), hide_index=True, key="record-op-groups")
+    st.caption(
+        f"{profile.method}. Whole model {profile.model_ms:.3f} ms; the op types add up to "
+        f"{profile.sum_ms:.3f} ms ({100.0 * profile.sum_ms / profile.model_ms:.0f}%); per-invoke overhead "
+        f"{profile.overhead_ms * 1000:.1f} µs subtracted."
+        + (f" Not measurable alone: {'; '.join(profile.skipped)}." if profile.skipped else "")
+    )
 
 
 def _facts(record: RunRecord) -> pd.DataFrame:

@@ -123,6 +123,9 @@ class Runner(abc.ABC):
     formats: ClassVar[tuple[ArtifactFormat, ...]] = ()  # the artifact formats it times
     defaults: ClassVar[tuple[Delegate, ...]] = ()  # what a target times when it lists no delegates
     target_keys: ClassVar[frozenset[str]] = frozenset()  # TargetConfig keys it reads beyond the common ones
+    interleaves: ClassVar[bool] = (
+        False  # time_many times a batch in interleaved rounds (the pipeline batches)
+    )
 
     def __init__(self, target: TargetConfig | None = None) -> None:
         self.target = target
@@ -175,6 +178,11 @@ class Runner(abc.ABC):
     @abc.abstractmethod
     def time(self, job: TimingJob) -> RunRecord:
         """Time one job and return its record; device-side trouble becomes the record's status."""
+
+    def time_many(self, jobs: Sequence[TimingJob]) -> list[RunRecord]:
+        """Time several jobs, records in the jobs' order. One after the other here; the host runner
+        interleaves them in rounds (``device_runners.rounds``)."""
+        return [self.time(job) for job in jobs]
 
 
 def make_record(job: TimingJob, outcome: Outcome, git_commit: str | None = None) -> RunRecord:

@@ -1,8 +1,10 @@
-"""The ``host`` runner: times .tflite files on this machine's LiteRT, each timing in its own child process.
+"""The ``host`` runner: times .tflite files on this machine's LiteRT, in child processes.
 
 Delegates: ``cpu`` (LiteRT's builtin kernels with no default delegate) and ``xnnpack`` (the default
 XNNPack delegate LiteRT applies itself), at any thread count. Every other delegate is an
 ``unsupported`` record with its reason. The child runs ``device_runners/worker.py`` with this Python.
+Several jobs (:meth:`HostRunner.time_many`) are timed in interleaved rounds, one child per delegate,
+thread count and settings (``device_runners.rounds``, which also says how a crash stays isolated).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import functools
 import platform
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from common import process
@@ -31,14 +34,14 @@ from device_runners.isolation import (
     WORKER_PATH,
     WorkerOutputError,
     run_worker,
-    time_in_child,
-    timeout_for,
-    worker_args,
 )
 from device_runners.registry import register
+from device_runners.rounds import time_rounds
 from device_runners.targets import TargetConfig
-from results.schema import ArtifactFormat, Delegate, RunRecord, TargetInfo
+from results.schema import ArtifactFormat, Delegate, OpProfile, RunRecord, TargetInfo
 
+PROFILER_PATH = WORKER_PATH.with_name("op_profile.py")
+PROFILE_ALLOWANCE_SECS = 300.0  # every op type of a big model, timed one after the other
 HOST_DELEGATES = (Delegate.CPU, Delegate.XNNPACK)
 TFLITE_IDENTIFIER = b"TFL3"  # the flatbuffer file identifier, at bytes 4..8 of every .tflite file
 _WHY_NOT = {
@@ -63,6 +66,7 @@ class HostRunner(Runner):
 
     formats = (ArtifactFormat.TFLITE,)
     defaults = HOST_DELEGATES
+    interleaves = True
 
     def __init__(self, target: TargetConfig | None = None, *, python: str | None = None) -> None:
         super().__init__(target)
@@ -97,16 +101,49 @@ class HostRunner(Runner):
 
     def time(self, job: TimingJob) -> RunRecord:
         """Time one job in a child process; crashes and failures become the record's status."""
-        support = self.supports(job)
-        if not support.ok:
-            return unsupported_record(job, self.name, support.reason, host_id())
-        target = self.target_info(job)
-        with tempfile.TemporaryDirectory(prefix="edgebench-host-") as scratch:
-            out = Path(scratch) / "result.json"
-            args = worker_args(job.artifact.path, job.delegate.value, job.threads, job.settings, str(out))
-            argv = [self.python, str(WORKER_PATH), *args]
-            outcome: Outcome = time_in_child(argv, out, timeout_for(job.settings), target, job.settings)
-        return make_record(job, outcome)
+        return self.time_many([job])[0]
+
+    def time_many(self, jobs: Sequence[TimingJob]) -> list[RunRecord]:
+        """Time the jobs in interleaved rounds: one child per (delegate, threads, settings) that loads
+        each of its artifacts once; a crash costs only the artifact that caused it. Records in job order."""
+        records: dict[int, RunRecord] = {}
+        batches: dict[tuple, list[int]] = {}
+        for index, job in enumerate(jobs):
+            support = self.supports(job)
+            if not support.ok:
+                records[index] = unsupported_record(job, self.name, support.reason, host_id())
+            else:
+                batches.setdefault((job.delegate, job.threads, job.settings), []).append(index)
+        for (delegate, threads, settings), members in batches.items():
+            target = self.target_info(jobs[members[0]])
+            paths = [jobs[i].artifact.path for i in members]
+            outcomes: dict[str, Outcome] = time_rounds(
+                self.python, paths, delegate.value, threads, settings, target
+            )
+            for i in members:
+                records[i] = make_record(jobs[i], outcomes[jobs[i].artifact.path])
+        return [records[i] for i in range(len(jobs))]
+
+    def op_profile(self, job: TimingJob) -> tuple[OpProfile | None, str]:
+        """Per-op-type time of the job's artifact (``device_runners/op_profile.py``) in a child process.
+
+        Returns:
+            (the profile, "") or (None, why not): a crash or a refusal costs only the profile.
+        """
+        with tempfile.TemporaryDirectory(prefix="edgebench-profile-") as scratch:
+            out = Path(scratch) / "profile.json"
+            argv = [self.python, str(PROFILER_PATH), "--model", job.artifact.path, "--out", str(out)]
+            argv += ["--delegate", job.delegate.value, "--threads", str(job.threads)]
+            try:
+                result, _ = run_worker(argv, out, STARTUP_ALLOWANCE_SECS + PROFILE_ALLOWANCE_SECS)
+            except process.CommandError as error:
+                return None, f"the profiler {error.describe_exit()}"
+            except (process.CommandTimeout, WorkerOutputError, FileNotFoundError) as error:
+                return None, f"the profiler failed: {error}"
+        if not result.get("ok"):
+            return None, f"LiteRT could not profile it: {(result.get('error') or {}).get('message', '?')}"
+        fields = {k: result[k] for k in ("method", "model_ms", "overhead_ms", "ops", "groups", "skipped")}
+        return OpProfile.model_validate(fields), ""
 
     def target_info(self, job: TimingJob) -> TargetInfo:
         """Where the job runs: this machine's CPU, OS and ABI."""

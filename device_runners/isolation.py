@@ -139,6 +139,7 @@ def outcome_from_result(
             peak_memory_mb=result.get("peak_rss_mb"),
             ops_total=result.get("ops_total"),
             ops_outside_delegate=result.get("ops_outside_delegate"),
+            round_sizes=result.get("round_sizes") or [],
         )
     except (KeyError, TypeError, ValueError) as error:  # pydantic's ValidationError is a ValueError
         message = f"the worker's result is malformed: {' '.join(str(error).split())[:300]}"

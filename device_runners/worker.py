@@ -7,6 +7,13 @@ machine's Python. It never imports TensorFlow, which keeps start-up fast.
 
     python worker.py --model m.tflite --delegate xnnpack --threads 2 --out result.json [timing flags]
     python worker.py --model m.tflite --check --out result.json      # load only: inputs, outputs, ops
+    python worker.py --model a.tflite --model b.tflite --rounds 5 --out result.json   # interleaved
+
+Interleaved rounds (``--rounds R``): every model is loaded once, then R rounds each give every model one
+window of ``1/R`` of the timed runs and seconds (the full warm-up before a model's first window, one
+warm-up run before each later one, as switching models cools the caches). A slow spell of the machine
+then hits every model alike. The result file is rewritten after every window and says which model is
+being loaded or timed (``current``), so a parent whose child died knows the culprit and keeps the rest.
 
 Methodology as LiteRT's benchmark_model (tflite/tools/benchmark): a warmup phase of at least
 ``--warmup-runs`` runs and ``--warmup-min-secs`` seconds, then a timed phase of at least ``--min-runs``
@@ -30,8 +37,9 @@ import time
 import numpy as np
 
 PROTOCOL = 1  # bump when the result layout changes; parents check it
-# Test-only hook: "<segv|abort|kill|exit|hang>[:<delegate>]" makes the worker die that way after
-# loading the model (for that delegate only, when one is named), so tests can exercise crash isolation.
+# Test-only hook: "<segv|abort|kill|exit|hang>[:<delegate>[:<text>]]" makes the worker die that way after
+# loading the model (for that delegate only, when one is named; in rounds mode only before the first
+# window of a model whose path contains <text>), so tests can exercise crash isolation.
 TEST_CRASH_ENV = "EDGEBENCH_TEST_CRASH"
 DELEGATES = ("cpu", "xnnpack")
 
@@ -175,10 +183,11 @@ def peak_rss_mb() -> float | None:
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 
 
-def _test_crash(delegate: str) -> None:
+def _test_crash(delegate: str, model: str = "") -> None:
     spec = os.environ.get(TEST_CRASH_ENV, "")
-    kind, _, only = spec.partition(":")
-    if not kind or (only and only != delegate):
+    kind, _, rest = spec.partition(":")
+    only, _, text = rest.partition(":")
+    if not kind or (only and only != delegate) or (text and text not in model):
         return
     sys.stderr.write(f"worker: test hook {TEST_CRASH_ENV}={spec}: dying by {kind}\n")
     sys.stderr.flush()
@@ -195,14 +204,7 @@ def _test_crash(delegate: str) -> None:
 
 def measure(args: argparse.Namespace) -> dict:
     """Load, then (unless --check) warm up and time; returns the result body."""
-    interpreter, init_ms, model_nodes = build_interpreter(args.model, args.delegate, args.threads)
-    inputs = fill_inputs(interpreter, args.seed)
-    outputs = [
-        {"name": d["name"], "shape": [int(n) for n in d["shape"]], "dtype": np.dtype(d["dtype"]).name}
-        for d in interpreter.get_output_details()
-    ]
-    graph = delegation(interpreter, model_nodes)
-    result = {"inputs": inputs, "outputs": outputs, "init_ms": init_ms, **_ops_fields(graph, args.delegate)}
+    interpreter, result = load_described(args.model[0], args.delegate, args.threads, args.seed)
     if args.check:
         return result
     _test_crash(args.delegate)
@@ -213,6 +215,97 @@ def measure(args: argparse.Namespace) -> dict:
     samples = run_phase(invoke, args.min_runs, args.min_secs, args.max_secs, args.max_runs)
     first = warmup[0] if warmup else samples[0]
     return {**result, "first_inference_ms": first, "warmup_samples_ms": warmup, "samples_ms": samples}
+
+
+def load_described(model: str, delegate: str, threads: int, seed: int) -> tuple:
+    """Load one model for timing: (interpreter, its description: inputs, outputs, init_ms, ops)."""
+    interpreter, init_ms, model_nodes = build_interpreter(model, delegate, threads)
+    inputs = fill_inputs(interpreter, seed)
+    outputs = [
+        {"name": d["name"], "shape": [int(n) for n in d["shape"]], "dtype": np.dtype(d["dtype"]).name}
+        for d in interpreter.get_output_details()
+    ]
+    graph = delegation(interpreter, model_nodes)
+    described = {"inputs": inputs, "outputs": outputs, "init_ms": init_ms, **_ops_fields(graph, delegate)}
+    return interpreter, described
+
+
+def measure_rounds(args: argparse.Namespace, write) -> dict:
+    """Interleaved rounds over every ``--model`` (see the module docstring); ``write(state)`` is called
+    before each load and window and after each window, with the whole state so far."""
+    rounds = args.rounds
+    per_runs = -(-args.min_runs // rounds)  # ceil: at least the asked-for runs in total
+    per_max = None if args.max_runs is None else max(1, args.max_runs // rounds)
+    # windows: [round, model index] of every window in the order run (what interleaving means, checkable).
+    state = {"rounds": rounds, "done_rounds": 0, "current": None, "models": [], "windows": []}
+    loaded = []
+    # Each model's memory: the process before any model, plus what loading it and its first window
+    # added (what a process timing it alone would have peaked at, near enough).
+    base_rss = rss_mb()
+    for index, model in enumerate(args.model):
+        state["current"] = {"model": index, "phase": "load"}
+        write(state)
+        entry = {"model": model}
+        before = rss_mb()
+        try:
+            interpreter, described = load_described(model, args.delegate, args.threads, args.seed)
+        except (ValueError, RuntimeError, OSError) as error:
+            entry.update(ok=False, error=_error_body(error))
+            interpreter = None
+        else:
+            entry.update(ok=True, **described, samples_ms=[], round_sizes=[], warmup_samples_ms=[])
+            entry["growth_mb"] = _difference(rss_mb(), before)
+        state["models"].append(entry)
+        loaded.append(interpreter)
+    if args.cooldown_secs > 0:
+        time.sleep(args.cooldown_secs)
+    for round_index in range(rounds):
+        for index, interpreter in enumerate(loaded):
+            if interpreter is None:
+                continue
+            entry = state["models"][index]
+            state["current"] = {"model": index, "phase": "window", "round": round_index}
+            write(state)
+            _test_crash(args.delegate, args.model[index])
+            invoke = interpreter.invoke
+            if round_index == 0:
+                before = rss_mb()
+                warmup = run_phase(invoke, args.warmup_runs, args.warmup_min_secs, args.max_secs)
+                growth = (entry.pop("growth_mb") or 0.0) + (_difference(rss_mb(), before) or 0.0)
+                entry["peak_rss_mb"] = None if base_rss is None else base_rss + growth
+            else:
+                warmup = run_phase(invoke, 1, 0.0, args.max_secs)
+            samples = run_phase(invoke, per_runs, args.min_secs / rounds, args.max_secs / rounds, per_max)
+            if round_index == 0:
+                entry["warmup_samples_ms"] = warmup
+                entry["first_inference_ms"] = warmup[0] if warmup else samples[0]
+            entry["samples_ms"].extend(samples)
+            entry["round_sizes"].append(len(samples))
+            state["windows"].append([round_index, index])
+        state["done_rounds"] = round_index + 1
+    state["current"] = None
+    return state
+
+
+def rss_mb() -> float | None:
+    """This process's resident set size now (VmRSS), in MB; None where /proc is absent."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _difference(after: float | None, before: float | None) -> float | None:
+    return None if after is None or before is None else max(0.0, after - before)
+
+
+def _error_body(error: Exception) -> dict:
+    message = " ".join(str(error).split()) or type(error).__name__
+    return {"type": type(error).__name__, "message": message}
 
 
 def _ops_fields(graph: dict, delegate: str) -> dict:
@@ -239,7 +332,9 @@ def write_atomically(path: str, payload: dict) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Time one .tflite model with LiteRT; write one JSON file.")
-    parser.add_argument("--model", required=True, help="the .tflite file")
+    parser.add_argument(
+        "--model", required=True, action="append", help="the .tflite file (repeat it with --rounds)"
+    )
     parser.add_argument("--out", required=True, help="where to write the JSON result")
     parser.add_argument("--delegate", choices=DELEGATES, default="xnnpack")
     parser.add_argument("--threads", type=int, default=1)
@@ -252,20 +347,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-secs", type=float, default=150.0)
     parser.add_argument("--cooldown-secs", type=float, default=0.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds over every --model")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads: must be at least 1; got {args.threads}")
+    if args.rounds is not None and (args.rounds < 1 or args.check):
+        parser.error(f"--rounds: must be at least 1 and cannot go with --check; got {args.rounds}")
+    if args.rounds is None and len(args.model) != 1:
+        parser.error(f"--model: one model without --rounds; got {len(args.model)}")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    header = {"protocol": PROTOCOL, "model": args.model, "delegate": args.delegate, "threads": args.threads}
-    try:
-        body = {"ok": True, **measure(args)}
-    except (ValueError, RuntimeError, OSError) as error:  # what LiteRT raises for a model it cannot use
-        message = " ".join(str(error).split()) or type(error).__name__
-        body = {"ok": False, "error": {"type": type(error).__name__, "message": message}}
+    header = {"protocol": PROTOCOL, "delegate": args.delegate, "threads": args.threads}
     _, _, litert = load_litert()
     runtime = {
         "litert": litert,
@@ -273,7 +368,18 @@ def main(argv: list[str] | None = None) -> int:
         "numpy": np.__version__,
         "tensorflow_imported": "tensorflow" in sys.modules,
     }
-    write_atomically(args.out, {**header, **body, "runtime": runtime, "peak_rss_mb": peak_rss_mb()})
+
+    def write(body: dict) -> None:
+        write_atomically(args.out, {**header, **body, "runtime": runtime, "peak_rss_mb": peak_rss_mb()})
+
+    if args.rounds is not None:
+        write(measure_rounds(args, write))
+        return 0
+    try:
+        body = {"ok": True, **measure(args)}
+    except (ValueError, RuntimeError, OSError) as error:  # what LiteRT raises for a model it cannot use
+        body = {"ok": False, "error": _error_body(error)}
+    write({"model": args.model[0], **body})
     return 0
 
 

@@ -23,8 +23,16 @@ VARIANT = "ssdlite_mobilenet_v2"
 LATENCY_BUDGET = 0.6
 
 
-def _artifacts(out: Path, recipes: list[str], pruned_steps: int) -> dict:
-    """recipe -> Artifact, reusing finished artifacts from an earlier run."""
+def _artifacts(
+    out: Path,
+    recipes: list[str],
+    pruned_steps: int,
+    variant: str = VARIANT,
+    input_size: int | None = None,
+    width: float | None = None,
+) -> dict:
+    """recipe -> Artifact of a freshly initialised ``variant`` (its registry size and width unless given),
+    reusing finished artifacts from an earlier run."""
     from bench.commands.export import load_zoo_model
     from bench.commands.train import load_splits
     from bench.models.registry import get_config
@@ -36,16 +44,17 @@ def _artifacts(out: Path, recipes: list[str], pruned_steps: int) -> dict:
     found, missing = {}, []
     for name in recipes:
         try:
-            found[name] = load_artifact(out / f"{VARIANT}.{name}.artifact.json")
+            found[name] = load_artifact(out / f"{variant}.{name}.artifact.json")
         except InputError:
             missing.append(name)
     if missing:
         # As `edgebench export --data synthetic`: the synthetic training split, bench's fine-tuning loop.
         train, _ = load_splits("synthetic")
-        config = get_config(VARIANT, num_classes=train.num_classes)
+        sizes = {"input_size": input_size, "width_multiplier": width}
+        config = get_config(variant, num_classes=train.num_classes, **{k: v for k, v in sizes.items() if v})
         model = load_zoo_model(config, "none")
         export = ExportSection(calibration_samples=16)
-        inputs = conversion_inputs(config, model, train, export, FinetuneSection(), VARIANT)
+        inputs = conversion_inputs(config, model, train, export, FinetuneSection(), variant)
         for name in missing:
             recipe = get_recipe(name)
             if recipe.finetune_steps:

@@ -18,10 +18,16 @@ from results.identity import keys_of_frame
 SIMULATED_COLUMN = "simulated"
 SIMULATED_MODEL_MARKERS = ("(emulator)", "(simulator)")
 
+# The flat columns of a record's latency noise band (``results.significance.median_band``), what
+# ``pareto_front``'s ``bands`` names for ``median_ms``.
+BAND_COLUMNS = ("median_lo_ms", "median_hi_ms")
+
 # How ``aggregate`` summarises each column unless told otherwise: medians for what is measured
 # repeatedly (a median of medians is robust to one noisy run), the worst case for memory.
 DEFAULT_AGGREGATES = {
     "median_ms": "median",
+    "median_lo_ms": "median",
+    "median_hi_ms": "median",
     "p90_ms": "median",
     "init_ms": "median",
     "peak_memory_mb": "max",
@@ -49,8 +55,16 @@ def pareto_front(
     x_cols_minimise: list[str],
     y_col_maximise: str,
     group_by: list[str] | None = None,
+    bands: dict[str, tuple[str, str]] | None = None,
 ) -> pd.Series:
     """Which rows no other row beats: lower or equal on every x, higher or equal on y, better on one.
+
+    With ``bands`` an x column is compared through its noise band (``results.significance.median_band``:
+    low and high columns): row a is no worse than row b there when a's low end is at most b's high end
+    (equal within noise counts as equal), and better only when a's high end is below b's low end (faster
+    beyond noise). So a latency difference within noise never takes a row off the front; a row tied on
+    latency within noise is dominated only by one at least as small and as accurate, and better in one
+    of those. A missing band falls back to the x value itself. The summary and the dashboard use this.
 
     Rows with a missing value in any of the columns are never on the front. Identical rows are all on
     the front (none is strictly better than the other). One x column takes O(n log n) (a sort and a
@@ -60,6 +74,7 @@ def pareto_front(
     Args:
         df: Any frame, e.g. ``Store.frame()``.
         x_cols_minimise: Columns where lower is better, e.g. ``["median_ms", "size_bytes"]``.
+        bands: x column -> its (low, high) band columns, e.g. ``{"median_ms": BAND_COLUMNS}``.
         y_col_maximise: The column where higher is better, e.g. ``"map"``.
         group_by: Compute one front per group, e.g. ``["device_id", "delegate"]``. A ``simulated``
             column, when ``df`` has one, is always a group too.
@@ -77,19 +92,63 @@ def pareto_front(
         groups.append(SIMULATED_COLUMN)  # a simulator's latency is never on a phone's front (issue 20)
     _require_columns(df, [*x_cols_minimise, y_col_maximise], "pareto_front columns")
     _require_columns(df, groups, "group_by")
+    _require_columns(df, [c for pair in (bands or {}).values() for c in pair], "bands")
     x = df[x_cols_minimise].to_numpy(dtype=float, na_value=np.nan)
     y = df[y_col_maximise].to_numpy(dtype=float, na_value=np.nan)
     valid = ~(np.isnan(x).any(axis=1) | np.isnan(y))
     codes = _group_codes(df, groups)
     on_front = np.zeros(len(df), dtype=bool)
     rows = np.flatnonzero(valid)
-    if len(x_cols_minimise) == 1:
+    if bands:
+        low, high = _band_arrays(df, x, x_cols_minimise, bands)
+        for members in _split_by_code(codes[rows]):
+            picked = rows[members]
+            on_front[picked] = _front_banded(low[picked], high[picked], y[picked])
+    elif len(x_cols_minimise) == 1:
         on_front[rows] = _front_1d(codes[rows], x[rows, 0], y[rows])
     else:
         for members in _split_by_code(codes[rows]):
             picked = rows[members]
             on_front[picked] = _front_nd(x[picked], y[picked])
     return pd.Series(on_front, index=df.index, name="pareto")
+
+
+def _band_arrays(df, x: np.ndarray, columns: list[str], bands: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Low and high ends of every x (the value itself where a column has no band or a row lacks one)."""
+    low, high = x.copy(), x.copy()
+    for j, column in enumerate(columns):
+        if column in bands:
+            lo_col, hi_col = bands[column]
+            lo = df[lo_col].to_numpy(dtype=float, na_value=np.nan)
+            hi = df[hi_col].to_numpy(dtype=float, na_value=np.nan)
+            known = ~(np.isnan(lo) | np.isnan(hi))
+            low[known, j], high[known, j] = lo[known], hi[known]
+    return low, high
+
+
+def _front_banded(low: np.ndarray, high: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Rows no row dominates through the bands (see ``pareto_front``).
+
+    Within-noise ties are not transitive, so a dominated row can have a dominator that is off the front.
+    But every dominator a has a minimal row m below it in the plain order of (low, high, -y) (m's low
+    and high ends and y are no worse than a's), and m dominates whatever a dominates, strictness
+    included. So checking every row against those minimal rows (the plain front of (low, high), y) is
+    exact, and that set is small.
+    """
+    if len(y) == 0:
+        return np.zeros(0, dtype=bool)
+    minimal = np.flatnonzero(_front_nd(np.hstack([low, high]), y))
+    keep = np.ones(len(y), dtype=bool)
+    ml, mh, my = low[minimal], high[minimal], y[minimal]
+    for start in range(0, len(y), _BLOCK):
+        cl, ch, cy = low[start : start + _BLOCK], high[start : start + _BLOCK], y[start : start + _BLOCK]
+        no_worse = my[None, :] >= cy[:, None]
+        better = my[None, :] > cy[:, None]
+        for j in range(low.shape[1]):
+            no_worse &= ml[None, :, j] <= ch[:, None, j]
+            better |= mh[None, :, j] < cl[:, None, j]
+        keep[start : start + _BLOCK] = ~(no_worse & better).any(axis=1)
+    return keep
 
 
 def _group_codes(df: pd.DataFrame, groups: list[str]) -> np.ndarray:

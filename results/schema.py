@@ -20,7 +20,8 @@ from results.energy import EnergyInfo
 # migration in results.migrations brings older majors forward). Minor: fields were only added, all optional;
 # an older reader of the same major drops what it does not know and reads the rest.
 SCHEMA_VERSION = 1
-SCHEMA_MINOR = 1  # 1.1: ArtifactInfo.settings_hash, RunRecord.energy, TargetInfo.simulated
+SCHEMA_MINOR = 2  # 1.1: ArtifactInfo.settings_hash, RunRecord.energy, TargetInfo.simulated;
+# 1.2: TimingSettings.rounds, Timing.round_sizes and Timing.op_profile (issue 19)
 
 
 class Status(StrEnum):
@@ -108,6 +109,10 @@ class TimingSettings(_Strict):
     cooldown_secs: float = Field(default=0.0, ge=0)  # idle time before the run, for thermals
     sustained_fps: float | None = Field(default=None, gt=0)  # sustained mode: fixed invocation rate
     sustained_secs: float | None = Field(default=None, gt=0)  # sustained mode: duration
+    # Interleaved rounds (1.2): the timed runs are split into this many windows, and between two windows
+    # of one artifact every other artifact of the batch gets its window, so a slow spell of the machine
+    # hits all of them alike (device_runners/rounds.py). 1: one window, as benchmark_model does.
+    rounds: int = Field(default=1, ge=1)
 
 
 class SustainedTrace(_Strict):
@@ -118,6 +123,40 @@ class SustainedTrace(_Strict):
     sample_times_s: list[float]  # start time of each invocation, from the first one
     temperatures: list[tuple[float, float]] = []  # (time s, degrees C) readings
     dropped_frames: int = 0  # invocations that started late because the previous one overran
+
+
+class OpTypeTime(_Strict):
+    """The time one op type takes in a model (see ``OpProfile`` for how it is measured)."""
+
+    op_type: str  # builtin op name (CONV_2D) or the custom op's name (TFLite_Detection_PostProcess)
+    count: int  # nodes of this type in the model
+    ms: float  # median time of all of them together, the per-invoke overhead subtracted
+    delegated: int = 0  # of those nodes, how many the delegate took in the full model
+
+
+class OpProfile(_Strict):
+    """Where an artifact's time goes per op type (``edgebench time --profile``, 1.2).
+
+    LiteRT's Python API has no op profiler (``benchmark_model --enable_op_profiling`` is a C++ tool), so
+    every op type is timed as a model of its own: all the nodes of that type, disconnected, each fed the
+    input values it receives in the full model, on the same delegate and threads. Fusion across op
+    types and cache effects between neighbours are therefore absent; ``sum_ms`` against ``model_ms``
+    says how well the parts add up to the whole.
+    """
+
+    method: str  # how it was measured (one line, shown with the table)
+    model_ms: float  # median of the whole model in the same process, for the shares
+    overhead_ms: float  # median invoke of a one-op model on this delegate: subtracted from each op type
+    ops: list[OpTypeTime]  # slowest first
+    # Named groups across op types, timed the same way: "hard-swish", "squeeze-excite" (edgebench zoo
+    # layer names; a file without them has none). ``delegated`` is not counted for groups (0).
+    groups: list[OpTypeTime] = []
+    skipped: list[str] = []  # op types that could not run alone, with LiteRT's reason
+
+    @property
+    def sum_ms(self) -> float:
+        """The op types' times added up (compare with ``model_ms``)."""
+        return sum(op.ms for op in self.ops)
 
 
 class Timing(_Strict):
@@ -145,6 +184,10 @@ class Timing(_Strict):
     thermal_before: str | None = None  # runner-specific thermal state, e.g. "NONE" or "41.0C"
     thermal_after: str | None = None
     sustained: SustainedTrace | None = None
+    # Interleaved rounds (1.2): samples_ms holds round after round; round i contributed round_sizes[i]
+    # samples. Empty for a single window.
+    round_sizes: list[int] = []
+    op_profile: OpProfile | None = None  # edgebench time --profile (1.2)
 
     @model_validator(mode="before")
     @classmethod
@@ -157,7 +200,20 @@ class Timing(_Strict):
             given = data.get(key)
             if given is not None and abs(given - value) > 1e-6 * max(1.0, abs(value)):
                 raise ValueError(f"timing.{key}={given} disagrees with the samples ({value})")
+        sizes = data.get("round_sizes") or []
+        if sizes and sum(sizes) != len(samples):
+            raise ValueError(f"timing.round_sizes add up to {sum(sizes)}, not the {len(samples)} samples")
         return {**data, **derived}
+
+    def round_samples(self) -> list[list[float]]:
+        """The samples of each interleaved round (one list for a single window)."""
+        if not self.round_sizes:
+            return [list(self.samples_ms)]
+        out, start = [], 0
+        for size in self.round_sizes:
+            out.append(list(self.samples_ms[start : start + size]))
+            start += size
+        return out
 
 
 class AccuracyInfo(_Strict):

@@ -1,8 +1,10 @@
-"""Statistics on two runs' raw latency samples: is the candidate really slower (or faster)?
+"""Statistics on raw latency samples: is the candidate really slower (or faster)?
 
-Two tools, computed once per target: one-sided Mann-Whitney U p-values (a rank test: no distribution
-assumed, a few scheduler spikes cannot decide it), and a bootstrap interval of the ratio of a
-percentile (median, p90) between candidate and baseline.
+Three tools: one-sided Mann-Whitney U p-values (a rank test: no distribution assumed, a few scheduler
+spikes cannot decide it), a bootstrap interval of the ratio of a percentile (median, p90) between
+candidate and baseline (both for ``compare``, once per target), and the same bootstrap's interval of
+one record's median, its *noise band* (:func:`median_band`), which the summary's "faster than" claims and
+every Pareto front use: one record is faster than another only when their bands do not overlap.
 
 The bootstrap is computed exactly instead of by random resampling. A percentile taken as an order
 statistic (the inverted-CDF definition) has a closed-form bootstrap distribution: the k-th smallest
@@ -19,7 +21,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 MIN_SAMPLES = 5  # below this per side a rank test cannot reach p < 0.01 (1/C(8,4) = 0.014 for 4 + 4)
 NEGLIGIBLE = 1e-12  # bootstrap probability below which a value is dropped (keeps the product small)
@@ -39,6 +40,8 @@ class Evidence:
         """The evidence, or None when a side has fewer than MIN_SAMPLES samples (device summaries)."""
         if len(baseline) < MIN_SAMPLES or len(candidate) < MIN_SAMPLES:
             return None
+        from scipy import stats  # imported on use: the store and the dashboard import this module
+
         b, c = np.asarray(baseline, dtype=float), np.asarray(candidate, dtype=float)
         slower = stats.mannwhitneyu(c, b, alternative="greater").pvalue
         faster = stats.mannwhitneyu(c, b, alternative="less").pvalue
@@ -53,12 +56,67 @@ class Evidence:
         c_values, c_probs = percentile_distribution(self.candidate, q)
         ratios = (c_values[:, None] / b_values[None, :]).ravel()
         probs = (c_probs[:, None] * b_probs[None, :]).ravel()
-        order = np.argsort(ratios, kind="stable")
-        cumulative = np.cumsum(probs[order])
-        cumulative /= cumulative[-1]
-        low, high = np.searchsorted(cumulative, [alpha, 1.0 - alpha])
-        last = len(order) - 1
-        return float(ratios[order[min(low, last)]]), float(ratios[order[min(high, last)]])
+        return _quantiles(ratios, probs, alpha)
+
+
+def _quantiles(values: np.ndarray, probs: np.ndarray, alpha: float) -> tuple[float, float]:
+    """The (alpha, 1 - alpha) quantiles of a discrete distribution (values in any order)."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(probs[order])
+    cumulative /= cumulative[-1]
+    low, high = np.searchsorted(cumulative, [alpha, 1.0 - alpha])
+    last = len(order) - 1
+    return float(values[order[min(low, last)]]), float(values[order[min(high, last)]])
+
+
+# The noise band of a record without raw samples (a device's summary): +-2.5% around its median, so
+# two such records differ beyond noise only when their medians are more than about 5% apart.
+SUMMARY_BAND = 0.025
+BAND_ALPHA = 0.01  # the band is the (alpha, 1 - alpha) interval: compare's significance level
+
+
+def median_band(
+    samples: list[float], round_sizes: list[int] | None = None, alpha: float = BAND_ALPHA
+) -> tuple[float, float] | None:
+    """The noise band of a median latency: the exact-bootstrap (alpha, 1 - alpha) interval of the median.
+
+    With interleaved rounds (two or more) the bootstrap resamples the rounds' medians, not the samples:
+    a round is the unit a slow spell of the machine moves as a whole, while samples within one window
+    are correlated and would make the band too narrow. With 5 rounds the band is the lowest to the
+    highest round median. Two records whose bands do not overlap differ beyond noise.
+
+    Args:
+        samples: Raw samples in ms, round after round.
+        round_sizes: Samples per round (``Timing.round_sizes``); empty or None: one window.
+        alpha: One-sided level of each end.
+
+    Returns:
+        (low, high) in ms, or None without samples.
+    """
+    if not samples:
+        return None
+    values = np.asarray(samples, dtype=float)
+    if round_sizes and len(round_sizes) >= 2:
+        ends = np.cumsum([0, *round_sizes])
+        pairs = zip(ends[:-1], ends[1:], strict=True)
+        values = np.array([np.median(values[a:b]) for a, b in pairs if b > a])
+    return _quantiles(*percentile_distribution(values, 50.0), alpha)
+
+
+def timing_band(timing) -> tuple[float, float] | None:
+    """:func:`median_band` of a ``results.schema.Timing``; a summary-only one gets +-SUMMARY_BAND."""
+    if timing is None:
+        return None
+    if timing.samples_ms:
+        return median_band(timing.samples_ms, timing.round_sizes)
+    if timing.median_ms is None:
+        return None
+    return timing.median_ms * (1 - SUMMARY_BAND), timing.median_ms * (1 + SUMMARY_BAND)
+
+
+def faster_beyond_noise(band: tuple[float, float], other: tuple[float, float]) -> bool:
+    """Whether the record of ``band`` is faster than the one of ``other`` beyond noise (bands apart)."""
+    return band[1] < other[0]
 
 
 def percentile_distribution(samples: np.ndarray, q: float) -> tuple[np.ndarray, np.ndarray]:
@@ -72,6 +130,8 @@ def percentile_distribution(samples: np.ndarray, q: float) -> tuple[np.ndarray, 
         (values, probabilities): the values the percentile of a resample can take (sorted, ties kept
         apart) and how likely each is; values less likely than NEGLIGIBLE are left out.
     """
+    from scipy import stats
+
     ordered = np.sort(samples)
     n = len(ordered)
     k = max(1, math.ceil(q * n / 100.0))

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 from results.identity import identity_of
-from results.schema import RunRecord
+from results.schema import RunRecord, Status
+from results.significance import timing_band
 
 # Store (table) schema: a newer major on disk stops an older reader; a newer minor only added nullable
 # columns, indexes or tables, which an older reader's explicit column lists never see.
 STORE_MAJOR = 2
-STORE_MINOR = 0
+STORE_MINOR = 1  # 2.1: median_lo_ms / median_hi_ms (revision 0003)
 
 
 class UTCDateTime(sa.TypeDecorator):
@@ -83,6 +84,9 @@ records_table = sa.Table(
     sa.Column("identity_key", sa.String(32)),
     sa.Column("settings_hash", sa.String(64)),
     sa.Column("sustained", sa.String(32)),
+    # Store schema 2.1: the latency noise band (results.significance.timing_band).
+    sa.Column("median_lo_ms", sa.Float),
+    sa.Column("median_hi_ms", sa.Float),
 )
 bodies_table = sa.Table(
     "record_bodies",
@@ -105,6 +109,7 @@ def flatten(record: RunRecord) -> dict:
     """The ``records`` row of one record."""
     timing, accuracy = record.timing, record.accuracy
     identity = identity_of(record)
+    band = timing_band(timing) if record.status is Status.OK else None
     return {
         "record_id": record.record_id,
         "schema_version": record.schema_version,
@@ -140,6 +145,8 @@ def flatten(record: RunRecord) -> dict:
         "identity_key": identity.key,
         "settings_hash": identity.settings_hash,
         "sustained": identity.sustained,
+        "median_lo_ms": band[0] if band else None,
+        "median_hi_ms": band[1] if band else None,
     }
 
 

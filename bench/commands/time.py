@@ -1,9 +1,12 @@
 """``edgebench time MODEL [MODEL ...]``: time any .tflite file on the host, one stored record per row.
 
 Every model and option is validated before anything is timed or stored (bad input: one line, exit 2).
-Each timing runs in a child process (``device_runners.worker``); one that crashes becomes a ``crashed``
-record and the next one runs. Exit code 0 when every record is ok or unsupported, 1 when any failed or
-crashed.
+Several models are timed in interleaved rounds (``--rounds``, 5 by default; ``device_runners.rounds``):
+one child process per delegate and thread count loads every model once, and each round gives every model
+one window, so a slow spell of the machine hits them all alike. A model that crashes the child becomes a
+``crashed`` record and the others keep their samples. ``--profile`` adds where each model's time goes per
+op type (``device_runners/op_profile.py``) to its record. Exit code 0 when every record is ok or
+unsupported, 1 when any failed or crashed.
 """
 
 from __future__ import annotations
@@ -40,7 +43,9 @@ _SETTING_FLAGS = {
     "min_secs": ("min_secs", "--min-secs"),
     "max_runs": ("max_runs", "--max-runs"),
     "max_secs": ("max_secs", "--max-secs"),
+    "rounds": ("rounds", "--rounds"),
 }
+DEFAULT_ROUNDS = 5
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -68,6 +73,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--max-secs", type=float, help="stop each phase after this many seconds (default 150)"
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        help=f"interleaved rounds: the timed runs are split into this many windows per model, every model "
+        f"getting one window per round (default {DEFAULT_ROUNDS}; 1: one window each)",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also measure where the time goes per op type (CONV_2D, the post-processing op, QUANTIZE, ...)"
+        " and store it with each record",
+    )
+    parser.add_argument(
         "--store", help="store URL or SQLite path (default: $EDGEBENCH_STORE or results/edgebench.sqlite)"
     )
     parser.add_argument("--json", action="store_true", help="print the records as a JSON list; no progress")
@@ -83,7 +100,9 @@ def run(args: argparse.Namespace) -> int:
         check_model(model)
     store = Store(args.store)  # opened last: nothing is created for bad input
     try:
-        records = time_models(models, delegates, threads, settings, store, quiet=args.json)
+        records = time_models(
+            models, delegates, threads, settings, store, quiet=args.json, profile=args.profile
+        )
     finally:
         store.close()
     if args.json:
@@ -101,28 +120,43 @@ def time_models(
     settings: TimingSettings,
     store: Store,
     quiet: bool = False,
+    profile: bool = False,
 ) -> list[RunRecord]:
-    """Time every combination on the host runner, storing each record as soon as it exists."""
+    """Time every combination on the host runner in interleaved rounds, then store each record."""
     runner = HostRunner()
     run_id = new_run_id("time")
     provenance = run_provenance()
     console = output.stderr_console(quiet)
-    jobs = [(m, d, t) for m in models for d in delegates for t in threads]
     described = {model: describe_model_file(model, console) for model in models}
-    records = []
-    for index, (model, delegate, count) in enumerate(jobs, start=1):
-        label = f"[{index}/{len(jobs)}] {Path(model).name} {delegate.value} x{count}"
-        artifact, model_info = described[model]
-        job = TimingJob(
-            artifact=artifact,
-            delegate=delegate,
-            threads=count,
+    jobs = [
+        TimingJob(
+            artifact=described[m][0],
+            delegate=d,
+            threads=t,
             settings=settings,
             run_id=run_id,
-            model=model_info,
+            model=described[m][1],
         )
-        with console.status(f"timing {label}"):
-            record = runner.time(job)
+        for m in models
+        for d in delegates
+        for t in threads
+    ]
+    with console.status(
+        f"timing {len(jobs)} model x delegate x threads in {settings.rounds} interleaved rounds"
+    ):
+        timed = runner.time_many(jobs)
+    records = []
+    for index, (job, record) in enumerate(zip(jobs, timed, strict=True), start=1):
+        label = f"[{index}/{len(jobs)}] {Path(job.artifact.path).name} {job.delegate.value} x{job.threads}"
+        if profile and record.status is Status.OK:
+            with console.status(f"profiling {label}"):
+                found, why_not = runner.op_profile(job)
+            if found is not None:
+                record = record.model_copy(
+                    update={"timing": record.timing.model_copy(update={"op_profile": found})}
+                )
+            else:
+                console.print(f"{label}: no op profile: {why_not}")
         record = provenance.stamp(record)
         store.add(record)
         records.append(record)
@@ -176,8 +210,9 @@ def parse_settings(args: argparse.Namespace) -> TimingSettings:
     given = {
         field: getattr(args, attr)
         for attr, (field, _) in _SETTING_FLAGS.items()
-        if getattr(args, attr) is not None
+        if getattr(args, attr, None) is not None
     }
+    given.setdefault("rounds", DEFAULT_ROUNDS)
     try:
         return TimingSettings(**given)
     except ValidationError as error:

@@ -88,6 +88,7 @@ class Context:
     reachability: dict = field(default_factory=dict)  # target label -> device_runners.base.Support
     runners: dict = field(default_factory=dict)  # target label -> runner instance
     models: dict = field(default_factory=dict)  # variant label -> converters.ConversionInputs (loaded model)
+    fresh: dict = field(default_factory=dict)  # timing cache key -> RunRecord measured in this pass
 
     @property
     def workdir(self) -> Path:

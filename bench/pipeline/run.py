@@ -19,7 +19,7 @@ from bench.pipeline.context import ItemStatus as S
 from bench.pipeline.jobs import VariantWork, select, selection_names, slots
 from bench.pipeline.progress import Progress
 from bench.pipeline.stages import dataset_stage, evaluate_stage, export_stage, release_inputs, train_stage
-from bench.pipeline.timing import time_stage
+from bench.pipeline.timing import measure_batches, time_stage
 from bench.plans import Plan
 from bench.provenance import run_provenance
 from results.schema import RunRecord
@@ -160,15 +160,20 @@ def cluster_section(plan: Plan, options: Options):
 
 
 def walk(ctx: Context, works: list[VariantWork], data: Data) -> None:
-    """Every stage of every selected variant and recipe, variant by variant (records land early)."""
+    """Every stage of every selected variant and recipe: train, export and evaluate variant by variant,
+    then every timing, each target's artifacts in one interleaved batch (``measure_batches``)."""
+    pending = []
     for work in works:
         trained = train_stage(ctx, data, work)
         for recipe in work.recipes:
             exported = export_stage(ctx, data, work, trained, recipe)
             evaluated = evaluate_stage(ctx, data, exported, f"{work.label} {recipe.name}")
             for slot in slots(ctx.plan, recipe.format):
-                time_stage(ctx, work, recipe, (trained, exported, evaluated), slot)
+                pending.append((work, recipe, (trained, exported, evaluated), slot))
         release_inputs(ctx)
+    measure_batches(ctx, pending)
+    for work, recipe, upstream, slot in pending:
+        time_stage(ctx, work, recipe, upstream, slot)
     if ctx.plan.models:
         from bench.pipeline.user_models import walk_user_models
 

@@ -2,6 +2,10 @@
 
 A row is on the Pareto front when no other ok row *of the same target, delegate and threads* is at least
 as fast, at least as small and at least as accurate, and strictly better in one (``results.analysis``).
+Latency is compared through each record's noise band (``results.significance.median_band``: with
+interleaved rounds, the lowest to the highest round median): a difference within noise counts as equal,
+so it neither puts a row on the front nor takes one off. The ``vs fp32`` column says "faster" or
+"slower" only when the two bands do not overlap, else "same within noise".
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ from rich.table import Table
 
 from bench.console import mb, ms
 from bench.pipeline.context import Item
-from results.analysis import pareto_front
+from results.analysis import BAND_COLUMNS, pareto_front
 from results.schema import RunRecord, Status
+from results.significance import faster_beyond_noise, timing_band
 
 PARETO_GROUPS = ["runner", "device_id", "delegate", "threads"]
+REFERENCE_RECIPE = "tflite_fp32"  # what the "vs fp32" column compares each row with
 
 
 def records_frame(records: list[RunRecord]) -> pd.DataFrame:
@@ -25,6 +31,7 @@ def records_frame(records: list[RunRecord]) -> pd.DataFrame:
     rows = []
     for r in records:
         t = r.timing
+        band = timing_band(t) if r.status is Status.OK else None
         size = r.model.input_size
         width = r.model.width_multiplier
         rows.append(
@@ -45,6 +52,8 @@ def records_frame(records: list[RunRecord]) -> pd.DataFrame:
                 "ar100": r.accuracy.ar100 if r.accuracy else None,
                 "size_bytes": r.artifact.size_bytes if r.artifact.sha256 else None,
                 "median_ms": t.median_ms if t is not None and r.status is Status.OK else None,
+                BAND_COLUMNS[0]: band[0] if band else None,
+                BAND_COLUMNS[1]: band[1] if band else None,
             }
         )
     frame = pd.DataFrame(rows)
@@ -55,9 +64,44 @@ def records_frame(records: list[RunRecord]) -> pd.DataFrame:
     measured = frame.dropna(subset=["map", "median_ms", "size_bytes"])
     frame["pareto"] = False
     if not measured.empty:
-        front = pareto_front(measured, ["median_ms", "size_bytes"], "map", group_by=PARETO_GROUPS)
+        front = pareto_front(
+            measured,
+            ["median_ms", "size_bytes"],
+            "map",
+            group_by=PARETO_GROUPS,
+            bands={"median_ms": BAND_COLUMNS},
+        )
         frame.loc[front[front].index, "pareto"] = True
+    frame["vs_fp32"] = speed_claims(frame)
     return frame
+
+
+def speed_claims(frame: pd.DataFrame) -> pd.Series:
+    """Each row's speed against the fp32 file of its variant on the same target, delegate and threads:
+    ``0.67x faster`` / ``1.31x slower`` only when the noise bands do not overlap, else ``1.02x same within
+    noise``; empty where there is nothing to compare."""
+    claims = pd.Series("", index=frame.index, dtype=object)
+    keys = ["variant", *PARETO_GROUPS]
+    timed = frame.dropna(subset=["median_ms", BAND_COLUMNS[0], BAND_COLUMNS[1]])
+    reference = timed[timed["recipe"].eq(REFERENCE_RECIPE)].drop_duplicates(subset=keys).set_index(keys)
+    for index, row in timed.iterrows():
+        key = tuple(row[k] for k in keys)
+        if row["recipe"] == REFERENCE_RECIPE or key not in reference.index:
+            continue
+        ref = reference.loc[key]
+        band, ref_band = (
+            (row[BAND_COLUMNS[0]], row[BAND_COLUMNS[1]]),
+            (ref[BAND_COLUMNS[0]], ref[BAND_COLUMNS[1]]),
+        )
+        ratio = row["median_ms"] / ref["median_ms"]
+        if faster_beyond_noise(band, ref_band):
+            word = "faster"
+        elif faster_beyond_noise(ref_band, band):
+            word = "slower"
+        else:
+            word = "same within noise"
+        claims[index] = f"{ratio:.2f}x {word}"
+    return claims
 
 
 def summary_table(frame: pd.DataFrame, title: str) -> Table:
@@ -74,6 +118,8 @@ def summary_table(frame: pd.DataFrame, title: str) -> Table:
         "AR@100",
         "size MB",
         "median ms",
+        "noise band",
+        "vs fp32",
     ):
         table.add_column(
             header, justify="right" if header in ("thr", "mAP", "AR@100", "size MB", "median ms") else "left"
@@ -92,6 +138,8 @@ def summary_table(frame: pd.DataFrame, title: str) -> Table:
             _metric(row.ar100),
             mb(None if pd.isna(row.size_bytes) else row.size_bytes / 1e6),
             ms(None if pd.isna(row.median_ms) else row.median_ms),
+            _band(row.median_lo_ms, row.median_hi_ms),
+            row.vs_fp32,
             status,
         )
     return table
@@ -106,7 +154,8 @@ def print_summary(console: Console, outcome, elapsed_note: str = "") -> None:
     else:
         console.print(summary_table(frame, title))
         console.print(
-            "* = Pareto-optimal (median ms, size, mAP) among the rows of the same target, delegate, threads"
+            "* = Pareto-optimal (median ms, size, mAP) among the rows of the same target, delegate, threads;"
+            " latencies whose noise bands overlap count as equal (the band: lowest to highest round median)"
         )
     statuses = Counter(r.status.value for r in outcome.records)
     console.print("records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
@@ -140,6 +189,10 @@ def stage_counts(items: list[Item]) -> str:
     for stage, counts in per_stage.items():
         parts.append(f"{stage}: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
     return "; ".join(parts)
+
+
+def _band(low, high) -> str:
+    return "-" if pd.isna(low) or pd.isna(high) else f"{ms(low)}-{ms(high)}"
 
 
 def _metric(value) -> str:

@@ -4,6 +4,10 @@ Timings are cached by (artifact sha256, target, delegate, threads, settings, run
 repeated run reuses them instead of measuring again (``--retime`` measures again). Each record gets a
 deterministic id from (run id, identity), so storing it twice is a no-op and a record already in the
 store is skipped before anything is timed. Accuracy and the model's size and compute are merged in.
+
+Before the per-artifact stage, :func:`measure_batches` times every artifact still to be timed on a target
+in one batch (the host runner interleaves them in rounds, ``device_runners.rounds``) and puts each
+record in the timing cache; the per-artifact stage then finds it there, exactly as a resumed run does.
 """
 
 from __future__ import annotations
@@ -67,18 +71,67 @@ def time_stage(ctx: Context, work: VariantWork, recipe, upstream: tuple, slot: S
     return record
 
 
+def time_key(artifact: ArtifactInfo, slot: Slot) -> str:
+    """The timing cache key of an artifact on a slot."""
+    target = slot.target.model_dump(mode="json")
+    settings = slot.settings.model_dump(mode="json")
+    return stage_key(
+        "time", artifact.sha256, artifact.format.value, target, slot.delegate.value, slot.threads, settings
+    )
+
+
+def measure_batches(ctx: Context, pending: list[tuple]) -> None:
+    """Time, target by target in one batch, every artifact the per-artifact stage would time now.
+
+    Args:
+        ctx: An execute pass (a planning pass does nothing here).
+        pending: ``(work, recipe, upstream, slot)`` of every time-stage item of the pass, in order.
+
+    Each record goes into the timing cache under its key, and the key into ``ctx.fresh``, so the
+    per-artifact stage reports it as run in this pass (with ``--retime`` too) and stores it.
+    """
+    if not ctx.execute:
+        return
+    batches: dict[str, tuple[list, list[str]]] = {}
+    for work, recipe, (trained, exported, _), slot in pending:
+        if not isinstance(exported, Exported) or slot.sustained or not reach(ctx, slot).ok:
+            continue
+        if not runner_for(ctx, slot).interleaves:
+            continue
+        rid = record_id(ctx.run_id, identity(work, recipe.name, slot))
+        key = time_key(exported.artifact, slot)
+        if (ctx.store is not None and ctx.store.has(rid)) or key in ctx.fresh:
+            continue
+        if not ctx.retime and ctx.cache.get("time", key):
+            continue
+        jobs, keys = batches.setdefault(slot.target.label, ([], []))
+        if key not in keys:  # the same bytes on the same slot (e.g. a user's copy) are timed once
+            jobs.append(timing_job(ctx, work, recipe, trained, exported, slot, rid))
+            keys.append(key)
+    for name, (jobs, keys) in batches.items():
+        label = f"{len(jobs)} artifacts on {name}, interleaved"
+        with ctx.progress.item("time", label):
+            records = runner_for(ctx, _slot_of(pending, name)).time_many(jobs)
+        for key, record in zip(keys, records, strict=True):
+            ctx.cache.put("time", key, {"record": record.model_dump(mode="json")})
+            ctx.fresh[key] = record
+
+
+def _slot_of(pending: list[tuple], target: str) -> Slot:
+    return next(item[3] for item in pending if item[3].target.label == target)
+
+
 def _measure(ctx: Context, job: TimingJob, slot: Slot, label: str) -> tuple[RunRecord | None, S]:
     """A cached, unsupported or freshly measured record (None: would be measured, planning pass)."""
     support = reach(ctx, slot)
     if not support.ok:
         record = unsupported_record(job, slot.target.runner, support.reason, slot.target.device_id)
         return record, S.UNSUPPORTED
-    artifact = job.artifact
-    target = slot.target.model_dump(mode="json")
-    settings = slot.settings.model_dump(mode="json")
-    key = stage_key(
-        "time", artifact.sha256, artifact.format.value, target, slot.delegate.value, slot.threads, settings
-    )
+    key = time_key(job.artifact, slot)
+    fresh = ctx.fresh.get(key)
+    if fresh is not None:  # measured in this pass by measure_batches
+        status = S.RUN if fresh.status is Status.OK else S(fresh.status.value)
+        return fresh.model_copy(update={"model": job.model, "artifact": job.artifact}), status
     hit = None if ctx.retime else ctx.cache.get("time", key)
     if hit:
         # The same bytes may be another model's artifact (a user's .tflite equal to a conversion): the

@@ -85,23 +85,11 @@ def _chosen(view: pd.DataFrame, event) -> str | None:
         st.info("No record matches the filters.")
         return None
     offered = view.head(_PICKER_LIMIT)
-    labels = dict(
-        zip(
-            offered["record_id"],
-            offered["created_at"].astype(str).str.slice(0, 19)
-            + " · "
-            + offered["status"].astype(str)
-            + " · "
-            + offered["variant"].astype(str)
-            + " · "
-            + offered["recipe"].astype(str)
-            + " · "
-            + offered["device"].astype(str)
-            + " · "
-            + offered["delegate"].astype(str),
-            strict=True,
-        )
-    )
+    parts = ["status", "variant", "recipe", "device", "delegate"]
+    label = offered["created_at"].astype(str).str.slice(0, 19)
+    for part in parts:  # a record of a user's file has no variant: "n/a", never a missing label
+        label = label + " · " + offered[part].astype("object").fillna("n/a").astype(str)
+    labels = dict(zip(offered["record_id"], label, strict=True))
     return st.selectbox("Record", list(labels), format_func=labels.get, key="records-pick")
 
 

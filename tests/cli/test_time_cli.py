@@ -250,3 +250,25 @@ def test_an_edgebench_sidecar_names_the_recipe_and_detector(tflite_models, tmp_p
     assert "ignoring the sidecar" in err and "sha256 differs from its sidecar" in err
     newest = [r for r in stored(db) if r.record_id != record.record_id]
     assert len(newest) == 1 and newest[0].artifact.recipe is None and newest[0].model.variant is None
+
+
+def test_several_models_are_timed_in_interleaved_rounds(tflite_models, default_store, capsys):
+    models = [str(tflite_models["tiny_float"]), str(tflite_models["tiny_int8"])]
+    assert main(["time", *models, *QUICK, "--rounds", "3", "--json"]) == 0
+    records = [RunRecord.model_validate(r) for r in json.loads(capsys.readouterr().out)]
+    assert [r.timing.settings.rounds for r in records] == [3, 3]
+    assert all(len(r.timing.round_sizes) == 3 for r in records)
+
+
+def test_profile_stores_where_the_time_goes_per_op_type(tflite_models, default_store, capsys):
+    model = str(tflite_models["detect_int8"])
+    assert main(["time", model, *QUICK, "--rounds", "1", "--profile", "--json"]) == 0
+    (record,) = [RunRecord.model_validate(r) for r in json.loads(capsys.readouterr().out)]
+    profile = record.timing.op_profile
+    types = {op.op_type: op for op in profile.ops}
+    assert "TFLite_Detection_PostProcess" in types and types["TFLite_Detection_PostProcess"].delegated == 0
+    assert "QUANTIZE" in types or "DEQUANTIZE" in types  # the int8 file's edges
+    assert all(op.ms >= 0 for op in profile.ops) and profile.model_ms > 0 and not profile.skipped
+    assert "timed alone" in profile.method
+    (kept,) = stored(default_store)  # stored with the record, not only printed
+    assert kept.timing.op_profile == profile

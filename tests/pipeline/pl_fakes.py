@@ -44,6 +44,8 @@ class Fakes:
         self.calls: Counter = Counter()
         self.fail_recipe: str | None = None
         self.interrupt_after: int | None = None
+        self.interleave = True  # the host runner batches (False: the per-artifact path of other runners)
+        self.batches: list[list[str]] = []  # the recipes of each time_many batch
 
     def train(self, cfg, split, config, workdir, progress=True):
         from bench.training import TrainResult
@@ -95,6 +97,14 @@ class Fakes:
         fakes = self
 
         class FakeHost(real("host")):  # the real class's formats, delegates and probe; a fake timing
+            @property
+            def interleaves(self):
+                return fakes.interleave
+
+            def time_many(self, jobs):  # one batch, timed here one job after the other
+                fakes.batches.append([job.artifact.recipe for job in jobs])
+                return [self.time(job) for job in jobs]
+
             def time(self, job):
                 fakes.calls["time"] += 1
                 if fakes.interrupt_after is not None and fakes.calls["time"] > fakes.interrupt_after:

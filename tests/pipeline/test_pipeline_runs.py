@@ -46,6 +46,7 @@ def test_second_run_with_nothing_changed_does_nothing(fakes, options):
 
 
 def test_interrupted_run_resumes_under_the_same_id_without_duplicates(fakes, options):
+    fakes.interleave = False  # a runner that times artifact by artifact: each finished timing is cached
     fakes.interrupt_after = 3
     with pytest.raises(KeyboardInterrupt):
         run_benchmark(tiny_plan(), options)
@@ -59,8 +60,32 @@ def test_interrupted_run_resumes_under_the_same_id_without_duplicates(fakes, opt
     assert outcome.resumed and outcome.run_id == interrupted["run_id"]
     records = _records(options, outcome.run_id)
     assert len(records) == TINY_EXPECTED == len({r.record_id for r in records})
-    assert fakes.calls["train"] == 1  # the first variant's training was cached
+    assert fakes.calls["train"] == 0  # both trainings finished (and were cached) before the first timing
     assert fakes.calls["time"] == 8 - 3  # three timings were done (and cached) before the interrupt
+
+
+def test_host_timings_are_one_interleaved_batch_that_fills_the_timing_cache(fakes, options):
+    outcome = run_benchmark(tiny_plan(), options)
+    assert len(fakes.batches) == 1 and len(fakes.batches[0]) == 8  # every host artifact x slot at once
+    timed = [item for item in outcome.items if item.stage == "time" and item.status == "run"]
+    assert len(timed) == 8  # reported as run in this pass, not as cache hits
+    cache = options.workdir / "cache" / "time"
+    assert len(list(cache.glob("*.json"))) == 8
+    fakes.batches.clear()
+    again = run_benchmark(tiny_plan(), dataclasses.replace(options, retime=True))
+    assert again.run_id != outcome.run_id and len(again.records) == TINY_EXPECTED
+    assert [len(batch) for batch in fakes.batches] == [8]  # --retime measures the batch again, once
+
+
+def test_an_interrupted_batch_is_timed_again_whole_on_resume(fakes, options):
+    fakes.interrupt_after = 3
+    with pytest.raises(KeyboardInterrupt):
+        run_benchmark(tiny_plan(), options)
+    fakes.interrupt_after = None
+    fakes.batches.clear()
+    outcome = run_benchmark(tiny_plan(), options)
+    assert outcome.resumed and [len(batch) for batch in fakes.batches] == [8]
+    assert len(outcome.records) == TINY_EXPECTED == len({r.record_id for r in outcome.records})
 
 
 def test_failed_conversion_becomes_failed_records_and_the_rest_continues(fakes, options):

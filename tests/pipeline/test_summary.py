@@ -64,3 +64,49 @@ def test_summary_names_the_run_the_counts_and_the_dashboard():
     assert "run run-1: 2 records (done)" in text
     assert "failed: refused" in text and "records: 1 failed, 1 ok" in text
     assert "make dashboard" in text and "edgebench records --run run-1" in text
+
+
+def _rounds(recipe: str, medians: list[float], size: int, map_: float) -> RunRecord:
+    """A record of 5 interleaved rounds of 4 samples around each given round median."""
+    samples = [m + d for m in medians for d in (-0.01, 0.0, 0.0, 0.01)]
+    record = _record(recipe, 1.0, size, map_)
+    return record.model_copy(update={"timing": Timing(samples_ms=samples, round_sizes=[4] * len(medians))})
+
+
+def test_a_latency_difference_within_noise_is_no_claim_and_no_pareto_mark():
+    records = [
+        _rounds("tflite_fp32", [1.20, 1.25, 1.60, 1.22, 1.24], 4_000_000, 0.30),
+        # Median 1.3 ms against fp32's 1.24 ms, but inside fp32's rounds (1.20-1.60): same speed.
+        _rounds("tflite_int8", [1.28, 1.30, 1.35, 1.29, 1.31], 1_000_000, 0.30),
+        # Clearly faster than fp32 (its slowest round beats fp32's fastest), bigger than int8.
+        _rounds("tflite_fp16", [0.90, 0.95, 0.92, 0.91, 0.93], 2_000_000, 0.30),
+    ]
+    frame = records_frame(records).set_index("recipe")
+    assert frame.loc["tflite_int8", "vs_fp32"].endswith("same within noise")
+    assert frame.loc["tflite_fp16", "vs_fp32"].endswith("faster")
+    # fp32's lower median does not put it on the front: int8 is as accurate, smaller, and tied on speed.
+    assert not frame.loc["tflite_fp32", "pareto"]
+    assert frame.loc["tflite_int8", "pareto"] and frame.loc["tflite_fp16", "pareto"]
+
+
+def test_without_bands_the_faster_file_would_have_been_marked():
+    # The same medians with one window each (zero-width bands from one sample): fp32 is then faster
+    # than int8 and on the front, which is the claim the noise band withholds above.
+    records = [
+        _record("tflite_fp32", 1.24, 4_000_000, 0.30),
+        _record("tflite_int8", 1.30, 1_000_000, 0.30),
+    ]
+    frame = records_frame(records).set_index("recipe")
+    assert frame.loc["tflite_fp32", "pareto"] and frame.loc["tflite_int8", "vs_fp32"].endswith("slower")
+
+
+def test_the_summary_prints_the_noise_band_and_the_claim():
+    records = [
+        _rounds("tflite_fp32", [1.20, 1.25, 1.60, 1.22, 1.24], 4_000_000, 0.30),
+        _rounds("tflite_int8", [1.28, 1.30, 1.35, 1.29, 1.31], 1_000_000, 0.30),
+    ]
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=250, color_system=None)
+    print_summary(console, Outcome("run-1", RunStatus.DONE, records=records, store_url="sqlite:///x"))
+    text = buffer.getvalue()
+    assert "same within noise" in text and "1.200-1.600" in text and "noise bands overlap" in text

@@ -123,7 +123,7 @@ def test_a_newer_minor_store_still_opens(store_url):
     store = Store(store_url)
     store.add(make_record())
     with store.engine.begin() as connection:
-        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0003'"))
+        connection.execute(sa.text("UPDATE alembic_version SET version_num = '0098'"))
         connection.execute(sa.text("ALTER TABLE records ADD COLUMN added_later INTEGER"))
     store.close()
     reopened = Store(store_url)
