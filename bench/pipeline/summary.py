@@ -118,7 +118,6 @@ def summary_table(frame: pd.DataFrame, title: str) -> Table:
         "AR@100",
         "size MB",
         "median ms",
-        "noise band",
         "vs fp32",
     ):
         table.add_column(
@@ -137,8 +136,7 @@ def summary_table(frame: pd.DataFrame, title: str) -> Table:
             _metric(row.map),
             _metric(row.ar100),
             mb(None if pd.isna(row.size_bytes) else row.size_bytes / 1e6),
-            ms(None if pd.isna(row.median_ms) else row.median_ms),
-            _band(row.median_lo_ms, row.median_hi_ms),
+            _median(row.median_ms, row.median_lo_ms, row.median_hi_ms),
             row.vs_fp32,
             status,
         )
@@ -155,7 +153,7 @@ def print_summary(console: Console, outcome, elapsed_note: str = "") -> None:
         console.print(summary_table(frame, title))
         console.print(
             "* = Pareto-optimal (median ms, size, mAP) among the rows of the same target, delegate, threads;"
-            " latencies whose noise bands overlap count as equal (the band: lowest to highest round median)"
+            " latencies whose noise bands overlap count as equal (±: the band, lowest to highest round median)"
         )
     statuses = Counter(r.status.value for r in outcome.records)
     console.print("records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
@@ -191,8 +189,14 @@ def stage_counts(items: list[Item]) -> str:
     return "; ".join(parts)
 
 
-def _band(low, high) -> str:
-    return "-" if pd.isna(low) or pd.isna(high) else f"{ms(low)}-{ms(high)}"
+def _median(median, low, high) -> str:
+    """``1.240 ±13%``: the median and how far its noise band reaches from it (the wider side)."""
+    if pd.isna(median):
+        return ms(None)
+    if pd.isna(low) or pd.isna(high) or not median:
+        return ms(median)
+    reach = max(high - median, median - low) / median
+    return f"{ms(median)} ±{100 * reach:.0f}%"
 
 
 def _metric(value) -> str:

@@ -109,4 +109,4 @@ def test_the_summary_prints_the_noise_band_and_the_claim():
     console = Console(file=buffer, width=250, color_system=None)
     print_summary(console, Outcome("run-1", RunStatus.DONE, records=records, store_url="sqlite:///x"))
     text = buffer.getvalue()
-    assert "same within noise" in text and "1.200-1.600" in text and "noise bands overlap" in text
+    assert "same within noise" in text and "1.240 ±29%" in text and "noise bands overlap" in text
