@@ -67,10 +67,11 @@ class Progress:
         return total
 
     @contextlib.contextmanager
-    def item(self, stage: str, label: str, *, spinner: bool = True) -> Iterator[None]:
-        """Around one item that does work: a spinner while it runs, a line when it ends."""
+    def item(self, stage: str, label: str, *, spinner: bool = True, items: int = 1) -> Iterator[None]:
+        """Around one item that does work: a spinner while it runs, a line when it ends. ``items`` > 1:
+        one batch doing that many items' work (the interleaved host timings), counted and estimated so."""
         began = time.monotonic()
-        self.done += 1
+        self.done += items
         head = f"[{self.done:>3}/{self.total}] {stage:<8} {label}"
         use_spinner = spinner and self.enabled and self.console.is_terminal
         status = self.console.status(head) if use_spinner else contextlib.nullcontext()
@@ -83,9 +84,8 @@ class Progress:
             outcome = "done"
         finally:
             spent = time.monotonic() - began
-            self._spent[stage].append(spent)
-            if self._left.get(stage):
-                self._left[stage].pop(0)
+            self._spent[stage].extend([spent / items] * items)
+            del self._left.get(stage, [])[:items]
             tail = f"elapsed {clock(self.elapsed)}  ETA {clock(self.eta())}"
             self.console.print(f"{head}  {outcome} in {spent:.1f} s  {tail}", highlight=False)
 

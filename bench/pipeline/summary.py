@@ -153,7 +153,7 @@ def print_summary(console: Console, outcome, elapsed_note: str = "") -> None:
         console.print(summary_table(frame, title))
         console.print(
             "* = Pareto-optimal (median ms, size, mAP) among the rows of the same target, delegate, threads;"
-            " latencies whose noise bands overlap count as equal (±: the band, lowest to highest round median)"
+            " latencies whose noise bands overlap count as equal (±: the band, lowest to highest round)"
         )
     statuses = Counter(r.status.value for r in outcome.records)
     console.print("records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))

@@ -110,7 +110,7 @@ def measure_batches(ctx: Context, pending: list[tuple]) -> None:
             keys.append(key)
     for name, (jobs, keys) in batches.items():
         label = f"{len(jobs)} artifacts on {name}, interleaved"
-        with ctx.progress.item("time", label):
+        with ctx.progress.item("time", label, items=len(jobs)):
             records = runner_for(ctx, _slot_of(pending, name)).time_many(jobs)
         for key, record in zip(keys, records, strict=True):
             ctx.cache.put("time", key, {"record": record.model_dump(mode="json")})
