@@ -11,6 +11,7 @@ import statistics
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -21,7 +22,7 @@ from results.energy import EnergyInfo
 # an older reader of the same major drops what it does not know and reads the rest.
 SCHEMA_VERSION = 1
 SCHEMA_MINOR = 2  # 1.1: ArtifactInfo.settings_hash, RunRecord.energy, TargetInfo.simulated;
-# 1.2: TimingSettings.rounds, Timing.round_sizes and Timing.op_profile (issue 19)
+# 1.2: TimingSettings.rounds, Timing.round_sizes, Timing.op_profile and ModelInfo.training (issue 19)
 
 
 class Status(StrEnum):
@@ -60,6 +61,20 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class TrainingInfo(_Strict):
+    """How the pipeline trained the model (a zoo variant): a fixed number of steps, seeded, deterministic."""
+
+    steps: int = Field(ge=0)  # optimizer steps done
+    planned_steps: int = Field(ge=0)  # the plan's steps for this variant
+    seconds: float = Field(ge=0)  # training wall-clock time on the machine that trained it (all resumed runs)
+    # "steps": all planned steps ran, so the weights are the plan's (seed and op determinism: bit for bit on
+    # the same kind of machine). "time": the plan's max_minutes cap stopped it early: the weights depend
+    # on that machine's speed.
+    stopped_by: Literal["steps", "time"] = "steps"
+    seed: int | None = None  # initialisation, shuffle and augmentation seed
+    weights_sha256: str | None = None  # the trained weights file: equal across reproducible runs
+
+
 class ModelInfo(_Strict):
     """The detector the artifact was made from. Unknown for a user's own .tflite, hence optional."""
 
@@ -69,6 +84,7 @@ class ModelInfo(_Strict):
     num_classes: int | None = None  # without background
     params: int | None = None  # BN-folded parameter count
     madds: int | None = None  # multiply-adds of conv and dense layers
+    training: TrainingInfo | None = None  # zoo variants the pipeline trained (1.2); None for a user's file
 
 
 class ArtifactInfo(_Strict):

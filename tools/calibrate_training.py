@@ -191,7 +191,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=5e-3)
     parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--minutes", type=float, default=None)
+    parser.add_argument(
+        "--minutes", type=float, default=None, help="safety cap; the cosine follows --steps, not the clock"
+    )
     parser.add_argument("--match-iou", type=float, default=DEFAULT_MATCH_IOU, help="0: the variant's own")
     parser.add_argument(
         "--augment", choices=("flip", "ssd"), default="flip", help="flip only or SSD's full set"

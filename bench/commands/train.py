@@ -15,7 +15,9 @@ a published checkpoint on your val split).
 ``--data synthetic`` generates (once, cached under ``$EDGEBENCH_CACHE`` or ``~/.cache/edgebench``) the
 built-in synthetic shapes set; a PATH is a dataset root holding ``train/`` (and ``val/``) split folders,
 a split folder, or an instances JSON. Re-running the same command resumes from the newest checkpoint in
-``--out``. Without ``--steps`` and ``--minutes`` the variant's quick-plan budget applies.
+``--out``. Without ``--steps`` the variant's quick-plan steps apply. ``--minutes`` is a safety cap only: the
+schedule follows the steps, and a run the cap stops says ``stopped_by: time`` (its weights then depend on
+the machine's speed; the same steps and seed otherwise give the same weights).
 """
 
 from __future__ import annotations
@@ -33,8 +35,6 @@ from bench.training.init_spec import check_applies, parse_init
 from common.errors import InputError, choice_error
 
 SYNTHETIC = "synthetic"
-# With only --minutes the schedule follows time; the step budget is then effectively unbounded.
-_UNBOUNDED_STEPS = 10_000_000
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -51,7 +51,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="work folder: checkpoints, final weights")
     parser.add_argument("--steps", type=int, metavar="N", help="optimizer steps (default: the quick plan's)")
-    parser.add_argument("--minutes", type=float, metavar="M", help="wall-clock cap; the schedule follows it")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        metavar="M",
+        help="safety cap on training minutes (the schedule follows the steps)",
+    )
     parser.add_argument("--batch-size", type=int, metavar="B", help="images per step (default 32)")
     parser.add_argument("--input-size", type=int, metavar="N", help="square input side (default: calibrated)")
     parser.add_argument("--width", type=float, metavar="W", help="width multiplier (default: calibrated)")
@@ -151,8 +156,6 @@ def _train_config(args: argparse.Namespace, preset):
     changes = {k: v for k, v in changes.items() if v is not None}
     if args.steps is not None:
         changes["steps"] = args.steps
-    elif args.minutes is not None:
-        changes["steps"] = _UNBOUNDED_STEPS
     if args.minutes is not None:
         changes["max_minutes"] = args.minutes
     return preset.replace(**changes)

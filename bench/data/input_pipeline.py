@@ -129,6 +129,7 @@ def train_dataset(
     encode_fn: EncodeFn | None = None,
     *,
     repeat: bool = True,
+    skip: int = 0,
 ) -> tf.data.Dataset:
     """The augmented, shuffled, batched training stream.
 
@@ -137,6 +138,8 @@ def train_dataset(
         config: Pipeline settings (defaults: 320 px, batch 32).
         encode_fn: Target assigner, see the module docstring; None yields padded raw boxes.
         repeat: Repeat forever (reshuffling and re-augmenting each epoch); False gives one epoch.
+        skip: Examples of the stream to leave out first, before any image is decoded (cheap): the
+            stream then continues exactly where one that had yielded them would (resuming training).
 
     Returns:
         Batches of ``encode_fn``'s outputs, or ``(images [B, H, W, 3], {"boxes", "classes", "num_boxes"})``.
@@ -161,7 +164,10 @@ def train_dataset(
         )
         return _finish(image, boxes, classes, config, encode_fn)
 
-    return _batch(tf.data.Dataset.zip(source, seeds).map(load, **_map_args(config)), config, True)
+    stream = tf.data.Dataset.zip(source, seeds)
+    if skip:
+        stream = stream.skip(skip)
+    return _batch(stream.map(load, **_map_args(config)), config, True)
 
 
 def eval_dataset(

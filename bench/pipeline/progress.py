@@ -53,6 +53,11 @@ class Progress:
         """Seconds since the run started."""
         return time.monotonic() - self.start
 
+    @property
+    def stage_seconds(self) -> dict[str, float]:
+        """Wall seconds spent per stage on the items that did work in this invocation (stage order)."""
+        return {stage: round(sum(self._spent[stage]), 1) for stage in STAGES if self._spent.get(stage)}
+
     def eta(self) -> float | None:
         """Estimated seconds left, None when some item has no estimate yet."""
         total = 0.0

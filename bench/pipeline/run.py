@@ -56,7 +56,8 @@ class Outcome:
     records: list[RunRecord] = field(default_factory=list)  # every record of the run (from the store)
     expected: int = 0  # records the plan selection makes
     resumed: bool = False
-    seconds: float = 0.0
+    seconds: float = 0.0  # wall time of this invocation's execute pass
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds of its work here
     store_url: str = ""
 
 
@@ -138,7 +139,9 @@ def _execute(plan, options, works, state, key, planning, outcome, store) -> Outc
 
             walk_user_models(ctx, data)
     records = store.records(run_id=state.run_id)
-    runs.write_manifest(state, plan.name, key, complete=True, records=len(records))
+    seconds = {"seconds": round(progress.elapsed, 1), "stage_seconds": progress.stage_seconds}
+    timings = {**seconds, "training": training_of(records)}
+    runs.write_manifest(state, plan.name, key, complete=True, records=len(records), timings=timings)
     outcome.run_id, outcome.status, outcome.items, outcome.records = (
         state.run_id,
         RunStatus.DONE,
@@ -146,7 +149,19 @@ def _execute(plan, options, works, state, key, planning, outcome, store) -> Outc
         records,
     )
     outcome.resumed, outcome.seconds = state.resumed, progress.elapsed
+    outcome.stage_seconds = progress.stage_seconds
     return outcome
+
+
+def training_of(records: list[RunRecord]) -> dict[str, dict]:
+    """Variant label -> how it was trained (``ModelInfo.training``), from the records that say."""
+    out = {}
+    for record in records:
+        model = record.model
+        if model.training is not None and model.variant:
+            label = f"{model.variant}@{model.input_size}x{model.width_multiplier}"
+            out.setdefault(label, model.training.model_dump(mode="json"))
+    return out
 
 
 def cluster_section(plan: Plan, options: Options):
@@ -182,15 +197,11 @@ def walk(ctx: Context, works: list[VariantWork], data: Data) -> None:
 
 def estimates(plan: Plan, planning: Context) -> dict[str, list[float | None]]:
     """Prior seconds of every item the execute pass will run, per stage (for the first ETA)."""
-    training = plan.training
-    minutes = training.max_minutes if training else None
-    steps, batch = (training.steps, training.batch_size) if training else (0, 32)
-    train_s = minutes * 60 + 30 if minutes else steps * batch / 25 + 30
     synthetic = plan.dataset.synthetic
     timing = plan.timing
     prior = {
         "dataset": (synthetic.train + synthetic.val) * 0.02 if synthetic else 5.0,
-        "train": train_s,
+        "train": _train_prior(plan),
         "export": 30.0,
         "evaluate": 3.0 + 0.03 * (plan.evaluation.max_images or 500),
         "time": 4.0 + timing.warmup_min_secs + timing.min_secs,
@@ -200,3 +211,15 @@ def estimates(plan: Plan, planning: Context) -> dict[str, list[float | None]]:
         if item.status in (S.RUN, S.PENDING):
             out.setdefault(item.stage, []).append(prior[item.stage])
     return out
+
+
+def _train_prior(plan: Plan) -> float:
+    """Mean prior seconds of a variant's training: its steps at 25 images/s (capped by max_minutes)."""
+    priors = []
+    for variant in plan.variants:
+        config = plan.train_config(variant)
+        seconds = config.steps * config.batch_size / 25
+        if config.max_minutes is not None:
+            seconds = min(seconds, config.max_minutes * 60)
+        priors.append(seconds + 30)
+    return sum(priors) / len(priors) if priors else 30.0

@@ -79,8 +79,21 @@ def start_new(state: RunState, plan_name: str) -> RunState:
     return RunState(new_run_id("bench", plan_name), state.manifest_path, False, state.previous)
 
 
-def write_manifest(state: RunState, plan_name: str, key: str, *, complete: bool, records: int = 0) -> None:
-    """Record the run as started (``complete=False``) or finished, atomically."""
+def write_manifest(
+    state: RunState,
+    plan_name: str,
+    key: str,
+    *,
+    complete: bool,
+    records: int = 0,
+    timings: dict | None = None,
+) -> None:
+    """Record the run as started (``complete=False``) or finished, atomically.
+
+    ``timings`` (a finished run): ``seconds`` (wall time of the invocation that finished it),
+    ``stage_seconds`` (per stage, the work done in that invocation) and ``training`` (per variant: steps,
+    planned steps, training seconds, stopped_by, seed, weights hash; ``RunRecord.model.training``).
+    """
     now = datetime.now(UTC).isoformat()
     started = (state.previous or {}).get("started_at") if state.resumed or _same(state) else None
     value = {
@@ -92,6 +105,7 @@ def write_manifest(state: RunState, plan_name: str, key: str, *, complete: bool,
         "updated_at": now,
         "complete": complete,
         "records": records,
+        **(timings or {}),
     }
     write_json_atomic(state.manifest_path, value)
 

@@ -18,7 +18,7 @@ from bench.pipeline.context import ItemStatus as S
 from bench.pipeline.entries import Evaluated, Exported, Failure, NotEvaluated, Trained
 from bench.pipeline.jobs import VariantWork
 from common.errors import InputError
-from results.schema import ModelInfo
+from results.schema import ModelInfo, TrainingInfo
 
 
 def dataset_stage(ctx: Context) -> Data:
@@ -85,15 +85,29 @@ def train_stage(ctx: Context, data: Data, work: VariantWork) -> Trained | Failur
             ctx.report("train", work.label, S.FAILED, key)
             ctx.progress.note(f"train {work.label}: FAILED: {error}")
             return ctx.keep("train", key, Failure.of("train", error))
+    weights_sha256 = file_sha256(result.weights_path)
+    training = TrainingInfo(
+        steps=result.steps,
+        planned_steps=config.steps,
+        seconds=result.seconds,
+        stopped_by=result.stopped_by,
+        seed=config.seed,
+        weights_sha256=weights_sha256,
+    )
     entry = Trained(
         weights=str(result.weights_path),
-        weights_sha256=file_sha256(result.weights_path),
+        weights_sha256=weights_sha256,
         steps=result.steps,
         seconds=result.seconds,
         final_loss=result.final_loss,
         stopped_by=result.stopped_by,
-        model=model_info(cfg),
+        model=model_info(cfg).model_copy(update={"training": training}),
     )
+    if result.stopped_by == "time":
+        ctx.progress.note(
+            f"train {work.label}: max_minutes stopped it at step {result.steps} of {config.steps}: "
+            "its weights depend on this machine's speed (raise max_minutes or lower steps)"
+        )
     ctx.report("train", work.label, S.RUN, key)
     return ctx.keep("train", key, entry)
 

@@ -157,10 +157,46 @@ def print_summary(console: Console, outcome, elapsed_note: str = "") -> None:
         )
     statuses = Counter(r.status.value for r in outcome.records)
     console.print("records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    for line in time_lines(outcome):
+        console.print(line, highlight=False)
     console.print(
         f"next: make dashboard  (store {outcome.store_url});  "
         f"edgebench records --run {outcome.run_id}  for every field"
     )
+
+
+def time_lines(outcome) -> list[str]:
+    """How long the run took: the invocation and its stages, then each variant's training (from the records,
+    so a cached model shows the time it took when it was trained) and any a time cap stopped early."""
+    lines = []
+    if outcome.seconds:
+        stages = getattr(outcome, "stage_seconds", {}) or {}
+        parts = ", ".join(f"{stage} {_minutes(seconds)}" for stage, seconds in stages.items())
+        lines.append(f"took {_minutes(outcome.seconds)}" + (f" ({parts})" if parts else ""))
+    seen, early = {}, []
+    for record in outcome.records:
+        training, model = record.model.training, record.model
+        if training is None:
+            continue
+        label = f"{model.variant}@{model.input_size}x{model.width_multiplier}"
+        if label in seen:
+            continue
+        seen[label] = f"{label} {training.steps} steps in {_minutes(training.seconds)}"
+        if training.stopped_by == "time":
+            seen[label] += f" (of {training.planned_steps}: stopped by max_minutes)"
+            early.append(label)
+    if seen:
+        lines.append("training: " + "; ".join(seen.values()))
+    if early:
+        lines.append(
+            f"not reproducible: max_minutes stopped the training of {', '.join(early)} before its steps; "
+            "its weights and mAP depend on this machine's speed"
+        )
+    return lines
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min"
 
 
 def dry_run_table(items: list[Item], expected: int) -> Table:

@@ -55,10 +55,12 @@ class TrainConfig(BaseModel):
     warmup_steps: NonNegativeInt = 200  # linear warmup from 0 to peak_lr (clipped to a tenth of `steps`)
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"  # adamw: decoupled weight decay; sgd: momentum 0.9
     weight_decay: Annotated[Number, Field(ge=0)] = 0.0  # decoupled decay of adamw (model.losses always apply)
-    max_minutes: Annotated[Number, Field(gt=0)] | None = None  # wall-clock cap over all resumed runs
+    # A safety cap on wall-clock training time over all resumed runs. It never shapes the schedule (that
+    # follows `steps`); a run it stops ends with stopped_by="time" and weights that depend on the machine.
+    max_minutes: Annotated[Number, Field(gt=0)] | None = None
     checkpoint_every: PositiveInt = 200  # steps between checkpoints (one more at the end and on Ctrl-C)
     keep_checkpoints: PositiveInt = 2  # newest checkpoints kept in the work folder
-    seed: NonNegativeInt = 0  # model initialisation, shuffling and augmentation seed
+    seed: NonNegativeInt = 0  # model initialisation, shuffling and augmentation seed (op determinism is on)
     augment: AugmentConfig = FLIP_ONLY  # training augmentation
     bn_momentum: Annotated[Number, Field(ge=0, lt=1)] | None = DEFAULT_BN_MOMENTUM  # None: the zoo's own
     clip_norm: Annotated[Number, Field(gt=0)] | None = 10.0  # global gradient-norm clip (one bad early batch)
@@ -122,7 +124,7 @@ class TrainResult:
     seconds: float  # training wall-clock time over all resumed runs (excludes start-up and tracing)
     images_per_s: float  # mean training throughput of the last run
     final_loss: float  # mean total loss over the last logged window of steps
-    stopped_by: str = "steps"  # "steps" (done) or "time" (max_minutes reached first)
+    stopped_by: str = "steps"  # "steps" (done: reproducible) or "time" (max_minutes cut it short)
     loss_history: tuple[tuple[int, float], ...] = ()  # (step, mean loss) at every log point of the last run
 
     def to_dict(self) -> dict:

@@ -18,7 +18,14 @@ from bench.training import checkpoints as ckpt
 from bench.training.config import DEFAULT_BN_MOMENTUM, DEFAULT_MATCH_IOU, FLIP_ONLY, TrainConfig
 from bench.training.progress import TrainProgress
 from bench.training.schedule import warmup_cosine
-from bench.training.steps import check_classes, input_stream, make_optimizer, make_train_step, set_bn_momentum
+from bench.training.steps import (
+    check_classes,
+    input_stream,
+    make_deterministic,
+    make_optimizer,
+    make_train_step,
+    set_bn_momentum,
+)
 from bench.training.tfmot_steps import finish_pruning, start_pruning
 from bench.training.trainer import Loop, StepHook, run_loop
 from common.errors import InputError
@@ -74,6 +81,7 @@ def finetune(
     checked = {"steps": steps, "batch_size": batch_size, "peak_lr": lr, "seed": seed, "augment": augment}
     TrainConfig.from_dict({**checked, "match_iou": match_iou})  # InputError naming a bad argument
     warm = min(steps // 10, 100) if warmup_steps is None else warmup_steps
+    make_deterministic()
     set_bn_momentum(model, bn_momentum)
     start_pruning(model)
     optimizer = make_optimizer("adam")
@@ -83,7 +91,7 @@ def finetune(
         iterator=iter(input_stream(model_config, train_split, batch_size, seed, augment, match_iou)),
         end_step=steps,
         batch_size=batch_size,
-        lr_at=lambda step, _elapsed: warmup_cosine(step, steps, lr, warm),
+        lr_at=lambda step: warmup_cosine(step, steps, lr, warm),
         log_every=max(steps // 20, 1),
         on_step=on_step,
     )

@@ -4,6 +4,13 @@
 a compiled step (:mod:`bench.training.steps`) fed from the tf.data
 pipeline, the learning rate computed in Python each step (:mod:`bench.training.schedule`), the loss read
 back every step (a diverged run stops at once with :class:`TrainingError`), the progress display.
+
+Reproducible: the run is a fixed number of steps; the seed fixes the initialisation, the shuffle and
+every augmentation draw; op determinism is on (:func:`bench.training.steps.make_deterministic`); the
+learning rate depends on the step alone; and a resumed run continues the uninterrupted run's input
+stream at its step. So the same settings give the same weights, bit for bit, resumed or not.
+``max_minutes`` is only a safety cap: a run it stops is marked ``stopped_by="time"`` (its weights then
+depend on the machine's speed) and its schedule is not stretched or cut to fit.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from bench.training.steps import (
     StepFn,
     check_classes,
     input_stream,
+    make_deterministic,
     make_optimizer,
     set_bn_momentum,
 )
@@ -63,7 +71,7 @@ class Loop:
     iterator: object
     end_step: int
     batch_size: int
-    lr_at: Callable[[int, float], float]  # (step, elapsed seconds) -> learning rate
+    lr_at: Callable[[int], float]  # step (0-based) -> learning rate
     log_every: int
     max_seconds: float | None = None
     on_step: StepHook | None = None
@@ -105,7 +113,7 @@ def run_loop(loop: Loop, state: ckpt.TrainState, display: TrainProgress) -> Loop
             stats.stopped_by = "time"
             break
         images, box_targets, class_targets = next(loop.iterator)
-        lr = tf.constant(loop.lr_at(step, clock.elapsed()), tf.float32)
+        lr = tf.constant(loop.lr_at(step), tf.float32)
         losses = {k: float(v) for k, v in loop.step_fn(images, box_targets, class_targets, lr).items()}
         if not math.isfinite(losses["loss"]):
             raise TrainingError(f"step {step + 1}: the loss is {losses['loss']}; lower the learning rate")
@@ -163,6 +171,7 @@ def train(
     """
     workdir = Path(workdir)
     check_classes(model_config, train_split)
+    make_deterministic()
     workdir.mkdir(parents=True, exist_ok=True)
     ckpt.check_run(workdir, _manifest(model_config, train_split, config))
     run = _prepare(model_config, config, workdir, train_split.class_names)
@@ -182,9 +191,10 @@ def train(
                         model_config,
                         train_split,
                         config.batch_size,
-                        config.seed + start,  # a resumed run draws other batches than the first did
+                        config.seed,
                         config.augment,
                         config.match_iou,
+                        skip_batches=start,  # a resumed run continues the uninterrupted run's stream
                     )
                 ),
                 end_step=config.steps,
@@ -250,14 +260,11 @@ def _save(manager: tf.train.CheckpointManager, state: ckpt.TrainState) -> None:
         manager.save(checkpoint_number=step)
 
 
-def _schedule(config: TrainConfig) -> Callable[[int, float], float]:
-    max_seconds = None if config.max_minutes is None else config.max_minutes * 60.0
+def _schedule(config: TrainConfig) -> Callable[[int], float]:
+    """The rate of each step: a function of the step alone (never of the clock), so runs reproduce."""
 
-    def lr_at(step: int, elapsed: float) -> float:
-        fraction = 0.0 if max_seconds is None else elapsed / max_seconds
-        return warmup_cosine(
-            step, config.steps, config.peak_lr, config.effective_warmup, time_fraction=fraction
-        )
+    def lr_at(step: int) -> float:
+        return warmup_cosine(step, config.steps, config.peak_lr, config.effective_warmup)
 
     return lr_at
 

@@ -6,6 +6,7 @@ import pytest
 from pl_fakes import Fakes
 
 from bench.provenance import Provenance
+from results.schema import ModelInfo
 
 
 @pytest.fixture
@@ -23,7 +24,7 @@ def fakes(monkeypatch):
     monkeypatch.setattr(bench.evaluation, "evaluate_artifact", found.evaluate)
     monkeypatch.setattr(registry, "runner_class", found.runner_class(registry.runner_class))
     monkeypatch.setattr(stages, "conversion_inputs_for", lambda *args: object())
-    monkeypatch.setattr(stages, "model_info", lambda cfg: {"variant": cfg.name, "params": 10, "madds": 20})
+    monkeypatch.setattr(stages, "model_info", lambda cfg: ModelInfo(variant=cfg.name, params=10, madds=20))
     provenance = Provenance("abc", False)
     monkeypatch.setattr("bench.pipeline.run.run_provenance", lambda: provenance)
     return found

@@ -24,7 +24,7 @@ def _loop(step_fn, **changes) -> Loop:
         "iterator": _batches(),
         "end_step": 10,
         "batch_size": 4,
-        "lr_at": lambda step, elapsed: 0.1 * (step + 1),
+        "lr_at": lambda step: 0.1 * (step + 1),
         "log_every": 4,
     }
     return Loop(**{**values, **changes})
