@@ -284,7 +284,8 @@ PRUNING_FINETUNE: dict[str, object] = {
 }
 _builtin(
     "tflite_int8_pruned",
-    "tfmot magnitude pruning to 50% sparsity with fine-tuning, then full-integer TFLite",
+    "50% magnitude pruning (its own fine-tune), then full-integer TFLite: buys a smaller gzip download "
+    "only; file size and host latency are tflite_int8's (docs/pruning.md)",
     **PRUNING_FINETUNE,
 )
 _builtin("coreml_fp16", "Core ML ML Program, fp16 weights and compute, decoding and NMS in the model")
@@ -292,12 +293,14 @@ _builtin("coreml_w8", "Core ML ML Program with 8-bit linear (symmetric, per-chan
 _builtin("coreml_palettized4", "Core ML ML Program with 4-bit k-means palettized weights")
 _builtin(
     "coreml_pruned",
-    "Core ML ML Program, the pruning fine-tune's 50%-sparse weights stored sparse (fp16 values)",
+    "Core ML ML Program, 50%-pruned weights stored sparse (fp16 values): 0.66-0.78x the coreml_fp16 "
+    "file; speed measurable on a Mac only",
     **PRUNING_FINETUNE,
 )
 _builtin(
     "coreml_pruned_palettized4",
-    "Core ML ML Program, 50%-sparse weights whose non-zero values are 4-bit palettized (iOS18)",
+    "Core ML ML Program, 50%-pruned weights stored sparse with 4-bit palettized values (iOS18): the "
+    "smallest Core ML file, 0.36-0.58x coreml_fp16",
     minimum_deployment_target="iOS18",
     **PRUNING_FINETUNE,
 )
