@@ -92,11 +92,18 @@ class VariantSpec(_Strict):
 
 
 class FinetuneSection(_Strict):
-    """Fine-tuning of the qat and pruned recipes (bench's training loop)."""
+    """Fine-tuning of the qat and pruned recipes (bench's training loop).
 
-    lr: float = Field(default=5e-4, gt=0)  # peak learning rate, about a tenth of training's
+    ``lr`` and ``steps`` are QAT's: a pruned recipe carries its own schedule, steps and learning rate
+    (``converters.recipes.Recipe``: ``finetune_steps``, ``finetune_lr``, ``pruning_*``), changed in the
+    plan's recipe list, e.g. ``{name: tflite_int8_pruned, finetune_steps: 400}``. ``batch_size`` is both's.
+    """
+
+    lr: float = Field(
+        default=5e-4, gt=0
+    )  # peak lr of recipes without finetune_lr, about a tenth of training's
     batch_size: int = Field(default=32, ge=1)
-    steps: int | None = Field(default=None, ge=1)  # overrides every qat / pruned recipe's finetune_steps
+    steps: int | None = Field(default=None, ge=1)  # overrides every qat recipe's finetune_steps
 
 
 class ExportSection(_Strict):

@@ -3,7 +3,11 @@
 Accuracy budgets (mAP measured on the artifact files by bench's evaluation; converters do not evaluate):
 ``tflite_int8`` keeps >= 98% of the fp32 mAP, ``tflite_int8_qat`` >= 99% (MLPerf Mobile accepts 95%),
 ``tflite_fp16`` and ``tflite_dynamic_int8`` lose at most 0.3 mAP points (0.003 as a fraction).
-Size budgets: int8 <= 0.28x the fp32 bytes, fp16 <= 0.52x, pruned int8 gzip <= 0.6x the int8 gzip.
+Size budgets (issue 19's restated targets): at full size (320 px input, width 1.0, 91 class slots) int8 <=
+0.30x the fp32 bytes and fp16 <= 0.52x; at other sizes the ratio is reported with no budget (at width 0.5
+the per-channel quantization parameters, anchors and graph are a larger share of a smaller file). Pruned
+int8 (50% sparse) gzips to <= 0.75x the int8 gzip at full size (0.72x measured): the one size a pruned
+file saves (its raw bytes equal int8's; TFLite's sparse encoding makes it larger, docs/pruning.md).
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ ACCURACY_BUDGETS: dict[str, tuple[str, float]] = {
     "tflite_dynamic_int8": ("absolute", 0.003),
 }
 ACCURACY_REFERENCE = "tflite_fp32"
-# (recipe, reference recipe, size field) -> maximum ratio.
-SIZE_BUDGETS: dict[tuple[str, str, str], float] = {
-    ("tflite_int8", "tflite_fp32", "size_bytes"): 0.28,
-    ("tflite_fp16", "tflite_fp32", "size_bytes"): 0.52,
-    ("tflite_int8_pruned", "tflite_int8", "gzip_bytes"): 0.6,
+# (recipe, reference recipe, size field) -> (maximum ratio, only at FULL_SIZE?).
+SIZE_BUDGETS: dict[tuple[str, str, str], tuple[float, bool]] = {
+    ("tflite_int8", "tflite_fp32", "size_bytes"): (0.30, True),
+    ("tflite_fp16", "tflite_fp32", "size_bytes"): (0.52, True),
+    ("tflite_int8_pruned", "tflite_int8", "gzip_bytes"): (0.75, True),
 }
+# The size the full-size budgets are set for: input side, width multiplier, class slots (with background).
+FULL_SIZE = (320, 1.0, 91)
 
 
 @dataclass(frozen=True)
@@ -38,26 +44,50 @@ class Check:
     """One promise checked: what was measured against which limit."""
 
     name: str  # e.g. "size tflite_int8 / tflite_fp32"
-    passed: bool
+    passed: bool  # True where no budget applies (a reported ratio)
     measured: float
-    limit: float
+    limit: float | None  # None: reported only (a full-size budget on a resized model)
     detail: str  # one line for reports
+
+
+def model_size(artifact: Artifact) -> tuple[int, float | None, int] | None:
+    """(input side, width multiplier, class slots with background) of an artifact's model, from its
+    sidecar; None when the sidecar does not say."""
+    sidecar = artifact.sidecar
+    try:
+        return (
+            int(sidecar.settings.input_size),
+            sidecar.model.width_multiplier,
+            len(sidecar.settings.labels) + 1,
+        )
+    except AttributeError:
+        return None
 
 
 def check_sizes(artifacts: dict[str, Artifact]) -> list[Check]:
     """Size ratios of the recipes present (pairs with a missing recipe are skipped).
 
+    A full-size budget applies only when the model is :data:`FULL_SIZE`; elsewhere the check reports the
+    ratio with ``limit`` None and passes.
+
     Args:
         artifacts: recipe name -> artifact, all made from the same model.
     """
     checks = []
-    for (recipe, reference, field), limit in SIZE_BUDGETS.items():
+    for (recipe, reference, field), (limit, full_size_only) in SIZE_BUDGETS.items():
         if recipe not in artifacts or reference not in artifacts:
             continue
         size = getattr(artifacts[recipe].info, field)
         base = getattr(artifacts[reference].info, field)
         ratio = size / base
-        detail = f"{field} {recipe} {size} / {reference} {base} = {ratio:.3f} (limit {limit})"
+        detail = f"{field} {recipe} {size} / {reference} {base} = {ratio:.3f}"
+        shape = model_size(artifacts[recipe])
+        if full_size_only and shape != FULL_SIZE:
+            side, width, slots = shape or ("?", "?", "?")
+            detail += f" (no budget at {side} px, width {width}, {slots} class slots; {limit} at full size)"
+            checks.append(Check(f"size {recipe} / {reference}", True, ratio, None, detail))
+            continue
+        detail += f" (limit {limit})"
         checks.append(Check(f"size {recipe} / {reference}", ratio <= limit, ratio, limit, detail))
     return checks
 

@@ -78,6 +78,8 @@ def conversion_settings(model: ConversionInputs, recipe: Recipe) -> ConversionSe
         used = len(model.calibration_batches(recipe.representative_samples))
         calibration = Calibration(source=model.calibration_source, samples=used)
     finetune = model.finetune_settings if recipe.training is not Training.NONE else None
+    if finetune is not None and recipe.finetune_lr is not None:
+        finetune = finetune.model_copy(update={"lr": recipe.finetune_lr})
     return ConversionSettings(
         recipe=recipe.model_dump(mode="json"),
         input_size=model.input_size,
@@ -104,6 +106,7 @@ def _tflite(model: ConversionInputs, recipe: Recipe, path: Path, metadata: bool,
 
         keras_model, sparsity = magnitude_pruned(model, recipe)
         stats.update(finetune_steps=recipe.finetune_steps, **sparsity)
+        stats["weight_encoding"] = "sparse" if recipe.sparse_encoding else "dense"
     data = convert_tflite(model, recipe, keras_model)
     written, error = (None, "skipped: tflite_metadata=False")
     if metadata:
@@ -143,9 +146,16 @@ def _with_metadata(
 def _coreml(model: ConversionInputs, recipe: Recipe, path: Path) -> dict:
     from converters.coreml import convert_coreml
 
+    stats: dict[str, Any] = {}
+    keras_model = None
+    if recipe.training is Training.PRUNED:
+        from converters.tfmot_wrap import magnitude_pruned
+
+        keras_model, sparsity = magnitude_pruned(model, recipe)
+        stats.update(finetune_steps=recipe.finetune_steps, **sparsity, weight_encoding="sparse")
     tmp = store.temp_sibling(path)
     try:
-        signature = convert_coreml(model, recipe, tmp)
+        signature = convert_coreml(model, recipe, tmp, keras_model)
         store.move_into_place(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -156,4 +166,4 @@ def _coreml(model: ConversionInputs, recipe: Recipe, path: Path) -> dict:
         "iou_threshold": model.postprocess.iou_threshold,
         "confidence_threshold": model.postprocess.score_threshold,
     }
-    return {"signature": signature, "recipe_stats": {}, "metadata": metadata, "metadata_error": None}
+    return {"signature": signature, "recipe_stats": stats, "metadata": metadata, "metadata_error": None}

@@ -6,7 +6,8 @@ Converting the TFLite export signature to Core ML silently drops ``TFLite_Detect
 1. an ML Program (``image`` -> ``raw_confidence`` [A, C], ``raw_coordinates`` [A, 4]) holding the network,
    the sigmoid (background slot dropped) and the SSD box decoding against the constant anchors, with
    coordinates as Vision reads them (centre x, centre y, width, height; normalised);
-2. its weights compressed as the recipe says (fp16 / 8-bit linear / k-means palettized);
+2. its weights compressed as the recipe says (fp16 / 8-bit linear / k-means palettized; the pruned recipes
+   convert the pruning fine-tune's model and store its zeros sparse, alone or jointly palettized);
 3. Core ML's ``NonMaximumSuppression`` model producing ``confidence`` [N, C] and ``coordinates`` [N, 4],
    with class labels, and optional ``iouThreshold`` / ``confidenceThreshold`` inputs;
 4. both in one pipeline: the layout Apple's Vision framework turns into ``VNRecognizedObjectObservation``.
@@ -24,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from converters.inputs import ConversionInputs
-from converters.recipes import Precision, Recipe
+from converters.recipes import Precision, Recipe, Training
 from converters.tflite import ConversionError
 
 RAW_CONFIDENCE = "raw_confidence"
@@ -44,9 +45,12 @@ def _ct():
     return ct
 
 
-def decoder_function(inputs: ConversionInputs) -> Any:
-    """A tf.function: preprocessed image -> (confidence [A, C] after sigmoid, boxes [A, 4] cx, cy, w, h)."""
-    model = inputs.keras_model
+def decoder_function(inputs: ConversionInputs, model: Any = None) -> Any:
+    """A tf.function: preprocessed image -> (confidence [A, C] after sigmoid, boxes [A, 4] cx, cy, w, h).
+
+    ``model`` is the Keras model to convert (a pruned copy); default the float model.
+    """
+    model = inputs.keras_model if model is None else model
     anchors = tf.constant(inputs.anchors)
     sy, sx, sh, sw = (float(s) for s in inputs.box_scales)
     size = inputs.input_size
@@ -68,7 +72,7 @@ def decoder_function(inputs: ConversionInputs) -> Any:
     return decode
 
 
-def _ml_program(inputs: ConversionInputs, recipe: Recipe) -> Any:
+def _ml_program(inputs: ConversionInputs, recipe: Recipe, model: Any = None) -> Any:
     """Convert the decoder to an ML Program with outputs renamed to raw_confidence / raw_coordinates."""
     ct = _ct()
     size = inputs.input_size
@@ -76,7 +80,7 @@ def _ml_program(inputs: ConversionInputs, recipe: Recipe) -> Any:
     image = ct.ImageType(
         name=IMAGE, shape=(1, size, size, 3), scale=scale, bias=[bias] * 3, color_layout=ct.colorlayout.RGB
     )
-    concrete = decoder_function(inputs).get_concrete_function()
+    concrete = decoder_function(inputs, model).get_concrete_function()
     # float32 outputs: the NonMaximumSuppression stage reads Double or Float32 arrays, not Float16.
     graph_outputs = [tensor.name.split(":")[0] for tensor in concrete.outputs]
     mlmodel = ct.convert(
@@ -94,11 +98,33 @@ def _ml_program(inputs: ConversionInputs, recipe: Recipe) -> Any:
     return ct.models.MLModel(spec, weights_dir=mlmodel.weights_dir, skip_model_load=True)
 
 
+# A pruned kernel holds exactly target_sparsity zeros (tfmot's masks); the threshold pruner stores a tensor
+# sparse only at this share of zeros or more, so the depthwise kernels tfmot leaves dense stay dense.
+_SPARSE_MIN_SHARE = 0.3
+
+
 def _compress(mlmodel: Any, recipe: Recipe) -> Any:
-    """Apply the recipe's weight compression (fp16 needs none: the conversion already made fp16)."""
+    """Apply the recipe's weight compression (fp16 needs none: the conversion already made fp16).
+
+    Pruned recipes: the weights are already zero where the fine-tune pruned them, so coremltools'
+    threshold pruner (zeros only, nothing new pruned) stores them in the sparse format (a bit mask plus
+    the non-zero values); palettized, the non-zero values are then k-means palettized jointly
+    (``constexpr_lut_to_sparse``, iOS18).
+    """
     import coremltools.optimize.coreml as cto
 
     threshold = recipe.weight_threshold
+    if recipe.training is Training.PRUNED:
+        sparse = cto.OpThresholdPrunerConfig(
+            threshold=1e-12, minimum_sparsity_percentile=_SPARSE_MIN_SHARE, weight_threshold=threshold
+        )
+        mlmodel = cto.prune_weights(mlmodel, cto.OptimizationConfig(global_config=sparse))
+        if recipe.precision is not Precision.PALETTIZED:
+            return mlmodel
+        op = cto.OpPalettizerConfig(mode="kmeans", nbits=recipe.palette_bits, weight_threshold=threshold)
+        return cto.palettize_weights(
+            mlmodel, cto.OptimizationConfig(global_config=op), joint_compression=True
+        )
     if recipe.precision is Precision.W8:
         op = cto.OpLinearQuantizerConfig(mode="linear_symmetric", dtype="int8", weight_threshold=threshold)
         return cto.linear_quantize_weights(mlmodel, cto.OptimizationConfig(global_config=op))
@@ -150,8 +176,12 @@ def _nms_model(inputs: ConversionInputs, decoder_spec: Any) -> Any:
     return ct.models.MLModel(spec, skip_model_load=True)
 
 
-def convert_coreml(inputs: ConversionInputs, recipe: Recipe, tmp_path: Path) -> dict[str, Any]:
+def convert_coreml(
+    inputs: ConversionInputs, recipe: Recipe, tmp_path: Path, model: Any = None
+) -> dict[str, Any]:
     """Write the Core ML pipeline for ``recipe`` to ``tmp_path`` (an .mlpackage directory).
+
+    ``model`` is the Keras model to convert (the pruned recipes' fine-tuned copy); default the float model.
 
     Returns:
         Sidecar fields: input and output signature, and what the pipeline contains.
@@ -161,7 +191,7 @@ def convert_coreml(inputs: ConversionInputs, recipe: Recipe, tmp_path: Path) -> 
     """
     ct = _ct()
     try:
-        decoder = _compress(_ml_program(inputs, recipe), recipe)
+        decoder = _compress(_ml_program(inputs, recipe, model), recipe)
     except (ValueError, NotImplementedError, RuntimeError, KeyError) as error:
         # coremltools reports an op it cannot convert with these; name the recipe and keep the cause.
         raise ConversionError(f"{recipe.name}: Core ML conversion failed: {error}") from error

@@ -14,7 +14,7 @@ trained detector and calls :func:`converters.convert` once per recipe::
         postprocess=PostprocessSettings(),      # the plan's, the same for TFLite and Core ML
         representative_data=batches,            # from the training split
         calibration_source=train.dataset_id,
-        finetune=lambda model, steps: train_loop(model, steps),
+        finetune=lambda model, steps, lr=5e-4: train_loop(model, steps, lr),
         finetune_settings=FinetuneSettings(...),
         quantize_scope=bench.models.saving.quantize_scope,
     )
@@ -71,10 +71,12 @@ class ConversionInputs:
             a fresh iterable (a one-shot iterator is materialised once). Recipes take the first
             ``recipe.representative_samples``.
         calibration_source: Which images ``representative_data`` holds (a dataset id), for the sidecar.
-        finetune: ``finetune(model, steps) -> model`` trains a (QAT- or pruning-wrapped) model for
-            ``steps`` steps in bench's training loop, calling it with ``training=True``, and returns it.
-            Needed only by the qat and pruned recipes.
-        finetune_settings: How ``finetune`` trains (data, learning rate, batch, seed), for the sidecar.
+        finetune: ``finetune(model, steps, lr=...) -> model`` trains a (QAT- or pruning-wrapped) model
+            for ``steps`` steps in bench's training loop, calling it with ``training=True``, and returns it;
+            ``lr`` (peak learning rate) is passed only when the recipe sets ``finetune_lr``, otherwise the
+            loop's own applies. Needed only by the qat and pruned recipes.
+        finetune_settings: How ``finetune`` trains (data, learning rate, batch, seed), for the sidecar (a
+            recipe's own ``finetune_lr`` replaces the learning rate there).
         custom_objects: Custom Keras classes the model contains (for cloning and tfmot).
         quantize_scope: Zero-argument callable returning the tfmot quantize scope (context manager)
             that knows the zoo's quantize configs; ``None`` = tfmot's default scope plus custom_objects.
@@ -82,6 +84,8 @@ class ConversionInputs:
         raw_outputs: Picks (box encodings, class logits) from the model's outputs.
         variant: The zoo variant, for the sidecar.
         width_multiplier: The variant's width multiplier, for the sidecar.
+        finetuned: Filled by the converters: fine-tuned models by their settings, so the recipes that
+            share a fine-tune (``tflite_int8_pruned``, ``coreml_pruned``, ...) run it once per inputs.
     """
 
     name: str
@@ -94,7 +98,7 @@ class ConversionInputs:
     postprocess: PostprocessSettings = PostprocessSettings()
     representative_data: Callable[[], Iterable[np.ndarray]] | Iterable[np.ndarray] = ()
     calibration_source: str = "unspecified"
-    finetune: Callable[[Any, int], Any] | None = None
+    finetune: Callable[..., Any] | None = None
     finetune_settings: FinetuneSettings | None = None
     custom_objects: Mapping[str, Any] = field(default_factory=dict)
     quantize_scope: Callable[[], contextlib.AbstractContextManager] | None = None
@@ -102,6 +106,8 @@ class ConversionInputs:
     raw_outputs: RawOutputs = default_raw_outputs
     variant: str | None = None
     width_multiplier: float | None = None
+    # Fine-tuned models by fine-tune settings: the pruned TFLite and Core ML recipes share one fine-tune.
+    finetuned: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         anchors = np.asarray(self.anchors, dtype=np.float32)

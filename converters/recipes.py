@@ -2,9 +2,8 @@
 
 Naming grammar (every registered name must parse, and its parts must agree with the config)::
 
-    <format>_<precision>[_<training>]
+    tflite_<precision>[_<training>]      coreml_<precision>      coreml_pruned[_palettized<bits>]
 
-    format     tflite | coreml
     precision  fp32 | fp16 | dynamic_int8 | int8              (tflite)
                fp16 | w8 | palettized<bits>                   (coreml; bits 1, 2, 3, 4, 6 or 8)
     training   qat | pruned                                   (tflite int8 only; absent = post-training)
@@ -12,7 +11,15 @@ Naming grammar (every registered name must parse, and its parts must agree with 
 ``tflite_int8`` is full-integer post-training quantization (uint8 input, float outputs), ``tflite_int8_qat``
 fine-tunes with quantization-aware training first, ``tflite_int8_pruned`` prunes by magnitude while
 fine-tuning, then quantizes as ``tflite_int8``. Core ML recipes produce an ML Program whose weights are fp16,
-8-bit linear (``w8``) or k-means palettized.
+8-bit linear (``w8``) or k-means palettized; ``coreml_pruned`` takes the same pruning fine-tune and stores
+its zeros in Core ML's sparse format (fp16 values), ``coreml_pruned_palettized<bits>`` also palettizes the
+non-zero values (joint compression, iOS18).
+
+Fine-tuning: a qat or pruned recipe trains ``finetune_steps`` steps in bench's loop at peak learning rate
+``finetune_lr`` (None: the plan's ``finetune.lr``). A plan's ``finetune.steps`` overrides the qat recipes'
+steps only: pruning needs a longer schedule of its own (``pruning_schedule``, ``pruning_ramp``,
+``pruning_frequency``), which a plan changes per recipe, e.g.
+``{name: tflite_int8_pruned, finetune_steps: 400}`` (docs/pruning.md).
 """
 
 from __future__ import annotations
@@ -28,6 +35,8 @@ from results.schema import ArtifactFormat
 NAME_PATTERN = re.compile(
     r"^(tflite|coreml)_(fp32|fp16|dynamic_int8|int8|w8|palettized[1-8])(?:_(qat|pruned))?$"
 )
+# Core ML's pruned recipes: the compression comes first in the name (coreml_pruned = fp16 values).
+COREML_PRUNED_PATTERN = re.compile(r"^(coreml)_(pruned)(?:_(palettized[1-8]))?$")
 
 
 class Precision(StrEnum):
@@ -47,6 +56,15 @@ class Training(StrEnum):
     NONE = "none"
     QAT = "qat"  # tfmot quantization-aware training
     PRUNED = "pruned"  # tfmot magnitude pruning
+
+
+class PruningSchedule(StrEnum):
+    """How the sparsity of a pruned recipe's fine-tune grows (tfmot pruning schedules)."""
+
+    # 0 -> target_sparsity over the first `pruning_ramp` of the fine-tune steps, cubic (tfmot
+    # PolynomialDecay, power 3: fast early, gentle near the target), then held while the weights recover.
+    POLYNOMIAL = "polynomial"
+    CONSTANT = "constant"  # target_sparsity from the first step (tfmot ConstantSparsity)
 
 
 _ALLOWED_PRECISIONS = {
@@ -69,8 +87,13 @@ class Recipe(BaseModel):
     description: str = ""  # one line for `edgebench export --help` and the sidecar
     representative_samples: int = Field(default=100, ge=1)  # int8 calibration batches (TFLite int8 only)
     finetune_steps: int = Field(default=0, ge=0)  # steps of `finetune` for qat / pruned
+    finetune_lr: float | None = Field(default=None, gt=0)  # qat / pruned peak lr; None = the plan's
     target_sparsity: float | None = Field(default=None, gt=0.0, lt=1.0)  # pruned: fraction of zero weights
+    pruning_schedule: PruningSchedule = PruningSchedule.POLYNOMIAL  # pruned: how sparsity grows
+    pruning_ramp: float = Field(default=0.7, gt=0.0, le=1.0)  # pruned, polynomial: share of steps to target
     pruning_frequency: int = Field(default=100, ge=1)  # pruned: steps between mask updates (tfmot default)
+    # TFLite pruned: write the converter's sparse weight encoding (Optimize.EXPERIMENTAL_SPARSITY).
+    sparse_encoding: bool = False
     palette_bits: int | None = None  # palettized: bits per weight index
     minimum_deployment_target: str = "iOS16"  # Core ML: oldest OS the ML Program must load on
     # Core ML: weights with fewer elements stay fp16 (coremltools' default threshold).
@@ -96,10 +119,13 @@ class Recipe(BaseModel):
 def _problems(recipe: Recipe) -> list[str]:
     """Everything that makes a recipe inconsistent with its name or with itself."""
     problems = []
-    match = NAME_PATTERN.match(recipe.name)
-    if not match:
-        return [f"name does not follow <format>_<precision>[_<training>] ({NAME_PATTERN.pattern})"]
-    fmt, precision, training = match.group(1), match.group(2), match.group(3) or "none"
+    parts = name_parts(recipe.name)
+    if parts is None:
+        return [
+            "name does not follow <format>_<precision>[_<training>] or coreml_pruned[_palettized<bits>] "
+            f"({NAME_PATTERN.pattern})"
+        ]
+    fmt, precision, training = parts
     bits = None
     if precision.startswith("palettized"):
         precision, bits = "palettized", int(precision.removeprefix("palettized"))
@@ -118,8 +144,24 @@ def _problems(recipe: Recipe) -> list[str]:
         problems.append(
             f"precision {recipe.precision.value!r} is not one of {allowed} for {recipe.format.value}"
         )
-    if recipe.training is not Training.NONE and recipe.precision is not Precision.INT8:
-        problems.append("qat and pruned fine-tuning only make sense before int8 conversion")
+    if recipe.training is Training.QAT and recipe.precision is not Precision.INT8:
+        problems.append("qat fine-tuning only makes sense before int8 conversion")
+    tflite_pruned = recipe.training is Training.PRUNED and recipe.format is ArtifactFormat.TFLITE
+    if tflite_pruned and recipe.precision is not Precision.INT8:
+        problems.append("TFLite pruning is only offered before int8 conversion (tflite_int8_pruned)")
+    if recipe.sparse_encoding and (
+        recipe.training is not Training.PRUNED or recipe.format is not ArtifactFormat.TFLITE
+    ):
+        problems.append("sparse_encoding is for TFLite pruned recipes only (Core ML pruned is always sparse)")
+    if (
+        recipe.format is ArtifactFormat.COREML
+        and recipe.training is Training.PRUNED
+        and recipe.precision is Precision.PALETTIZED
+        and recipe.minimum_deployment_target != "iOS18"
+    ):
+        problems.append(
+            "joint pruning + palettization (constexpr_lut_to_sparse) needs minimum_deployment_target iOS18"
+        )
     if recipe.training is not Training.NONE and recipe.finetune_steps < 1:
         problems.append(
             "finetune_steps must be >= 1 for qat and pruned recipes (ranges and masks are learnt)"
@@ -131,6 +173,17 @@ def _problems(recipe: Recipe) -> list[str]:
             f"minimum_deployment_target: allowed {_COREML_TARGETS}; got {recipe.minimum_deployment_target!r}"
         )
     return problems
+
+
+def name_parts(name: str) -> tuple[str, str, str] | None:
+    """``(format, precision, training)`` a recipe name says, or None if it follows no grammar."""
+    match = NAME_PATTERN.match(name)
+    if match and not (match.group(1) == "coreml" and match.group(3)):  # Core ML: coreml_pruned...
+        return match.group(1), match.group(2), match.group(3) or "none"
+    match = COREML_PRUNED_PATTERN.match(name)
+    if match:
+        return match.group(1), match.group(3) or "fp16", "pruned"
+    return None
 
 
 def parse_recipe(config: dict) -> Recipe:
@@ -196,9 +249,9 @@ def parse_recipe_list(text: str) -> list[Recipe]:
 
 
 def _builtin(name: str, description: str, **fields: object) -> None:
-    fmt, _, rest = name.partition("_")
-    precision = rest.removesuffix("_qat").removesuffix("_pruned")
-    training = "qat" if rest.endswith("_qat") else "pruned" if rest.endswith("_pruned") else "none"
+    parts = name_parts(name)
+    assert parts is not None, name
+    fmt, precision, training = parts
     if precision.startswith("palettized"):
         fields["palette_bits"] = int(precision.removeprefix("palettized"))
         precision = "palettized"
@@ -217,12 +270,37 @@ _builtin("tflite_int8", "TFLite full-integer post-training quantization: uint8 i
 _builtin(
     "tflite_int8_qat", "tfmot quantization-aware fine-tuning, then full-integer TFLite", finetune_steps=2000
 )
+# The pruning fine-tune shared by the pruned recipes (docs/pruning.md): from the trained model, sparsity
+# 0 -> 50% over the first 70% of the steps, a mask update every 10 steps, then the final mask held, at a
+# peak lr of 1e-3 (a fifth of training's; QAT's 1e-4 cannot recover what pruning removes). 200 steps keep
+# 98-99% of the fp32 mAP on the quick plan's MobileNets; ConstantSparsity for 30 steps at 1e-4 kept 25%.
+PRUNING_FINETUNE: dict[str, object] = {
+    "finetune_steps": 200,
+    "finetune_lr": 1e-3,
+    "target_sparsity": 0.5,
+    "pruning_schedule": "polynomial",
+    "pruning_ramp": 0.7,
+    "pruning_frequency": 10,
+}
 _builtin(
     "tflite_int8_pruned",
-    "tfmot magnitude pruning to 50% sparsity with fine-tuning, then full-integer TFLite",
-    finetune_steps=2000,
-    target_sparsity=0.5,
+    "50% magnitude pruning (its own fine-tune), then full-integer TFLite: buys a smaller gzip download "
+    "only; file size and host latency are tflite_int8's (docs/pruning.md)",
+    **PRUNING_FINETUNE,
 )
 _builtin("coreml_fp16", "Core ML ML Program, fp16 weights and compute, decoding and NMS in the model")
 _builtin("coreml_w8", "Core ML ML Program with 8-bit linear (symmetric, per-channel) weights")
 _builtin("coreml_palettized4", "Core ML ML Program with 4-bit k-means palettized weights")
+_builtin(
+    "coreml_pruned",
+    "Core ML ML Program, 50%-pruned weights stored sparse (fp16 values): 0.66-0.78x the coreml_fp16 "
+    "file; speed measurable on a Mac only",
+    **PRUNING_FINETUNE,
+)
+_builtin(
+    "coreml_pruned_palettized4",
+    "Core ML ML Program, 50%-pruned weights stored sparse with 4-bit palettized values (iOS18): the "
+    "smallest Core ML file, 0.36-0.58x coreml_fp16",
+    minimum_deployment_target="iOS18",
+    **PRUNING_FINETUNE,
+)

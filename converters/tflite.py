@@ -77,6 +77,9 @@ def convert_tflite(inputs: ConversionInputs, recipe: Recipe, model: Any = None) 
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter.inference_input_type = tf.uint8
         converter.inference_output_type = tf.float32
+        if recipe.sparse_encoding:
+            # Pruned kernels stored in TFLite's sparse tensor format (block / CSR-like indices).
+            converter.optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
     try:
         return converter.convert()
     except (ConverterError, tf.errors.OpError, ValueError, RuntimeError) as error:

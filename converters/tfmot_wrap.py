@@ -8,6 +8,7 @@ does, done here), so no callback has to be threaded through bench's loop.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from tensorflow_model_optimization.python.core.sparsity.keras import pruning_wra
 
 from common.errors import InputError
 from converters.inputs import ConversionInputs
-from converters.recipes import Recipe
+from converters.recipes import PruningSchedule, Recipe
 
 
 def float_copy(inputs: ConversionInputs) -> Any:
@@ -36,7 +37,10 @@ def _finetune(inputs: ConversionInputs, model: Any, recipe: Recipe) -> Any:
         raise InputError(
             f"recipe {recipe.name!r}: needs ConversionInputs.finetune (a training loop); got None"
         )
-    tuned = inputs.finetune(model, recipe.finetune_steps)
+    if recipe.finetune_lr is None:
+        tuned = inputs.finetune(model, recipe.finetune_steps)
+    else:
+        tuned = inputs.finetune(model, recipe.finetune_steps, lr=recipe.finetune_lr)
     return model if tuned is None else tuned
 
 
@@ -188,19 +192,75 @@ def _prunable(model: Any) -> list[Any]:
     return [layer for layer in model.submodules if isinstance(layer, pruning_wrapper.PruneLowMagnitude)]
 
 
+def pruning_schedule(recipe: Recipe) -> Any:
+    """The tfmot schedule of a pruned recipe over its ``finetune_steps``.
+
+    ``polynomial``: sparsity grows from 0 to ``target_sparsity`` (cubic, tfmot's PolynomialDecay with power
+    3) with a mask update every ``pruning_frequency`` steps, reaching the target at ``end_step``, about
+    ``pruning_ramp`` of the steps and a multiple of the frequency; the remaining steps train at the final
+    mask. ``constant``: the target from step 0, masks updated every ``pruning_frequency`` steps.
+    """
+    if recipe.target_sparsity is None:
+        raise InputError(f"recipe {recipe.name!r}: not a pruned recipe (no target_sparsity)")
+    frequency = recipe.pruning_frequency
+    if recipe.pruning_schedule is PruningSchedule.CONSTANT:
+        return tfmot.sparsity.keras.ConstantSparsity(
+            recipe.target_sparsity, begin_step=0, frequency=frequency
+        )
+    updates = max(1, round(recipe.pruning_ramp * recipe.finetune_steps / frequency))
+    return tfmot.sparsity.keras.PolynomialDecay(
+        initial_sparsity=0.0,
+        final_sparsity=recipe.target_sparsity,
+        begin_step=0,
+        end_step=updates * frequency,
+        power=3,
+        frequency=frequency,
+    )
+
+
+def _final_step(schedule: Any) -> int:
+    """A step at which ``schedule`` updates the masks to its final sparsity."""
+    end = int(schedule.get_config()["config"].get("end_step", -1))
+    return end if end > 0 else 0
+
+
+# The recipe fields that decide a pruning fine-tune's result (the format and encoding do not).
+PRUNING_FIELDS = (
+    "finetune_steps",
+    "finetune_lr",
+    "target_sparsity",
+    "pruning_schedule",
+    "pruning_ramp",
+    "pruning_frequency",
+)
+
+
 def magnitude_pruned(inputs: ConversionInputs, recipe: Recipe) -> tuple[Any, dict[str, float]]:
+    """:func:`prune_and_finetune`, run once per ``inputs`` and pruning settings: the pruned TFLite and
+    Core ML recipes of one model share the fine-tune (it is seeded, so a re-run would give the same
+    weights)."""
+    settings = recipe.model_dump(mode="json", include=set(PRUNING_FIELDS))
+    key = "pruned:" + json.dumps(settings, sort_keys=True)
+    if key not in inputs.finetuned:
+        inputs.finetuned[key] = prune_and_finetune(inputs, recipe)
+    model, stats = inputs.finetuned[key]
+    return model, dict(stats)
+
+
+def prune_and_finetune(inputs: ConversionInputs, recipe: Recipe) -> tuple[Any, dict[str, float]]:
     """Prune every prunable weight to ``recipe.target_sparsity`` by magnitude while fine-tuning.
 
-    tfmot 0.8.1 prunes conv and dense kernels but not depthwise kernels (few weights, each one matters),
-    so the sparsity over all kernels is below the target; both figures are returned.
+    Starts from the trained float model (a copy), follows :func:`pruning_schedule` for
+    ``recipe.finetune_steps`` steps at the recipe's learning rate, and ends with a last mask update at the
+    final sparsity (whatever step the counters reached), so every pruned kernel has exactly the target's
+    share of zeros. tfmot 0.8.1 prunes conv and dense kernels but not depthwise kernels (few weights,
+    each one matters), so the sparsity over all kernels is below the target; both figures are returned.
 
     Returns:
         The stripped float model with sparse weights, and ``{"pruned_weight_sparsity": zeros over the
         weights tfmot pruned, "kernel_sparsity": zeros over every conv / dense kernel}``.
     """
-    schedule = tfmot.sparsity.keras.ConstantSparsity(
-        recipe.target_sparsity, begin_step=0, frequency=recipe.pruning_frequency
-    )
+    schedule = pruning_schedule(recipe)
 
     def wrap_prunable(layer: Any) -> Any:
         # Whole-model prune_low_magnitude refuses layers tfmot does not know (the zoo's weightless
@@ -217,9 +277,9 @@ def magnitude_pruned(inputs: ConversionInputs, recipe: Recipe) -> tuple[Any, dic
     wrapped = _finetune(inputs, wrapped, recipe)
     pruned = []
     for layer in _prunable(wrapped):
-        # A last mask update at a multiple of the frequency, then weights *= mask: the final gradient
+        # A last mask update at the schedule's final sparsity, then weights *= mask: the final gradient
         # step may have moved masked weights (UpdatePruningStep.on_epoch_end does the second half).
-        layer.pruning_step.assign(0)
+        layer.pruning_step.assign(_final_step(schedule))
         layer.pruning_obj.conditional_mask_update()
         layer.pruning_obj.weight_mask_op()
         pruned += [weight.numpy() for weight, _mask, _threshold in layer.pruning_vars]

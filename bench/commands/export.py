@@ -44,7 +44,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--calibration-count", type=int, help="int8 calibration images (default 64)")
     parser.add_argument("--finetune-steps", type=int, help="override the qat / pruned fine-tuning steps")
-    parser.add_argument("--finetune-lr", type=float, help="qat / pruned peak learning rate (default 5e-4)")
+    parser.add_argument(
+        "--finetune-lr",
+        type=float,
+        help="qat / pruned peak learning rate (default: 5e-4 for qat, the recipe's own for pruned)",
+    )
     parser.add_argument("--finetune-batch-size", type=int, help="qat / pruned images per step (default 32)")
     parser.add_argument("--score-threshold", type=float, help="keep detections scoring >= this (1e-8)")
     parser.add_argument("--iou-threshold", type=float, help="NMS IoU threshold (default 0.6)")
@@ -70,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
         recipes = [
             r.with_overrides(finetune_steps=args.finetune_steps) if r.finetune_steps else r for r in recipes
         ]
+    if args.finetune_lr is not None:  # also the pruned recipes' own learning rate
+        recipes = [r.with_overrides(finetune_lr=args.finetune_lr) if r.finetune_lr else r for r in recipes]
     shape = _trained_shape(args.checkpoint, args.variant)
     train, _ = load_splits(args.data)
     if shape.get("num_classes", train.num_classes) != train.num_classes:

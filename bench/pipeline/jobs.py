@@ -91,7 +91,8 @@ def _recipe(plan: Plan, spec):
 
     recipe = get_recipe(spec.name)
     overrides = dict(spec.overrides)
-    if recipe.training is not Training.NONE and plan.finetune.steps is not None:
+    # The plan's finetune.steps is QAT's budget; pruned recipes keep their own (a longer schedule).
+    if recipe.training is Training.QAT and plan.finetune.steps is not None:
         overrides.setdefault("finetune_steps", plan.finetune.steps)
     return recipe.with_overrides(**overrides) if overrides else recipe
 

@@ -110,18 +110,19 @@ def finetune_callable(
     seed: int = 0,
     match_iou: float | None = DEFAULT_MATCH_IOU,
 ) -> Callable[[keras.Model, int], keras.Model]:
-    """``finetune(model, steps) -> model`` for ``converters.ConversionInputs.finetune``.
+    """``finetune(model, steps, lr=lr) -> model`` for ``converters.ConversionInputs.finetune``.
 
     Args:
         model_config: The variant of the models the converters will hand in.
         train_split: Training split.
-        lr: Peak learning rate of every fine-tune (QAT: about a tenth of the training peak).
+        lr: Peak learning rate of a fine-tune whose recipe sets none (``Recipe.finetune_lr``: the pruned
+            recipes set their own).
         batch_size: Images per step.
         seed: Shuffle and augmentation seed.
         match_iou: Anchor-matching IoU the model was trained with (``TrainConfig.match_iou``).
     """
 
-    def run(model: keras.Model, steps: int) -> keras.Model:
+    def run(model: keras.Model, steps: int, lr: float = lr) -> keras.Model:
         return finetune(
             model, model_config, train_split, steps, lr, batch_size=batch_size, seed=seed, match_iou=match_iou
         )

@@ -6,10 +6,11 @@ import pytest
 
 from common.errors import InputError
 from converters.recipes import (
-    NAME_PATTERN,
     Precision,
+    PruningSchedule,
     Training,
     get_recipe,
+    name_parts,
     parse_recipe,
     parse_recipe_list,
     recipe_names,
@@ -26,13 +27,15 @@ EXPECTED = [
     "coreml_fp16",
     "coreml_w8",
     "coreml_palettized4",
+    "coreml_pruned",
+    "coreml_pruned_palettized4",
 ]
 
 
 def test_every_issue_recipe_is_registered_and_follows_the_grammar():
     assert recipe_names() == EXPECTED
     for name in EXPECTED:
-        assert NAME_PATTERN.match(name), name
+        assert name_parts(name), name
         assert get_recipe(name).name == name
 
 
@@ -97,6 +100,48 @@ def test_training_recipes_need_steps_and_sparsity():
     with pytest.raises(InputError, match="palette_bits"):
         get_recipe("coreml_palettized4").with_overrides(palette_bits=2)
     assert get_recipe("tflite_int8_pruned").with_overrides(target_sparsity=0.75).target_sparsity == 0.75
+
+
+def test_pruned_recipes_carry_their_own_finetune():
+    pruned = get_recipe("tflite_int8_pruned")
+    qat = get_recipe("tflite_int8_qat")
+    assert pruned.pruning_schedule is PruningSchedule.POLYNOMIAL and pruned.finetune_lr is not None
+    assert qat.finetune_lr is None  # the plan's finetune.lr
+    for name in ("coreml_pruned", "coreml_pruned_palettized4"):
+        recipe = get_recipe(name)
+        assert (recipe.training, recipe.target_sparsity) == (Training.PRUNED, 0.5)
+        fields = ("finetune_steps", "finetune_lr", "pruning_schedule", "pruning_ramp", "pruning_frequency")
+        assert all(getattr(recipe, f) == getattr(pruned, f) for f in fields)  # one fine-tune, two formats
+    assert get_recipe("coreml_pruned").precision is Precision.FP16
+    joint = get_recipe("coreml_pruned_palettized4")
+    assert (joint.precision, joint.palette_bits, joint.minimum_deployment_target) == (
+        Precision.PALETTIZED,
+        4,
+        "iOS18",
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "changes", "message"),
+    [
+        ("coreml_pruned_palettized4", {"minimum_deployment_target": "iOS17"}, "iOS18"),
+        ("tflite_int8", {"sparse_encoding": True}, "sparse_encoding"),
+        ("coreml_pruned", {"sparse_encoding": True}, "sparse_encoding"),
+        ("tflite_int8_pruned", {"pruning_ramp": 0.0}, "pruning_ramp"),
+        ("tflite_int8_pruned", {"pruning_schedule": "cubic"}, "pruning_schedule"),
+        ("tflite_int8_pruned", {"finetune_lr": 0}, "finetune_lr"),
+    ],
+)
+def test_pruning_fields_are_validated(name, changes, message):
+    with pytest.raises(InputError, match=message):
+        get_recipe(name).with_overrides(**changes)
+
+
+def test_coreml_pruned_names_follow_their_own_grammar():
+    assert name_parts("coreml_pruned") == ("coreml", "fp16", "pruned")
+    assert name_parts("coreml_pruned_palettized2") == ("coreml", "palettized2", "pruned")
+    assert name_parts("coreml_fp16_pruned") is None  # Core ML's pruned recipes name the pruning first
+    assert name_parts("tflite_pruned") is None
 
 
 def test_recipes_are_immutable():

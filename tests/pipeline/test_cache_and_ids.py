@@ -87,10 +87,23 @@ def test_only_selects_by_variant_recipe_or_pair():
         select(plan, "yolo*")
 
 
-def test_finetune_steps_of_the_plan_reach_qat_and_pruned_recipes():
-    plan = tiny_plan(recipes=["tflite_fp32", "tflite_int8_qat"], finetune={"steps": 7})
+def test_finetune_steps_of_the_plan_reach_qat_recipes_only():
+    from converters.recipes import get_recipe
+
+    plan = tiny_plan(
+        recipes=[
+            "tflite_fp32",
+            "tflite_int8_qat",
+            "tflite_int8_pruned",
+            {"name": "coreml_pruned", "finetune_steps": 9},
+        ],
+        finetune={"steps": 7},
+    )
     recipes = {r.name: r for r in select(plan, None)[0].recipes}
     assert recipes["tflite_int8_qat"].finetune_steps == 7 and recipes["tflite_fp32"].finetune_steps == 0
+    # Pruning keeps its own schedule: the registered steps, or the plan's recipe-list override.
+    assert recipes["tflite_int8_pruned"].finetune_steps == get_recipe("tflite_int8_pruned").finetune_steps
+    assert recipes["coreml_pruned"].finetune_steps == 9
 
 
 def test_slots_pair_formats_with_runners_and_expand_every_axis():
