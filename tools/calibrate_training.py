@@ -2,8 +2,10 @@
 
     python -m tools.calibrate_training --variant ssdlite_mobilenet_v2 --steps 1000 --eval-every 250 \\
         --out /tmp/calib/v2 [--input-size 256] [--width 0.5] [--batch-size 32] [--lr 5e-3] [--minutes M]
-        [--train-images 2000] [--eval-images 500] [--eval-with keras|tflite] [--jsonl FILE]
-        [--classes-per-box 8]
+        [--train-images 2000] [--val-images 500] [--image-size 256] [--eval-images 500]
+        [--eval-with keras|tflite] [--jsonl FILE]
+        [--classes-per-box 8] [--csv FILE] [--grad-norms] [--threads 2]
+        [--bn-epsilon E] [--depthwise-init fan_in_all|per_channel]   (ablations of the backbone's ConvStyle)
 
 At every evaluation point the newest checkpoint is loaded into a second model and scored on the val split;
 the last point always exports the fp32 TFLite file (the zoo's export signature, custom ops allowed) and
@@ -12,31 +14,43 @@ not counted as training time (the trainer pauses its clock during its ``on_step`
 
 Every point also records what the machine was doing, because the two cores are shared: the 1-minute load
 average, this process's CPU seconds, and an idle-machine estimate of the training time, ``cpu_seconds / 2``
-(the step uses both cores when it has them).
+(the step uses both cores when it has them). ``s_per_step`` is the training wall time per step since the
+previous point.
+
+``--grad-norms`` adds, at every point, the L2 norm of the loss gradient (detection loss + L2 terms, one
+fixed training batch, BN in training mode) over each block group of the model: ``stem``, each backbone
+stage by output stride (``s4`` ... ``s32``), ``extras``, ``head_box``, ``head_class``; and each group's
+weight norm. ``--bn-epsilon`` / ``--depthwise-init`` rebuild the variant's backbone with another
+BatchNormalization epsilon or depthwise initialisation (the learning-curve ablations of docs/mobiledet.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import json
 import os
+import re
 import resource
 import sys
 import time
 from pathlib import Path
 
 import tensorflow as tf
+import tf_keras as keras
 
 from bench.data.augment_config import AugmentConfig
 from bench.data.coco import load_coco
 from bench.data.synthetic import SynthConfig, synthetic_cached
 from bench.evaluation import evaluate_artifact, evaluate_detector
 from bench.models.export import DetectionExport
+from bench.models.losses import detection_loss
 from bench.models.registry import build_model, get_config
 from bench.training import FLIP_ONLY, TrainConfig, keras_detector, load_trained, train
 from bench.training.checkpoints import CHECKPOINT_PREFIX
 from bench.training.config import DEFAULT_MATCH_IOU
+from bench.training.steps import input_stream
 from common.detection import PostprocessSettings
 
 
@@ -68,6 +82,14 @@ class Evaluator:
         self.cpu_start = self.wall_start = 0.0
         self.eval_cpu = self.eval_wall = 0.0
         self.points: list[dict] = []
+        self.last_step, self.last_train_s = 0, 0.0
+        self.grad_batch = None
+        if args.grad_norms:
+            augment = FLIP_ONLY if args.augment == "flip" else AugmentConfig()
+            match_iou = args.match_iou or None
+            stream = input_stream(model_config, args.train_split, args.batch_size, 12345, augment, match_iou)
+            self.grad_batch = next(iter(stream))
+            self.groups = block_groups(self.model, model_config.input_size)
 
     def __call__(self, step: int, losses: dict[str, float]) -> None:
         if step == 1:
@@ -94,6 +116,9 @@ class Evaluator:
             "idle_est_s": round(cpu / 2, 1),
             "load1": round(os.getloadavg()[0], 2),
         }
+        done = step - self.last_step
+        row["s_per_step"] = round((row["train_s"] - self.last_train_s) / done, 4) if done else None
+        self.last_step, self.last_train_s = step, row["train_s"]
         if tflite:
             path = export_tflite_fp32(self.model, self.model_config, self.out / f"fp32-{step}.tflite")
             metrics = evaluate_artifact(path, self.val, max_images=self.args.eval_images)
@@ -103,6 +128,8 @@ class Evaluator:
             metrics = evaluate_detector(detector, self.val, max_images=self.args.eval_images)
             row["evaluated"] = "keras"
         row.update(map=round(metrics.map, 4), ar100=round(metrics.ar100, 4), map50=round(metrics.map50, 4))
+        if self.grad_batch is not None:  # after the evaluation: training-mode BN moves the moving stats
+            row.update(gradient_norms(self.model, self.model_config, self.grad_batch, self.groups))
         row["eval_s"] = round(time.perf_counter() - wall_before, 1)
         self.eval_cpu += _cpu_seconds() - cpu_before
         self.eval_wall += time.perf_counter() - wall_before
@@ -111,7 +138,103 @@ class Evaluator:
         if self.args.jsonl:
             with open(self.args.jsonl, "a") as handle:
                 handle.write(json.dumps({**vars_summary(self.args), **row}) + "\n")
+        if self.args.csv:
+            write_csv(self.args.csv, [{**vars_summary(self.args), **p} for p in self.points])
         return row
+
+
+_BLOCK = re.compile(r"_block(\d+)_")
+
+
+def block_groups(model: keras.Model, input_size: int) -> dict[str, str]:
+    """Variable name -> block group: ``stem`` (backbone block 0), ``s<stride>`` (the other backbone blocks,
+    by the stride of their output), ``extras``, ``head_box``, ``head_class``.
+
+    A block's stride is read from the smallest spatial output (> 1) among its layers (its squeeze-excite
+    pools are 1 x 1). Layers outside these (none in the zoo) are grouped as ``other``.
+    """
+    sizes: dict[str, int] = {}
+    for layer in model.layers:
+        match = _BLOCK.search(layer.name)
+        shape = getattr(layer, "output_shape", None)
+        if match is None or not isinstance(shape, tuple) or len(shape) != 4 or shape[1] in (None, 1):
+            continue
+        key = layer.name[: match.end()]
+        sizes[key] = min(sizes.get(key, shape[1]), shape[1])
+    groups = {}
+    for layer in model.layers:
+        match = _BLOCK.search(layer.name)
+        if layer.name.startswith("extra"):
+            group = "extras"
+        elif layer.name.startswith("head") and "_box" in layer.name:
+            group = "head_box"
+        elif layer.name.startswith("head") and "_class" in layer.name:
+            group = "head_class"
+        elif match is not None and match.group(1) == "0":
+            group = "stem"
+        elif match is not None and layer.name[: match.end()] in sizes:
+            group = f"s{input_size // sizes[layer.name[: match.end()]]}"
+        else:
+            group = "other"
+        for variable in layer.trainable_weights:
+            groups[variable.name] = group
+    return groups
+
+
+def gradient_norms(model: keras.Model, model_config, batch, groups: dict[str, str]) -> dict[str, float]:
+    """``gn_<group>`` (gradient L2 norm) and ``wn_<group>`` (weight L2 norm) per block group, one batch."""
+    images, box_targets, class_targets = batch
+    with tf.GradientTape() as tape:
+        boxes, logits = model(images, training=True)
+        total = detection_loss(box_targets, class_targets, boxes, logits, model_config.loss)["loss"]
+        if model.losses:
+            total = total + tf.add_n(model.losses)
+    variables = model.trainable_variables
+    gradients = tape.gradient(total, variables)
+    grad_sq: dict[str, float] = {}
+    weight_sq: dict[str, float] = {}
+    for variable, gradient in zip(variables, gradients, strict=True):
+        group = groups.get(variable.name, "other")
+        grad_sq[group] = grad_sq.get(group, 0.0) + (
+            0.0 if gradient is None else float(tf.reduce_sum(tf.square(gradient)))
+        )
+        weight_sq[group] = weight_sq.get(group, 0.0) + float(tf.reduce_sum(tf.square(variable)))
+    out = {f"gn_{g}": round(v**0.5, 5) for g, v in sorted(grad_sq.items())}
+    out |= {f"wn_{g}": round(v**0.5, 3) for g, v in sorted(weight_sq.items())}
+    return out
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """All points of this run as one CSV (columns: the union of the rows' keys, in first-seen order)."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def override_backbone_style(model_config, bn_epsilon: float | None, depthwise_init: str | None) -> None:
+    """Rebuild the variant's backbone with another BN epsilon / depthwise init (ablations; this process only).
+
+    The backbone modules read their module-level ``STYLE`` when a model is built, so replacing it here
+    changes every model this process builds afterwards.
+    """
+    if bn_epsilon is None and depthwise_init is None:
+        return
+    import importlib
+
+    module = importlib.import_module(f"bench.models.backbones.{_backbone_module(model_config.backbone)}")
+    changes = {"bn_epsilon": bn_epsilon, "depthwise_init": depthwise_init}
+    module.STYLE = dataclasses.replace(module.STYLE, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _backbone_module(backbone: str) -> str:
+    for prefix in ("mobiledet", "mobilenet_v2", "mobilenet_v3"):
+        if backbone.startswith(prefix):
+            return prefix
+    raise ValueError(f"no backbone module for {backbone!r}")
 
 
 def evaluate_recipes(args, model_config, train_split, val, weights_path: Path) -> list[dict]:
@@ -176,6 +299,8 @@ def vars_summary(args) -> dict:
         "warmup",
         "match_iou",
         "augment",
+        "bn_epsilon",
+        "depthwise_init",
     )
     return {k: getattr(args, k) for k in keys}
 
@@ -205,10 +330,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="max_classes_per_detection of the export (quick plan: 8)",
     )
     parser.add_argument("--train-images", type=int, default=2000)
+    parser.add_argument("--val-images", type=int, default=500, help="synthetic val split size")
+    parser.add_argument("--image-size", type=int, default=256, help="synthetic image side")
     parser.add_argument("--eval-images", type=int, default=500)
     parser.add_argument("--eval-with", choices=("keras", "tflite"), default="tflite")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/edgebench-data"))
     parser.add_argument("--jsonl", type=Path, default=None)
+    parser.add_argument("--csv", type=Path, default=None, help="write every point of this run as CSV")
+    parser.add_argument("--grad-norms", action="store_true", help="gradient norm per block group per point")
+    parser.add_argument("--threads", type=int, default=None, help="TensorFlow intra-op threads")
+    parser.add_argument("--bn-epsilon", type=float, default=None, help="ablation: the backbone's BN epsilon")
+    parser.add_argument(
+        "--depthwise-init",
+        choices=("fan_in_all", "per_channel"),
+        default=None,
+        help="ablation: the backbone's depthwise He fan-in (k*k*C or k*k)",
+    )
     parser.add_argument("--recipes", default=None, help="after training: convert and score these recipes")
     parser.add_argument("--finetune-steps", type=int, default=None, help="override the qat / pruned steps")
     parser.add_argument("--finetune-lr", type=float, default=5e-4)
@@ -218,7 +355,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
-    root = synthetic_cached(args.cache, SynthConfig(train=args.train_images, val=500))
+    if args.threads:
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
+        except RuntimeError as error:  # TensorFlow already ran something in this process (tests)
+            print(f"--threads ignored: {error}", file=sys.stderr)
+    synth = SynthConfig(train=args.train_images, val=args.val_images, size=args.image_size)
+    root = synthetic_cached(args.cache, synth)
     train_split, val = load_coco(root / "train"), load_coco(root / "val")
     model_config = get_config(
         args.variant,
@@ -229,6 +373,8 @@ def main(argv: list[str] | None = None) -> int:
     model_config = model_config.with_postprocess(
         PostprocessSettings(max_classes_per_detection=args.classes_per_box)
     )
+    override_backbone_style(model_config, args.bn_epsilon, args.depthwise_init)
+    args.train_split = train_split
     config = TrainConfig(
         steps=args.steps,
         batch_size=args.batch_size,

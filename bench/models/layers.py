@@ -55,6 +55,11 @@ class ConvStyle:
     bn_momentum: float = 0.997  # BatchNormalization momentum (the TF OD API's decay 0.97..0.997)
     bn_epsilon: float = 1e-3  # BatchNormalization epsilon
     weight_decay: float = 4e-5  # L2 weight of the OD API configs on regular conv kernels (0 disables)
+    # Fan-in of the depthwise kernels' He initialisation: DEPTHWISE_FAN_IN_ALL counts k * k * channels, as
+    # Keras' VarianceScaling (and its glorot default for Keras' own MobileNetV2) computes it for a
+    # [k, k, C, 1] kernel; DEPTHWISE_PER_CHANNEL counts k * k, the inputs one output really sees (the OD
+    # API's MobileDet backbones). See docs/mobiledet.md.
+    depthwise_init: str = "fan_in_all"
 
 
 def activation(x: tf.Tensor, kind: str, name: str) -> tf.Tensor:
@@ -83,11 +88,36 @@ def activation(x: tf.Tensor, kind: str, name: str) -> tf.Tensor:
     raise ValueError(f"activation: got {kind!r}; allowed: {', '.join(ACTIVATIONS)}")
 
 
+DEPTHWISE_FAN_IN_ALL = "fan_in_all"
+DEPTHWISE_PER_CHANNEL = "per_channel"
+DEPTHWISE_INITS = (DEPTHWISE_FAN_IN_ALL, DEPTHWISE_PER_CHANNEL)
+
+
 def _fan_in_init() -> keras.initializers.Initializer:
     # He initialisation keeps unit activation variance whatever the width. The OD API configs' fixed
     # stddev 0.03 does not: at small widths (fan-in 9..100) each conv + BN shrinks the signal, and
     # with MobileDet's BN epsilon 0.01 an untrained tiny model outputs constants.
     return keras.initializers.VarianceScaling(2.0, "fan_in", "truncated_normal")
+
+
+def depthwise_initializer(style: ConvStyle, channels: int) -> keras.initializers.Initializer:
+    """He initialisation of a [k, k, channels, 1] depthwise kernel, with the fan-in ``style`` names.
+
+    Per channel, each output sees k * k inputs, so He's variance is 2 / (k * k); Keras counts the fan-in
+    of that kernel shape as k * k * channels, which makes every weight ``sqrt(channels)`` times smaller.
+    Behind BatchNormalization the forward signal does not care, but a depthwise output whose variance
+    falls near the BN epsilon is damped, and Adam's fixed-size steps are large relative to tiny weights.
+
+    Raises:
+        ValueError: An unknown ``style.depthwise_init``.
+    """
+    if style.depthwise_init == DEPTHWISE_FAN_IN_ALL:
+        return _fan_in_init()
+    if style.depthwise_init == DEPTHWISE_PER_CHANNEL:
+        # VarianceScaling divides by Keras' fan-in (k * k * channels): scaling by `channels` leaves k * k.
+        return keras.initializers.VarianceScaling(2.0 * channels, "fan_in", "truncated_normal")
+    allowed = ", ".join(DEPTHWISE_INITS)
+    raise ValueError(f"ConvStyle.depthwise_init: got {style.depthwise_init!r}; allowed: {allowed}")
 
 
 def _kernel_args(style: ConvStyle, regularize: bool) -> dict:
@@ -131,7 +161,7 @@ def depthwise_bn(x: tf.Tensor, kernel: int, stride: int, act: str, name: str, st
         stride,
         padding="same",
         use_bias=False,
-        depthwise_initializer=_fan_in_init(),
+        depthwise_initializer=depthwise_initializer(style, x.shape[-1]),
         name=f"{name}_dwconv",
     )(x)
     x = keras.layers.BatchNormalization(

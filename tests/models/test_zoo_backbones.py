@@ -102,3 +102,41 @@ def test_a_fresh_model_starts_from_the_prior(name, rng):
     probabilities = 1 / (1 + np.exp(-logits.numpy()))
     np.testing.assert_allclose(probabilities[..., 0], 0.99, atol=0.01)
     np.testing.assert_allclose(probabilities[..., 1:], 0.01, atol=0.01)
+
+
+@pytest.mark.parametrize(("init", "channels"), [("per_channel", 1), ("fan_in_all", 96)])
+def test_depthwise_he_init_counts_the_fan_in_of_the_style(init, channels):
+    """He's variance is 2 / fan-in: k * k per channel (the OD API's MobileDet), or Keras' k * k * C."""
+    from bench.models.layers import ConvStyle, depthwise_bn
+
+    inputs = keras.Input((16, 16, 96))
+    model = keras.Model(inputs, depthwise_bn(inputs, 5, 1, "relu6", "probe", ConvStyle(depthwise_init=init)))
+    weights = model.get_layer("probe_dwconv").depthwise_kernel.numpy()
+    assert weights.shape == (5, 5, 96, 1)
+    np.testing.assert_allclose(weights.std(), (2.0 / (25 * channels)) ** 0.5, rtol=0.05)
+
+
+def test_only_mobiledet_counts_the_depthwise_fan_in_per_channel():
+    from bench.models.backbones.mobiledet import STYLE as MOBILEDET
+    from bench.models.backbones.mobilenet_v2 import STYLE as V2
+    from bench.models.backbones.mobilenet_v3 import STYLE as V3
+    from bench.models.layers import DEPTHWISE_FAN_IN_ALL, DEPTHWISE_PER_CHANNEL
+
+    assert MOBILEDET.depthwise_init == DEPTHWISE_PER_CHANNEL
+    assert MOBILEDET.bn_epsilon == 0.01  # the OD API's, unchanged
+    assert V2.depthwise_init == V3.depthwise_init == DEPTHWISE_FAN_IN_ALL
+
+
+def test_mobiledet_cpu_depthwise_outputs_are_not_damped_by_the_bn_epsilon(rng):
+    """The defect of docs/mobiledet.md: with Keras' fan-in (k * k * C) the depthwise outputs of the
+    expanded blocks have a variance near or below MobileDet's BN epsilon 0.01, and BatchNormalization
+    shrinks them instead of normalising them (std 0.4-0.7 at width 0.5 before the fix)."""
+    from bench.models.backbones.mobiledet import mobiledet
+
+    inputs = keras.Input((64, 64, 3))
+    model = keras.Model(inputs, mobiledet(inputs, "cpu", width=0.5))
+    names = [layer.name for layer in model.layers if layer.name.endswith("_depthwise_bn")]
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
+    images = rng.uniform(-1, 1, (4, 64, 64, 3)).astype(np.float32)
+    stds = [float(np.std(out)) for out in probe(images, training=True)]
+    assert len(stds) == 19 and min(stds) > 0.9, dict(zip(names, np.round(stds, 2), strict=True))

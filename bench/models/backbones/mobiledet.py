@@ -15,7 +15,7 @@ import re
 import tensorflow as tf
 
 from bench.models.backbones.blocks import CONV, FUSED, IBN, TUCKER, Block, build_blocks
-from bench.models.layers import HARD_SWISH, RELU6, SIGMOID, ConvStyle
+from bench.models.layers import DEPTHWISE_PER_CHANNEL, HARD_SWISH, RELU6, SIGMOID, ConvStyle
 
 LAYOUTS = {
     # hard-swish everywhere, SE in every IBN.
@@ -36,8 +36,12 @@ LAYOUTS = {
     " IBN384 e8 rF C5",
 }
 
-# The OD API builds the MobileDet backbones with BatchNormalization epsilon 0.01, momentum 0.99.
-STYLE = ConvStyle(bn_momentum=0.99, bn_epsilon=0.01)
+# The OD API builds the MobileDet backbones with BatchNormalization epsilon 0.01, momentum 0.99, and
+# initialises their depthwise kernels with He's variance over the k * k inputs of one channel (not
+# Keras' k * k * channels). With Keras' count, the expanded depthwise outputs start with a variance at
+# or below that epsilon, BatchNormalization damps them (std 0.3-0.8 instead of 1), and MobileDet-CPU
+# learned more slowly (docs/mobiledet.md).
+STYLE = ConvStyle(bn_momentum=0.99, bn_epsilon=0.01, depthwise_init=DEPTHWISE_PER_CHANNEL)
 _SE_RATIO = 0.25
 _HEAD = re.compile(r"^(stem|IBNNoExp|IBN|Fused|Tucker)(\d+)$")
 
