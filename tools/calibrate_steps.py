@@ -7,7 +7,8 @@ calibrated from, and what op determinism costs.
 Each (variant, mode) trains in a fresh process with the plan's own training settings (batch, lr, ...) on
 the plan's synthetic data (fewer training images: the speed of a step does not depend on how many there
 are), and times every step after the first ``--skip`` (tracing and warm-up). ``deterministic`` is how
-``bench.training`` trains (op determinism on, tf.data in order); ``fast`` turns both off, to price them.
+``bench.training`` trains (op determinism on, tf.data in order); ``fast`` turns both off, to price them; ``grappler`` keeps them and lets Grappler
+optimise the step's graph (bench turns it off for every step), to price that.
 
 The two cores of this machine may be shared, so every line gives the wall seconds per step, the process's
 CPU seconds per step and the 1-minute load average; ``idle s/step`` estimates an idle machine as
@@ -46,6 +47,10 @@ if mode == "fast":
     trainer.make_deterministic = lambda: None
     original = pipeline._map_args
     pipeline._map_args = lambda config: {**original(config), "deterministic": False}
+if mode == "grappler":
+    import contextlib
+    import bench.training.steps as steps_module
+    steps_module._grappler_off = contextlib.nullcontext
 synthetic = plan.dataset.synthetic.model_dump()
 synthetic.update(train=min(synthetic["train"], 256), val=8)
 root = synthetic_cached(cache, SynthConfig(**synthetic))
@@ -100,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=60, help="steps per measurement (tracing included)")
     parser.add_argument("--skip", type=int, default=15, help="first steps left out (tracing, warm-up)")
     parser.add_argument("--minutes", type=float, default=4.0, help="training minutes to suggest steps for")
-    parser.add_argument("--modes", default="deterministic", help="deterministic,fast")
+    parser.add_argument("--modes", default="deterministic", help="deterministic,fast,grappler")
     parser.add_argument("--only", default=None, help="comma-separated variant labels")
     parser.add_argument("--cache", type=Path, default=Path("/tmp/edgebench-data"))
     parser.add_argument("--jsonl", type=Path, default=None)
