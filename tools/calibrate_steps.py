@@ -7,8 +7,9 @@ calibrated from, and what op determinism costs.
 Each (variant, mode) trains in a fresh process with the plan's own training settings (batch, lr, ...) on
 the plan's synthetic data (fewer training images: the speed of a step does not depend on how many there
 are), and times every step after the first ``--skip`` (tracing and warm-up). ``deterministic`` is how
-``bench.training`` trains (op determinism on, tf.data in order); ``fast`` turns both off, to price them; ``grappler`` keeps them and lets Grappler
-optimise the step's graph (bench turns it off for every step), to price that.
+``bench.training`` trains (op determinism on, tf.data in order); ``fast`` turns both off, to price
+them; ``grappler`` keeps them and lets Grappler optimise the step's graph (bench turns it off for every
+step), to price that.
 
 The two cores of this machine may be shared, so every line gives the wall seconds per step, the process's
 CPU seconds per step and the 1-minute load average; ``idle s/step`` estimates an idle machine as
