@@ -258,9 +258,9 @@ def evaluate_recipes(args, model_config, train_split, val, weights_path: Path) -
     tune = inputs.finetune
     spent: dict[str, float] = {}
 
-    def timed(model, steps):
+    def timed(model, steps, **options):  # options: the recipe's own lr (the pruned recipes)
         wall, cpu = time.perf_counter(), _cpu_seconds()
-        model = tune(model, steps)
+        model = tune(model, steps, **options)
         spent.update(finetune_wall_s=time.perf_counter() - wall, finetune_cpu_s=_cpu_seconds() - cpu)
         return model
 

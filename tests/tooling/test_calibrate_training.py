@@ -37,9 +37,10 @@ def test_block_groups_cover_every_variable_by_stride():
 
 
 @pytest.mark.slow
-def test_a_tiny_run_writes_the_curve_with_gradient_norms(tmp_path):
+def test_a_tiny_run_writes_the_curve_with_gradient_norms(tmp_path, capsys):
     """Four steps of the tiny MobileDet, a point every two: keras mAP mid-run, the exported fp32 TFLite at
-    the end, gradient norms per block group, seconds per step, the ablation flags in every row."""
+    the end, gradient norms per block group, seconds per step, the ablation flags in every row; then the
+    pruned recipe with its own fine-tune (its learning rate passed through the timed loop), scored."""
     from tools.calibrate_training import main
 
     out_csv, out_jsonl = tmp_path / "curve.csv", tmp_path / "curve.jsonl"
@@ -63,7 +64,11 @@ def test_a_tiny_run_writes_the_curve_with_gradient_norms(tmp_path):
     argv = [part for key, value in flags.items() for part in (f"--{key}", str(value))] + ["--grad-norms"]
     argv += ["--out", str(tmp_path / "run"), "--cache", str(tmp_path / "data")]
     argv += ["--csv", str(out_csv), "--jsonl", str(out_jsonl)]
+    argv += ["--recipes", "tflite_int8_pruned", "--finetune-steps", "2"]
     assert main(argv) == 0
+    recipe_rows = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"recipe"' in line]
+    assert [(r["recipe"], r["finetune_steps"]) for r in recipe_rows] == [("tflite_int8_pruned", 2)]
+    assert recipe_rows[0]["finetune_wall_s"] >= 0 and 0 <= recipe_rows[0]["map"] <= 1
     rows = list(csv.DictReader(out_csv.open()))
     assert [int(r["step"]) for r in rows] == [2, 4]
     assert [r["evaluated"] for r in rows] == ["keras", "tflite"]
