@@ -14,6 +14,7 @@ import tensorflow as tf
 from tensorflow.lite.python.convert_phase import ConverterError
 
 from common.detection import Preprocessing
+from common.native_stderr import filtered_stderr, tensorflow_verbose
 from converters.inputs import ConversionInputs
 from converters.recipes import Precision, Recipe
 
@@ -81,7 +82,9 @@ def convert_tflite(inputs: ConversionInputs, recipe: Recipe, model: Any = None) 
             # Pruned kernels stored in TFLite's sparse tensor format (block / CSR-like indices).
             converter.optimizations.append(tf.lite.Optimize.EXPERIMENTAL_SPARSITY)
     try:
-        return converter.convert()
+        # The converter prints from C++ on every call (common.native_stderr.NOISE); real errors still show.
+        with filtered_stderr(enabled=not tensorflow_verbose()):
+            return converter.convert()
     except (ConverterError, tf.errors.OpError, ValueError, RuntimeError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConversionError(f"{recipe.name}: TFLite conversion failed: {first}") from error

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bench import quiet
+from common.native_stderr import filtered_stderr
 
 EDGEBENCH = Path(sys.executable).with_name("edgebench")
 NOISE_LINES = ("absl::InitializeLog", "oneDNN custom operations", "Could not find cuda drivers", "cuInit")
@@ -18,17 +19,28 @@ MODELS = ["models", "--json", "--tiny", "--filter", "tiny_ssdlite_mobilenet_v2"]
 
 
 def test_filtered_stderr_drops_noise_and_keeps_the_rest(capfd):
-    with quiet.filtered_stderr():
+    with filtered_stderr():
         os.write(
             2, b"WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
         )
         os.write(2, b"I0000 00:00:1.0 1 port.cc:153] oneDNN custom operations are on. You may see ...\n")
         os.write(2, b"E0000 00:00:1.0 1 cuda_platform.cc:52] failed call to cuInit: INTERNAL: CUDA error\n")
         os.write(2, b"E0000 00:00:1.0 1 op_kernel.cc:1] a real error stays\n")
+        os.write(
+            2, b"E0000 00:00:1.0 1 node_def_util.cc:682] NodeDef mentions attribute Truncate which is not "
+        )
+        os.write(2, b"in the op definition: Op<name=Identity; ...>\n")
+        os.write(2, b"fully_quantize: 0, inference_type: 6, input_inference_type: UINT8\n")
         print("a Python warning stays", file=sys.stderr)
     err = capfd.readouterr().err
     assert "a real error stays" in err and "a Python warning stays" in err
-    assert not any(line in err for line in NOISE_LINES)
+    assert not any(line in err for line in NOISE_LINES + ("NodeDef mentions", "fully_quantize"))
+
+
+def test_filtered_stderr_passes_everything_when_disabled(capfd):
+    with filtered_stderr(enabled=False):
+        os.write(2, b"fully_quantize: 0, inference_type: 6\n")
+    assert "fully_quantize" in capfd.readouterr().err
 
 
 def test_install_wraps_only_the_first_tensorflow_import(monkeypatch):

@@ -6,12 +6,12 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from tiny_zoo import POSTPROCESS_OP, inspect
+from tiny_zoo import POSTPROCESS_OP, fast_recipe, inspect
 
 from bench.data.synth_draw import SHAPES
 from common.fileinfo import file_info
 from converters.checks import check_sizes, tflite_conv_types
-from converters.tflite import OUTPUT_NAMES, op_tensor_types, run_detector
+from converters.tflite import OUTPUT_NAMES, convert_tflite, op_tensor_types, run_detector
 
 
 def _only(counter: Counter) -> set[tuple[str, str]]:
@@ -131,3 +131,13 @@ def test_int8_detections_follow_fp32(converted, fixture_inputs):
         ]
         assert len(found) >= 3, (found, a["scores"][:10], b["scores"][:10])
         assert abs(a["scores"][:10].mean() - b["scores"][:10].mean()) < 0.025
+
+
+@pytest.mark.parametrize("level, noisy", [("2", False), ("0", True)])
+def test_the_converters_native_prints_stay_off_stderr_unless_verbose(
+    fixture_inputs, capfd, monkeypatch, level, noisy
+):
+    # edgebench sets level 2 (`--verbose`: 0); every int8 conversion prints its quantizer settings from C++
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", level)
+    convert_tflite(fixture_inputs, fast_recipe("tflite_int8"))
+    assert ("fully_quantize:" in capfd.readouterr().err) is noisy
