@@ -43,6 +43,9 @@ class FinetuneSettings(_Strict):
     batch_size: int = Field(ge=1)  # images per step
     seed: int = Field(ge=0)  # shuffle and augmentation seed
     match_iou: float | None = None  # anchor-matching IoU of the targets (None: the model's default)
+    # TensorFlow intra-op threads of the fine-tune: its weights' last bits follow them
+    # (bench.training.steps.make_deterministic). None: not recorded (files made before it was).
+    threads: int | None = Field(default=None, ge=1)
 
 
 class ConversionSettings(_Strict):

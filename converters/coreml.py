@@ -17,6 +17,7 @@ coremltools converts on Linux; prediction needs macOS (``libcoremlpython`` is mi
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,18 @@ CONFIDENCE_THRESHOLD = "confidenceThreshold"
 
 
 def _ct():
-    """coremltools, imported quietly (it warns about untested TF / scikit-learn versions on import)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import coremltools as ct
+    """coremltools, imported quietly: it warns about untested TF / scikit-learn versions, and off macOS it
+    logs one "Failed to load _ML...Proxy" line per prediction class it cannot load (prediction needs
+    macOS; conversion does not)."""
+    log = logging.getLogger("coremltools")
+    level = log.level
+    log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import coremltools as ct
+    finally:
+        log.setLevel(level)
     return ct
 
 

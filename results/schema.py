@@ -73,6 +73,8 @@ class TrainingInfo(_Strict):
     stopped_by: Literal["steps", "time"] = "steps"
     seed: int | None = None  # initialisation, shuffle and augmentation seed
     weights_sha256: str | None = None  # the trained weights file: equal across reproducible runs
+    # TensorFlow intra-op threads the steps ran on: part of what the weights are (their float sums' order)
+    threads: int | None = Field(default=None, ge=1)
 
 
 class ModelInfo(_Strict):

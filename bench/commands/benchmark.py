@@ -56,6 +56,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--quiet", action="store_true", help="no progress lines; only the summary")
     parser.add_argument(
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="variants to train, export and evaluate at once, each in its own process at the plan's "
+        "training.threads (the weights do not depend on N; default: this machine's cores / threads)",
+    )
+    parser.add_argument(
         "--cluster",
         metavar="auto|ADDRESS",
         help="run on an existing Ray cluster (`auto`: the one this machine belongs to, or HOST:PORT of its "
@@ -73,7 +80,9 @@ def run(args: argparse.Namespace) -> int:
     # coremltools draws tqdm bars for every conversion pass; they would bury the progress lines.
     os.environ.setdefault("TQDM_DISABLE", "1")
     workdir = Path(args.workdir or os.environ.get(WORKDIR_ENV) or "work")
-    options = Options(workdir, args.store, args.only, args.dry_run, args.retime, args.quiet, args.cluster)
+    options = Options(
+        workdir, args.store, args.only, args.dry_run, args.retime, args.quiet, args.cluster, jobs=args.jobs
+    )
     console = output.stdout_console()
     try:
         outcome = run_benchmark(plan, options)
@@ -96,3 +105,14 @@ def run(args: argparse.Namespace) -> int:
     print_summary(console, outcome, f" in {outcome.seconds / 60:.1f} min" if outcome.seconds else "")
     broken = [r for r in outcome.records if r.status in (Status.FAILED, Status.CRASHED)]
     return 1 if broken else 0
+
+
+def _jobs(text: str) -> int:
+    """``--jobs``: a whole number >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"got {text!r}; allowed: a whole number >= 1")
+    return value

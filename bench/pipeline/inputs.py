@@ -44,6 +44,8 @@ def conversion_inputs(
     export: ExportSection,
     finetune: FinetuneSection,
     name: str,
+    *,
+    threads: int = 1,
 ):
     """The :class:`converters.ConversionInputs` of a trained zoo model, from its training split and the plan.
 
@@ -57,9 +59,12 @@ def conversion_inputs(
         export: The plan's export section (calibration count, post-processing).
         finetune: The plan's fine-tuning section (learning rate, batch size).
         name: Names the artifact files.
+        threads: TensorFlow intra-op threads of the fine-tunes (the variant's ``TrainConfig.threads``);
+            the sidecar records the count this process actually runs on.
     """
     from bench.training import finetune_callable
     from bench.training.config import DEFAULT_MATCH_IOU
+    from bench.training.steps import make_deterministic
     from common.sidecar import FinetuneSettings
 
     model_config = model_config.with_postprocess(export.postprocess())
@@ -69,6 +74,7 @@ def conversion_inputs(
         batch_size=finetune.batch_size,
         seed=FINETUNE_SEED,
         match_iou=DEFAULT_MATCH_IOU,
+        threads=make_deterministic(threads),
     )
     loop = finetune_callable(
         model_config, train, lr=tune.lr, batch_size=tune.batch_size, seed=tune.seed, match_iou=tune.match_iou

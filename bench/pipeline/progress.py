@@ -18,6 +18,7 @@ from rich.console import Console
 from bench.console import stderr_console
 
 STAGES = ("dataset", "train", "export", "evaluate", "time")
+BUILD_STAGES = ("train", "export", "evaluate")  # a variant's build: what bench.pipeline.builds runs apart
 
 
 def clock(seconds: float | None) -> str:
@@ -47,6 +48,7 @@ class Progress:
         self.done = 0
         self._left = {stage: list(estimates) for stage, estimates in pending.items()}
         self._spent: dict[str, list[float]] = defaultdict(list)
+        self.builders = 1  # variants built side by side (bench.pipeline.builds sets it)
 
     @property
     def elapsed(self) -> float:
@@ -55,20 +57,23 @@ class Progress:
 
     @property
     def stage_seconds(self) -> dict[str, float]:
-        """Wall seconds spent per stage on the items that did work in this invocation (stage order)."""
+        """Seconds spent per stage on the items that did work in this invocation (stage order); with
+        variants built side by side, the build stages' seconds add up more than the wall time."""
         return {stage: round(sum(self._spent[stage]), 1) for stage in STAGES if self._spent.get(stage)}
 
     def eta(self) -> float | None:
-        """Estimated seconds left, None when some item has no estimate yet."""
+        """Estimated seconds left, None when some item has no estimate yet; the build stages' items are
+        divided among the ``builders`` that run them side by side."""
         total = 0.0
         for stage, estimates in self._left.items():
             spent = self._spent.get(stage)
             mean = sum(spent) / len(spent) if spent else None
+            share = 1 / self.builders if stage in BUILD_STAGES else 1.0
             for prior in estimates:
                 guess = mean if mean is not None else prior
                 if guess is None:
                     return None
-                total += guess
+                total += guess * share
         return total
 
     @contextlib.contextmanager
@@ -76,23 +81,32 @@ class Progress:
         """Around one item that does work: a spinner while it runs, a line when it ends. ``items`` > 1:
         one batch doing that many items' work (the interleaved host timings), counted and estimated so."""
         began = time.monotonic()
-        self.done += items
-        head = f"[{self.done:>3}/{self.total}] {stage:<8} {label}"
         use_spinner = spinner and self.enabled and self.console.is_terminal
+        head = self.begin(stage, label, items=items, line=not use_spinner)
         status = self.console.status(head) if use_spinner else contextlib.nullcontext()
-        if not use_spinner:
-            self.console.print(f"{head} ...", highlight=False)
         outcome = "interrupted"
         try:
             with status:
                 yield
             outcome = "done"
         finally:
-            spent = time.monotonic() - began
-            self._spent[stage].extend([spent / items] * items)
-            del self._left.get(stage, [])[:items]
-            tail = f"elapsed {clock(self.elapsed)}  ETA {clock(self.eta())}"
-            self.console.print(f"{head}  {outcome} in {spent:.1f} s  {tail}", highlight=False)
+            self.end(head, stage, time.monotonic() - began, outcome, items=items)
+
+    def begin(self, stage: str, label: str, *, items: int = 1, line: bool = True) -> str:
+        """Count an item that starts now (here or in a build process, :mod:`bench.pipeline.builds`);
+        returns its head (``[ 7/42] export  LABEL``), printed with `` ...`` when ``line``."""
+        self.done += items
+        head = f"[{self.done:>3}/{self.total}] {stage:<8} {label}"
+        if line:
+            self.console.print(f"{head} ...", highlight=False)
+        return head
+
+    def end(self, head: str, stage: str, spent: float, outcome: str, *, items: int = 1) -> None:
+        """An item begun with :meth:`begin` ended after ``spent`` seconds (``done``, ``interrupted``...)."""
+        self._spent[stage].extend([spent / items] * items)
+        del self._left.get(stage, [])[:items]
+        tail = f"elapsed {clock(self.elapsed)}  ETA {clock(self.eta())}"
+        self.console.print(f"{head}  {outcome} in {spent:.1f} s  {tail}", highlight=False)
 
     def note(self, text: str) -> None:
         """A line of its own (failures, warnings, stage summaries)."""

@@ -14,11 +14,12 @@ from pathlib import Path
 
 from bench.cache import StageCache
 from bench.pipeline import runs
+from bench.pipeline.builds import default_jobs
 from bench.pipeline.context import Context, Data
 from bench.pipeline.context import ItemStatus as S
 from bench.pipeline.jobs import VariantWork, select, selection_names, slots
 from bench.pipeline.progress import Progress
-from bench.pipeline.stages import dataset_stage, evaluate_stage, export_stage, release_inputs, train_stage
+from bench.pipeline.stages import build_variant, dataset_stage
 from bench.pipeline.timing import measure_batches, time_stage
 from bench.plans import Plan
 from bench.provenance import run_provenance
@@ -44,6 +45,7 @@ class Options:
     retime: bool = False  # measure again instead of reusing cached timings (a new run id)
     quiet: bool = False  # no progress lines
     cluster: str | None = None  # Ray address ("auto" or HOST:PORT): run there (overrides the plan's)
+    jobs: int | None = 1  # variants built at once, each in its own process; None: bench.pipeline.builds'
 
 
 @dataclass
@@ -129,7 +131,7 @@ def _execute(plan, options, works, state, key, planning, outcome, store) -> Outc
     data = dataset_stage(ctx)
     section = cluster_section(plan, options)
     if section is None:
-        walk(ctx, works, data)
+        walk(ctx, works, data, options.jobs or default_jobs(plan))
     else:  # Ray is imported on this path only
         from bench.cluster.scheduler import run_on_cluster
 
@@ -174,18 +176,21 @@ def cluster_section(plan: Plan, options: Options):
     return plan.cluster
 
 
-def walk(ctx: Context, works: list[VariantWork], data: Data) -> None:
-    """Every stage of every selected variant and recipe: train, export and evaluate variant by variant,
-    then every timing, each target's artifacts in one interleaved batch (``measure_batches``)."""
+def walk(ctx: Context, works: list[VariantWork], data: Data, jobs: int = 1) -> None:
+    """Every stage of every selected variant and recipe: train, export and evaluate variant by variant
+    (with ``jobs`` > 1 in that many processes at once, :mod:`bench.pipeline.builds`), then every timing,
+    each target's artifacts in one interleaved batch (``measure_batches``)."""
+    built = []
+    if ctx.execute and jobs > 1:
+        from bench.pipeline.builds import build_side_by_side
+
+        built = build_side_by_side(ctx, works, data, jobs)
     pending = []
     for work in works:
-        trained = train_stage(ctx, data, work)
-        for recipe in work.recipes:
-            exported = export_stage(ctx, data, work, trained, recipe)
-            evaluated = evaluate_stage(ctx, data, exported, f"{work.label} {recipe.name}")
+        for recipe, upstream in build_variant(ctx, data, work):
             for slot in slots(ctx.plan, recipe.format):
-                pending.append((work, recipe, (trained, exported, evaluated), slot))
-        release_inputs(ctx)
+                pending.append((work, recipe, upstream, slot))
+    restate(ctx, built)
     measure_batches(ctx, pending)
     for work, recipe, upstream, slot in pending:
         time_stage(ctx, work, recipe, upstream, slot)
@@ -193,6 +198,13 @@ def walk(ctx: Context, works: list[VariantWork], data: Data) -> None:
         from bench.pipeline.user_models import walk_user_models
 
         walk_user_models(ctx, data)
+
+
+def restate(ctx: Context, built: list) -> None:
+    """Give the items the build processes ran their status from there (this pass found them cached)."""
+    status = {(item.stage, item.label, item.key): item.status for item in built}
+    for item in ctx.items:
+        item.status = status.get((item.stage, item.label, item.key), item.status)
 
 
 def estimates(plan: Plan, planning: Context) -> dict[str, list[float | None]]:

@@ -93,6 +93,7 @@ def train_stage(ctx: Context, data: Data, work: VariantWork) -> Trained | Failur
         stopped_by=result.stopped_by,
         seed=config.seed,
         weights_sha256=weights_sha256,
+        threads=result.threads,
     )
     entry = Trained(
         weights=str(result.weights_path),
@@ -209,11 +210,27 @@ def conversion_inputs_for(ctx: Context, data: Data, work: VariantWork, trained: 
         cfg = model_config(ctx, work, data)
         model = load_trained(cfg, Path(trained.weights))
         plan = ctx.plan
-        inputs = conversion_inputs(
-            cfg, model, data.train, plan.export, plan.finetune, work.label.replace("@", "-")
-        )
+        threads = plan.train_config(work.spec).threads
+        name = work.label.replace("@", "-")
+        inputs = conversion_inputs(cfg, model, data.train, plan.export, plan.finetune, name, threads=threads)
         ctx.models[work.label] = inputs
     return inputs
+
+
+def build_variant(ctx: Context, data: Data, work: VariantWork) -> list[tuple]:
+    """Train the variant, then export and evaluate each of its recipes (each step cached).
+
+    Returns:
+        ``(recipe, (trained, exported, evaluated))`` per recipe: what its timings need.
+    """
+    trained = train_stage(ctx, data, work)
+    built = []
+    for recipe in work.recipes:
+        exported = export_stage(ctx, data, work, trained, recipe)
+        evaluated = evaluate_stage(ctx, data, exported, f"{work.label} {recipe.name}")
+        built.append((recipe, (trained, exported, evaluated)))
+    release_inputs(ctx)
+    return built
 
 
 def release_inputs(ctx: Context) -> None:

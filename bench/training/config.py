@@ -68,6 +68,11 @@ class TrainConfig(BaseModel):
     log_every: PositiveInt = 20  # steps between loss read-backs for the progress display and loss history
     init: InitSpec = InitSpec()  # weights at step 0: scratch | imagenet | checkpoint (never on resume)
     freeze_backbone_steps: NonNegativeInt = 0  # first steps that train only the extras and heads (after init)
+    # TensorFlow's intra-op threads while training: the order of a kernel's float sums follows them, and so
+    # do the weights' last bits (bench.training.steps.make_deterministic). Fixed here rather than taken
+    # from the machine, so that a 2-core laptop and a 64-core server train the same weights; the benchmark
+    # trains several variants at once instead (`edgebench benchmark --jobs`).
+    threads: PositiveInt = 1
 
     @field_validator("augment", mode="before")
     @classmethod
@@ -125,6 +130,7 @@ class TrainResult:
     images_per_s: float  # mean training throughput of the last run
     final_loss: float  # mean total loss over the last logged window of steps
     stopped_by: str = "steps"  # "steps" (done: reproducible) or "time" (max_minutes cut it short)
+    threads: int = 1  # TensorFlow intra-op threads the steps ran on (TrainConfig.threads, unless overruled)
     loss_history: tuple[tuple[int, float], ...] = ()  # (step, mean loss) at every log point of the last run
 
     def to_dict(self) -> dict:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Callable, Iterator
 
 import tensorflow as tf
@@ -97,17 +98,37 @@ def input_stream(
     return train_dataset(split, config, encode_fn(model_config, match_iou), skip=skip_batches * batch_size)
 
 
-def make_deterministic() -> None:
-    """Turn on TensorFlow's op determinism (``tf.config.experimental.enable_op_determinism``), once.
+def make_deterministic(threads: int | None = None) -> int:
+    """Turn on TensorFlow's op determinism (``tf.config.experimental.enable_op_determinism``), once, and run
+    TensorFlow's ops on ``threads`` intra-op threads (and one inter-op thread) when given.
 
-    Process-wide and irreversible, like the setting itself: every op then runs its deterministic kernel
+    Process-wide and irreversible, like the settings themselves: every op then runs its deterministic kernel
     (or raises when it has none) and tf.data keeps element order. With the seeds of the run, the same
-    plan and commit give the same weights bit for bit on the same kind of machine. Measured on this
-    2-core CPU: no cost per step beyond the noise (README "Reproducible training").
+    plan and commit give the same weights bit for bit on the same kind of CPU. Measured on this 2-core CPU:
+    no cost per step beyond the noise (README "Reproducible training").
+
+    The thread count is part of what the weights are: a kernel splits its sums by thread, so their order,
+    and the last bits of the result, follow it (MobileDet-CPU after 50 steps: 1 and 2 threads give
+    different weights; 2 threads and this 2-core machine's default the same). Pinning it makes the weights
+    independent of how many cores the machine has. TensorFlow takes it only before its runtime starts; a
+    process that already ran ops keeps its own (a notebook, a test session): the returned count says so.
+
+    Returns:
+        The intra-op threads this process's ops run on (the machine's cores when TensorFlow chose).
     """
+    if threads is not None:
+        with contextlib.suppress(RuntimeError):  # the runtime already started: keep its setting
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(1)
     if not _DETERMINISM:
         tf.config.experimental.enable_op_determinism()
         _DETERMINISM.append(True)
+    return tf.config.threading.get_intra_op_parallelism_threads() or machine_cores()
+
+
+def machine_cores() -> int:
+    """The cores this process may run on (TensorFlow's default thread count)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 _DETERMINISM: list[bool] = []

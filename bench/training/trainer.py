@@ -171,7 +171,7 @@ def train(
     """
     workdir = Path(workdir)
     check_classes(model_config, train_split)
-    make_deterministic()
+    threads = make_deterministic(config.threads)
     workdir.mkdir(parents=True, exist_ok=True)
     ckpt.check_run(workdir, _manifest(model_config, train_split, config))
     run = _prepare(model_config, config, workdir, train_split.class_names)
@@ -181,6 +181,11 @@ def train(
     with TrainProgress(model_config.name, config.steps, start, max_seconds, enabled=progress) as display:
         if run.restored:
             display.message(f"resuming {run.restored} at step {start}")
+        if threads != config.threads:
+            display.message(
+                f"training on {threads} threads, not the configured {config.threads}: TensorFlow had started "
+                "in this process already, and the weights differ from a fresh process's"
+            )
         for line in run.init_lines:
             display.message(f"init {config.init.describe()}: {line}")
         if start < config.steps and (max_seconds is None or float(run.state.elapsed.numpy()) < max_seconds):
@@ -207,7 +212,7 @@ def train(
                 checkpoint_every=config.checkpoint_every,
             )
             stats = _run_checkpointed(loop, run, display)
-    return _finish(workdir, run, config, stats)
+    return _finish(workdir, run, config, stats, threads)
 
 
 @dataclass(frozen=True)
@@ -269,7 +274,7 @@ def _schedule(config: TrainConfig) -> Callable[[int], float]:
     return lr_at
 
 
-def _finish(workdir: Path, run: _Run, config: TrainConfig, stats: LoopStats) -> TrainResult:
+def _finish(workdir: Path, run: _Run, config: TrainConfig, stats: LoopStats, threads: int) -> TrainResult:
     """Final checkpoint, weights file and result JSON (the result of an earlier run when nothing ran)."""
     step, state = int(run.state.step.numpy()), run.state
     _save(run.manager, run.state)
@@ -283,6 +288,7 @@ def _finish(workdir: Path, run: _Run, config: TrainConfig, stats: LoopStats) -> 
         images_per_s=round(stats.images_per_s, 2) if ran else previous.get("images_per_s", 0.0),
         final_loss=stats.last_loss if ran else previous.get("final_loss", float("nan")),
         stopped_by=("time" if step < config.steps else "steps") if not ran else stats.stopped_by,
+        threads=threads if ran else previous.get("threads", threads),
         loss_history=tuple(stats.history)
         if ran
         else tuple(tuple(p) for p in previous.get("loss_history", [])),

@@ -148,7 +148,7 @@ def _cli(tmp_path, options, *extra):
     plan = tmp_path / "tiny.yaml"
     plan.write_text(yaml.safe_dump(TINY_PLAN))
     argv = ["benchmark", "--plan", str(plan), "--workdir", str(options.workdir), "--store", options.store]
-    return main([*argv, "--quiet", *extra])
+    return main([*argv, "--quiet", "--jobs", "1", *extra])  # the fakes live in this process
 
 
 def test_cli_dry_run_then_run_then_nothing_changed(fakes, options, tmp_path, capsys):

@@ -19,15 +19,17 @@ import bench
 from bench.data.coco import load_coco
 from bench.models.registry import build_model, get_config
 from bench.training import TrainConfig, train
+from bench.training.steps import make_deterministic
 split = load_coco(sys.argv[1])
 config = get_config("tiny_ssdlite_mobilenet_v2", num_classes=split.num_classes)
-if sys.argv[3] == "busy":  # models built and trained before, as in a pipeline that trains several variants
+if sys.argv[3] == "busy":  # models built and trained before, as in a pipeline's build of several variants
+    make_deterministic(1)  # what a build process does first (bench.pipeline.builds)
     other = get_config("tiny_ssdlite_mobilenet_v3_small", num_classes=split.num_classes)
     build_model(other)
     train(other, split, TrainConfig(steps=2, batch_size=8), sys.argv[2] + "-other", progress=False)
 result = train(config, split, TrainConfig(steps=20, batch_size=8, warmup_steps=2, log_every=5,
                checkpoint_every=10), sys.argv[2], progress=False)
-print("WEIGHTS", hashlib.sha256(result.weights_path.read_bytes()).hexdigest())
+print("WEIGHTS", hashlib.sha256(result.weights_path.read_bytes()).hexdigest(), result.threads)
 """
 
 
@@ -52,8 +54,9 @@ def test_two_fresh_processes_write_the_same_weight_bytes(synth_root, tmp_path):
     for child in children:
         out, err = child.communicate(timeout=900)
         assert child.returncode == 0, err[-2000:]
-        hashes.append(out.split("WEIGHTS")[1].split()[0])
+        hashes.append(out.split("WEIGHTS")[1].split()[:2])
     assert hashes[0] == hashes[1]
+    assert hashes[0][1] == "1"  # TrainConfig.threads' default, honoured in both
 
 
 @pytest.mark.slow

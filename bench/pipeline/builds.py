@@ -1,0 +1,264 @@
+"""Variants built side by side: each variant's train -> export -> evaluate in a process of its own.
+
+Why: training is most of a run, and one training process uses a small machine's cores poorly. On this
+2-core machine a MobileDet-CPU step took 0.43 s of wall time for 0.77 CPU seconds at 2 intra-op threads,
+and 0.54 s for 0.56 at 1: two variants training at one thread each finish well before the same two one
+after the other at two, and one variant's single-threaded conversions overlap the other's training. The
+weights do not depend on how many variants run at once: each process runs TensorFlow on the variant's
+``training.threads`` (set before its runtime starts, :func:`bench.training.steps.make_deterministic`).
+
+A build process writes only to the stage cache (content-keyed, atomic writes), never to the store. The
+parent then walks the plan as usual, finds every build cached, and times and stores. Progress comes to the
+parent through a queue and is printed by its display; the children's training lines go straight to
+stderr, as log lines (no second live display). Ctrl-C reaches the children too: each checkpoints its
+training, and the next run resumes them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import itertools
+import os
+import queue
+import time
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.pipeline.context import Context, Data, Item
+from bench.pipeline.context import ItemStatus as S
+from bench.pipeline.jobs import VariantWork
+from bench.plans import Plan
+from bench.provenance import Provenance
+from common.errors import InputError
+
+POLL_SECS = 0.5  # how often the parent looks at the queue and at its children
+STOP_SECS = 60.0  # after Ctrl-C: how long a child may take to write its checkpoint before it is killed
+# A build process's peak resident memory, with margin: a 256 px width-0.5 variant's training, QAT and
+# pruning fine-tunes and conversions peaked at about 2.5 GB each here.
+MEMORY_PER_BUILD = 4 << 30
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+class BuildError(RuntimeError):
+    """A build process raised (its traceback was shown) or died without saying why (a signal, the OOM
+    killer). What it finished is cached: a re-run resumes there."""
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """What one build process needs: everything but the store."""
+
+    plan: Plan
+    workdir: Path
+    run_id: str
+    provenance: Provenance
+    work: VariantWork
+    progress: bool  # relay progress lines (False: --quiet)
+    parent: int  # the run's process id: a build outliving it stops
+
+
+def default_jobs(plan: Plan) -> int:
+    """Variants to build at once when the user does not say: two per core that one build's training
+    threads fill, and one per ``MEMORY_PER_BUILD`` of the machine's memory (at least 1).
+
+    Two per core, because builds are few and of unequal length: with three variants on two cores, one at
+    a time per core leaves a core idle while the longest finishes alone; all three at once keep both busy
+    to the end. Their wall times (the summary's training minutes) then include the sharing.
+    """
+    from bench.training.steps import machine_cores
+
+    threads = plan.training.threads if plan.training is not None else 1
+    by_cores = 2 * machine_cores() // threads
+    by_memory = _memory_bytes() // MEMORY_PER_BUILD
+    return max(min(by_cores, by_memory), 1)
+
+
+def _memory_bytes() -> int:
+    """The machine's physical memory (a large number where the platform does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return 1 << 40
+
+
+def needs_build(ctx: Context, data: Data, work: VariantWork) -> bool:
+    """Whether some train, export or evaluate item of the variant is not cached (a lookup-only pass)."""
+    from bench.pipeline.stages import build_variant
+
+    probe = dataclasses.replace(ctx, execute=False, progress=None, items=[], models={}, fresh={})
+    build_variant(probe, data, work)
+    return any(item.status in (S.RUN, S.PENDING) for item in probe.items)
+
+
+def build_side_by_side(ctx: Context, works: list[VariantWork], data: Data, jobs: int) -> list[Item]:
+    """Build every variant that needs it, up to ``jobs`` at once, in plan order (the plan lists its longest
+    first). Returns the report items of the builds (train / export / evaluate: run, cached or failed).
+
+    Raises:
+        InputError: a build found bad input (its message, as the in-process walk would raise it).
+        BuildError: a build raised or died; the others are stopped (their work so far is cached).
+    """
+    import multiprocessing
+
+    todo = [work for work in works if needs_build(ctx, data, work)]
+    if not todo:
+        return []
+    jobs = min(jobs, len(todo))
+    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: TensorFlow not yet started
+    events = spawn.Queue()
+    heads: dict[str, str] = {}
+    running: dict = {}  # process -> variant label
+    reports: list[Item] = []
+    finished: set[str] = set()
+    ctx.progress.builders = jobs
+    ctx.progress.note(f"building {len(todo)} variants, {jobs} at a time, each in its own process (--jobs)")
+    try:
+        while todo or running:
+            while todo and len(running) < jobs:
+                work = todo.pop(0)
+                job = BuildJob(
+                    ctx.plan, ctx.workdir, ctx.run_id, ctx.provenance, work, ctx.progress.enabled, os.getpid()
+                )
+                process = spawn.Process(target=_build, args=(job, events), name=f"build {work.label}")
+                process.start()
+                running[process] = work.label
+            _relay(ctx, events, heads, reports, finished, POLL_SECS)
+            for process in [p for p in running if not p.is_alive()]:
+                process.join()
+                _relay(ctx, events, heads, reports, finished, 0.0)  # what it said before it ended
+                label = running.pop(process)
+                if label not in finished:
+                    ended = _exit(process)
+                    raise BuildError(f"building {label}: its process ended without a result ({ended})")
+    except BaseException:
+        _stop(running)
+        raise
+    finally:
+        ctx.progress.builders = 1
+    return reports
+
+
+def _relay(ctx: Context, events, heads: dict, reports: list, finished: set, wait: float) -> None:
+    """Show and keep what the build processes sent; wait up to ``wait`` seconds for the first message."""
+    progress = ctx.progress
+    while True:
+        try:
+            message = events.get(timeout=wait) if wait else events.get_nowait()
+        except queue.Empty:
+            return
+        wait = 0.0
+        kind, label, *rest = message
+        if kind == "begin":
+            tag, stage, item, items = rest
+            heads[tag] = progress.begin(stage, item, items=items)
+        elif kind == "end":
+            tag, stage, spent, outcome, items = rest
+            progress.end(heads.pop(tag), stage, spent, outcome, items=items)
+        elif kind == "note":
+            progress.note(rest[0])
+        elif kind == "built":
+            reports.extend(rest[0])
+            finished.add(label)
+        elif kind == "bad input":
+            raise InputError(rest[0])
+        elif kind == "raised":
+            summary, trace = rest
+            progress.note(trace.rstrip())
+            raise BuildError(f"building {label}: {summary}")
+
+
+def _stop(running: dict) -> None:
+    """Ask every build process to stop as Ctrl-C does (its training checkpoints), then make sure."""
+    import signal
+
+    for process in running:
+        if process.is_alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(process.pid, signal.SIGINT)
+    deadline = time.monotonic() + STOP_SECS
+    for process in running:
+        process.join(max(deadline - time.monotonic(), 0.0))
+        if process.is_alive():
+            process.kill()
+            process.join()
+
+
+def _exit(process) -> str:
+    code = process.exitcode
+    if code is not None and code < 0:
+        return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
+def _build(job: BuildJob, events) -> None:
+    """The body of a build process: pin TensorFlow's threads, build the variant, send back the report."""
+    from bench import quiet
+
+    _stop_with(job.parent)
+    os.environ["TTY_COMPATIBLE"] = "0"  # the training display prints lines: the parent owns the terminal
+    quiet.install(verbose=os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0")
+    label = job.work.label
+    try:
+        from bench.cache import StageCache
+        from bench.pipeline.stages import build_variant, dataset_stage
+        from bench.training.steps import make_deterministic
+
+        make_deterministic(job.plan.train_config(job.work.spec).threads)  # before any op of this process
+        relay = RelayProgress(events, label, job.progress)
+        ctx = Context(job.plan, StageCache(job.workdir), True, job.run_id, None, provenance=job.provenance)
+        ctx.progress = relay
+        data = dataset_stage(ctx)
+        ctx.items.clear()  # the dataset is the parent's item
+        build_variant(ctx, data, job.work)
+        events.put(("built", label, ctx.items))
+    except InputError as error:
+        events.put(("bad input", label, str(error)))
+    except KeyboardInterrupt:
+        pass  # the parent is stopping the run; what is done is cached and checkpointed
+    except Exception as error:  # the parent raises it, with this traceback shown
+        events.put(("raised", label, f"{type(error).__name__}: {error}", traceback.format_exc()))
+
+
+def _stop_with(parent: int) -> None:
+    """On Linux, get SIGINT when the run's process dies (kill -9): the training checkpoints and the build
+    ends, instead of writing on for a run that is gone while its re-run resumes the same variant."""
+    import ctypes
+    import signal
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+    if os.getppid() != parent:  # it died before the line above
+        raise SystemExit(1)
+
+
+class RelayProgress:
+    """The progress display of a build process: sends each item's start and end to the parent's display.
+
+    Args:
+        events: The queue the parent reads.
+        label: The variant this process builds.
+        enabled: Whether progress is shown at all (training's own display follows it).
+    """
+
+    def __init__(self, events, label: str, enabled: bool) -> None:
+        self.events, self.label, self.enabled = events, label, enabled
+        self._tags = (f"{os.getpid()}-{n}" for n in itertools.count())
+
+    @contextlib.contextmanager
+    def item(self, stage: str, label: str, *, spinner: bool = True, items: int = 1) -> Iterator[None]:
+        """Like :meth:`bench.pipeline.progress.Progress.item`; the parent prints the lines."""
+        tag = next(self._tags)
+        self.events.put(("begin", self.label, tag, stage, label, items))
+        began, outcome = time.monotonic(), "interrupted"
+        try:
+            yield
+            outcome = "done"
+        finally:
+            self.events.put(("end", self.label, tag, stage, time.monotonic() - began, outcome, items))
+
+    def note(self, text: str) -> None:
+        """A line of its own, printed by the parent."""
+        self.events.put(("note", self.label, text))
