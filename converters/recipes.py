@@ -24,6 +24,7 @@ steps only: pruning needs a longer schedule of its own (``pruning_schedule``, ``
 
 from __future__ import annotations
 
+import json
 import re
 from enum import StrEnum
 
@@ -75,6 +76,17 @@ _PALETTE_BITS = (1, 2, 3, 4, 6, 8)  # what coremltools' OpPalettizerConfig accep
 _COREML_TARGETS = ("iOS16", "iOS17", "iOS18")
 
 
+# The recipe fields that decide a pruning fine-tune's result (the format and encoding do not).
+PRUNING_FIELDS = (
+    "finetune_steps",
+    "finetune_lr",
+    "target_sparsity",
+    "pruning_schedule",
+    "pruning_ramp",
+    "pruning_frequency",
+)
+
+
 class Recipe(BaseModel):
     """One compression recipe. Immutable; unknown keys are rejected."""
 
@@ -110,6 +122,17 @@ class Recipe(BaseModel):
     def file_suffix(self) -> str:
         """The artifact's file extension."""
         return ".tflite" if self.format is ArtifactFormat.TFLITE else ".mlpackage"
+
+    def shared_finetune(self) -> str:
+        """Names the fine-tuned model this recipe's artifact is made from; "" for none. Recipes of the same
+        name share one fine-tune of a model (the pruned TFLite and Core ML files, ``converters.tfmot_wrap``);
+        a QAT model is its own recipe's."""
+        if self.training is Training.NONE:
+            return ""
+        if self.training is Training.QAT:
+            return f"qat:{self.name}"
+        settings = self.model_dump(mode="json", include=set(PRUNING_FIELDS))
+        return "pruned:" + json.dumps(settings, sort_keys=True)
 
     def with_overrides(self, **changes: object) -> Recipe:
         """A validated copy with some fields changed (e.g. fewer fine-tuning steps in tests)."""

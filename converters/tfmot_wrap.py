@@ -8,7 +8,6 @@ does, done here), so no callback has to be threaded through bench's loop.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import numpy as np
@@ -224,23 +223,11 @@ def _final_step(schedule: Any) -> int:
     return end if end > 0 else 0
 
 
-# The recipe fields that decide a pruning fine-tune's result (the format and encoding do not).
-PRUNING_FIELDS = (
-    "finetune_steps",
-    "finetune_lr",
-    "target_sparsity",
-    "pruning_schedule",
-    "pruning_ramp",
-    "pruning_frequency",
-)
-
-
 def magnitude_pruned(inputs: ConversionInputs, recipe: Recipe) -> tuple[Any, dict[str, float]]:
     """:func:`prune_and_finetune`, run once per ``inputs`` and pruning settings: the pruned TFLite and
     Core ML recipes of one model share the fine-tune (it is seeded, so a re-run would give the same
     weights)."""
-    settings = recipe.model_dump(mode="json", include=set(PRUNING_FIELDS))
-    key = "pruned:" + json.dumps(settings, sort_keys=True)
+    key = recipe.shared_finetune()
     if key not in inputs.finetuned:
         inputs.finetuned[key] = prune_and_finetune(inputs, recipe)
     model, stats = inputs.finetuned[key]

@@ -2,8 +2,10 @@
 
 Every stage is cached by content hash in the work folder (``work/`` or ``--workdir``): a re-run does
 only what changed, an interrupted run (Ctrl-C, kill -9) resumes under the same run id without duplicating
-a record, and a second run with nothing changed only reports the run it already stored. Exit codes: 0
-when every record is ok or unsupported, 1 when some failed or crashed, 2 for bad input.
+a record, and a second run with nothing changed only reports the run it already stored. Variants are
+built (trained, exported, evaluated) side by side in processes of their own (``--jobs``,
+:mod:`bench.pipeline.builds`). Exit codes: 0 when every record is ok or unsupported, 1 when some failed or
+crashed or a build process died, 2 for bad input.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Load and validate the plan, run it, print the summary."""
     from bench.pipeline import Options, RunStatus, run_benchmark
+    from bench.pipeline.builds import BuildError
     from bench.pipeline.summary import dry_run_table, print_summary, stage_counts
     from bench.plans import load_plan
 
@@ -91,6 +94,12 @@ def run(args: argparse.Namespace) -> int:
             f"interrupted: run the same command again to resume plan {plan.name!r} where it stopped"
         )
         raise
+    except BuildError as error:
+        output.stderr_console(False).print(
+            f"edgebench: error: {error}; what the builds finished is cached: run the same command again to "
+            "resume"
+        )
+        return 1
     if outcome.status is RunStatus.DRY_RUN:
         console.print(dry_run_table(outcome.items, outcome.expected))
         console.print(stage_counts(outcome.items))

@@ -58,6 +58,8 @@ class BuildJob:
     work: VariantWork
     progress: bool  # relay progress lines (False: --quiet)
     parent: int  # the run's process id: a build outliving it stops
+    name: str  # the variant and its recipes in this job, for messages
+    first: bool  # trains the variant (says when it is cached); the others find it cached
 
 
 def default_jobs(plan: Plan) -> int:
@@ -93,81 +95,141 @@ def needs_build(ctx: Context, data: Data, work: VariantWork) -> bool:
     return any(item.status in (S.RUN, S.PENDING) for item in probe.items)
 
 
+def split(work: VariantWork) -> tuple[VariantWork, list[VariantWork]]:
+    """A variant's build as jobs: the first trains and exports the recipes without a fine-tune; each
+    fine-tune's recipes follow in a job of their own once the training is cached, so that a variant's
+    QAT and pruning run side by side too (the pruned TFLite and Core ML files share their fine-tune,
+    ``Recipe.shared_finetune``)."""
+    groups: dict[str, list] = {}
+    for recipe in work.recipes:
+        groups.setdefault(recipe.shared_finetune(), []).append(recipe)
+    first = dataclasses.replace(work, recipes=tuple(groups.pop("", [])))
+    return first, [dataclasses.replace(work, recipes=tuple(recipes)) for recipes in groups.values()]
+
+
 def build_side_by_side(ctx: Context, works: list[VariantWork], data: Data, jobs: int) -> list[Item]:
-    """Build every variant that needs it, up to ``jobs`` at once, in plan order (the plan lists its longest
-    first). Returns the report items of the builds (train / export / evaluate: run, cached or failed).
+    """Build every variant that needs it, up to ``jobs`` processes at once: the variants' first jobs in plan
+    order, each variant's fine-tunes as soon as its training is cached (:func:`split`). Returns the report
+    items of the builds (train / export / evaluate: run, cached or failed).
 
     Raises:
         InputError: a build found bad input (its message, as the in-process walk would raise it).
         BuildError: a build raised or died; the others are stopped (their work so far is cached).
     """
-    import multiprocessing
-
-    todo = [work for work in works if needs_build(ctx, data, work)]
-    if not todo:
+    builds = _Builds(ctx)
+    for work in works:
+        if not needs_build(ctx, data, work):
+            continue
+        first, rest = split(work)
+        rest = [job for job in rest if needs_build(ctx, data, job)]
+        if needs_build(ctx, data, first):
+            builds.queue.append((first, True))
+            builds.waiting[work.label] = rest
+        else:  # trained already: the fine-tunes may start now
+            builds.queue.extend((job, False) for job in rest)
+    if not builds.queue:
         return []
-    jobs = min(jobs, len(todo))
-    spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: TensorFlow not yet started
-    events = spawn.Queue()
-    heads: dict[str, str] = {}
-    running: dict = {}  # process -> variant label
-    reports: list[Item] = []
-    finished: set[str] = set()
+    jobs = min(jobs, len(builds.queue) + sum(len(rest) for rest in builds.waiting.values()))
+    variants = len({work.label for work, _ in builds.queue})
     ctx.progress.builders = jobs
-    ctx.progress.note(f"building {len(todo)} variants, {jobs} at a time, each in its own process (--jobs)")
+    ctx.progress.peak_builders = max(ctx.progress.peak_builders, jobs)
+    ctx.progress.note(f"building {variants} variants, up to {jobs} processes at a time (--jobs)")
     try:
-        while todo or running:
-            while todo and len(running) < jobs:
-                work = todo.pop(0)
-                job = BuildJob(
-                    ctx.plan, ctx.workdir, ctx.run_id, ctx.provenance, work, ctx.progress.enabled, os.getpid()
-                )
-                process = spawn.Process(target=_build, args=(job, events), name=f"build {work.label}")
-                process.start()
-                running[process] = work.label
-            _relay(ctx, events, heads, reports, finished, POLL_SECS)
-            for process in [p for p in running if not p.is_alive()]:
-                process.join()
-                _relay(ctx, events, heads, reports, finished, 0.0)  # what it said before it ended
-                label = running.pop(process)
-                if label not in finished:
-                    ended = _exit(process)
-                    raise BuildError(f"building {label}: its process ended without a result ({ended})")
+        while builds.queue or builds.running:
+            while builds.queue and len(builds.running) < jobs:
+                builds.start(*builds.queue.pop(0))
+            builds.relay(POLL_SECS)
+            for process in [p for p in builds.running if not p.is_alive()]:
+                builds.ended(process)
     except BaseException:
-        _stop(running)
+        _stop(builds.running)
         raise
     finally:
         ctx.progress.builders = 1
-    return reports
+    return builds.reports
 
 
-def _relay(ctx: Context, events, heads: dict, reports: list, finished: set, wait: float) -> None:
-    """Show and keep what the build processes sent; wait up to ``wait`` seconds for the first message."""
-    progress = ctx.progress
-    while True:
-        try:
-            message = events.get(timeout=wait) if wait else events.get_nowait()
-        except queue.Empty:
-            return
-        wait = 0.0
-        kind, label, *rest = message
-        if kind == "begin":
-            tag, stage, item, items = rest
-            heads[tag] = progress.begin(stage, item, items=items)
-        elif kind == "end":
-            tag, stage, spent, outcome, items = rest
-            progress.end(heads.pop(tag), stage, spent, outcome, items=items)
-        elif kind == "note":
-            progress.note(rest[0])
-        elif kind == "built":
-            reports.extend(rest[0])
-            finished.add(label)
-        elif kind == "bad input":
-            raise InputError(rest[0])
-        elif kind == "raised":
-            summary, trace = rest
-            progress.note(trace.rstrip())
-            raise BuildError(f"building {label}: {summary}")
+class _Builds:
+    """The parent's side of the build processes: what waits, what runs, what they said."""
+
+    def __init__(self, ctx: Context) -> None:
+        import multiprocessing
+
+        self.ctx = ctx
+        self.spawn = multiprocessing.get_context("spawn")  # a fresh interpreter: TensorFlow not yet started
+        self.events = self.spawn.Queue()
+        self.queue: list[tuple[VariantWork, bool]] = []  # (job, trains first), in start order
+        self.waiting: dict[str, list[VariantWork]] = {}  # variant label -> fine-tune jobs after its training
+        self.running: dict = {}  # process -> job name
+        self.reports: list[Item] = []
+        self.finished: set[str] = set()  # job names that sent their report
+        self.heads: dict[str, str] = {}  # item tag -> its progress head
+
+    def start(self, work: VariantWork, first: bool) -> None:
+        """Start one build process."""
+        ctx = self.ctx
+        name = f"{work.label} ({', '.join(r.name for r in work.recipes) or 'training'})"
+        job = BuildJob(
+            ctx.plan,
+            ctx.workdir,
+            ctx.run_id,
+            ctx.provenance,
+            work,
+            ctx.progress.enabled,
+            os.getpid(),
+            name,
+            first,
+        )
+        process = self.spawn.Process(target=_build, args=(job, self.events), name=f"build {name}")
+        process.start()
+        self.running[process] = name
+
+    def ended(self, process) -> None:
+        """A build process is gone: it must have sent its report.
+
+        Raises:
+            BuildError: it died without one.
+        """
+        process.join()
+        self.relay(0.0)  # what it said before it ended
+        name = self.running.pop(process)
+        if name not in self.finished:
+            raise BuildError(f"building {name}: its process ended without a result ({_exit(process)})")
+
+    def relay(self, wait: float) -> None:
+        """Show and keep what the build processes sent; wait up to ``wait`` seconds for the first message.
+
+        Raises:
+            InputError: a build found bad input.
+            BuildError: a build raised (its traceback is shown).
+        """
+        progress = self.ctx.progress
+        while True:
+            try:
+                message = self.events.get(timeout=wait) if wait else self.events.get_nowait()
+            except queue.Empty:
+                return
+            wait = 0.0
+            kind, name, *rest = message
+            if kind == "begin":
+                tag, stage, item, items = rest
+                self.heads[tag] = progress.begin(stage, item, items=items)
+            elif kind == "end":
+                tag, stage, spent, outcome, items = rest
+                progress.end(self.heads.pop(tag), stage, spent, outcome, items=items)
+            elif kind == "note":
+                progress.note(rest[0])
+            elif kind == "trained":  # its fine-tunes go first: they are what that variant waits for
+                self.queue[:0] = [(job, False) for job in self.waiting.pop(rest[0], [])]
+            elif kind == "built":
+                self.reports.extend(rest[0])
+                self.finished.add(name)
+            elif kind == "bad input":
+                raise InputError(rest[0])
+            elif kind == "raised":
+                summary, trace = rest
+                progress.note(trace.rstrip())
+                raise BuildError(f"building {name}: {summary}")
 
 
 def _stop(running: dict) -> None:
@@ -207,19 +269,21 @@ def _build(job: BuildJob, events) -> None:
         from bench.training.steps import make_deterministic
 
         make_deterministic(job.plan.train_config(job.work.spec).threads)  # before any op of this process
-        relay = RelayProgress(events, label, job.progress)
         ctx = Context(job.plan, StageCache(job.workdir), True, job.run_id, None, provenance=job.provenance)
-        ctx.progress = relay
+        ctx.progress = RelayProgress(events, job.name, job.progress)
         data = dataset_stage(ctx)
         ctx.items.clear()  # the dataset is the parent's item
-        build_variant(ctx, data, job.work)
-        events.put(("built", label, ctx.items))
+        trained = (lambda: events.put(("trained", job.name, label))) if job.first else None
+        build_variant(ctx, data, job.work, on_trained=trained)
+        # The training is the first job's item; a fine-tune job only found it cached.
+        items = [item for item in ctx.items if job.first or item.stage != "train"]
+        events.put(("built", job.name, items))
     except InputError as error:
-        events.put(("bad input", label, str(error)))
+        events.put(("bad input", job.name, str(error)))
     except KeyboardInterrupt:
         pass  # the parent is stopping the run; what is done is cached and checkpointed
     except Exception as error:  # the parent raises it, with this traceback shown
-        events.put(("raised", label, f"{type(error).__name__}: {error}", traceback.format_exc()))
+        events.put(("raised", job.name, f"{type(error).__name__}: {error}", traceback.format_exc()))
 
 
 def _stop_with(parent: int) -> None:
@@ -239,7 +303,7 @@ class RelayProgress:
 
     Args:
         events: The queue the parent reads.
-        label: The variant this process builds.
+        label: The job this process runs (its variant and recipes).
         enabled: Whether progress is shown at all (training's own display follows it).
     """
 

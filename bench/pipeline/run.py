@@ -59,7 +59,8 @@ class Outcome:
     expected: int = 0  # records the plan selection makes
     resumed: bool = False
     seconds: float = 0.0  # wall time of this invocation's execute pass
-    stage_seconds: dict[str, float] = field(default_factory=dict)  # stage -> wall seconds of its work here
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # stage -> seconds of its items' work here
+    builders: int = 1  # the most variants built side by side in this invocation (their stage seconds add up)
     store_url: str = ""
 
 
@@ -141,7 +142,11 @@ def _execute(plan, options, works, state, key, planning, outcome, store) -> Outc
 
             walk_user_models(ctx, data)
     records = store.records(run_id=state.run_id)
-    seconds = {"seconds": round(progress.elapsed, 1), "stage_seconds": progress.stage_seconds}
+    seconds = {
+        "seconds": round(progress.elapsed, 1),
+        "stage_seconds": progress.stage_seconds,
+        "builders": progress.peak_builders,
+    }
     timings = {**seconds, "training": training_of(records)}
     runs.write_manifest(state, plan.name, key, complete=True, records=len(records), timings=timings)
     outcome.run_id, outcome.status, outcome.items, outcome.records = (
@@ -151,7 +156,7 @@ def _execute(plan, options, works, state, key, planning, outcome, store) -> Outc
         records,
     )
     outcome.resumed, outcome.seconds = state.resumed, progress.elapsed
-    outcome.stage_seconds = progress.stage_seconds
+    outcome.stage_seconds, outcome.builders = progress.stage_seconds, progress.peak_builders
     return outcome
 
 

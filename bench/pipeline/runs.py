@@ -91,8 +91,9 @@ def write_manifest(
     """Record the run as started (``complete=False``) or finished, atomically.
 
     ``timings`` (a finished run): ``seconds`` (wall time of the invocation that finished it),
-    ``stage_seconds`` (per stage, the work done in that invocation) and ``training`` (per variant: steps,
-    planned steps, training seconds, stopped_by, seed, weights hash; ``RunRecord.model.training``).
+    ``stage_seconds`` (per stage, the work done in that invocation; summed over the variants built side
+    by side, ``builders`` the most at once) and ``training`` (per variant: steps, planned steps, training
+    seconds, stopped_by, seed, weights hash, threads; ``RunRecord.model.training``).
     """
     now = datetime.now(UTC).isoformat()
     started = (state.previous or {}).get("started_at") if state.resumed or _same(state) else None

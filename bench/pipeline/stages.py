@@ -217,13 +217,18 @@ def conversion_inputs_for(ctx: Context, data: Data, work: VariantWork, trained: 
     return inputs
 
 
-def build_variant(ctx: Context, data: Data, work: VariantWork) -> list[tuple]:
+def build_variant(ctx: Context, data: Data, work: VariantWork, on_trained=None) -> list[tuple]:
     """Train the variant, then export and evaluate each of its recipes (each step cached).
+
+    Args:
+        on_trained: Called once the training is cached (or failed), before the first export.
 
     Returns:
         ``(recipe, (trained, exported, evaluated))`` per recipe: what its timings need.
     """
     trained = train_stage(ctx, data, work)
+    if on_trained is not None:
+        on_trained()
     built = []
     for recipe in work.recipes:
         exported = export_stage(ctx, data, work, trained, recipe)

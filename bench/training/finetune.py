@@ -82,6 +82,10 @@ def finetune(
     TrainConfig.from_dict({**checked, "match_iou": match_iou})  # InputError naming a bad argument
     warm = min(steps // 10, 100) if warmup_steps is None else warmup_steps
     make_deterministic()
+    # Every random op's seed follows the global one (tf.data's shuffle too): set it here, so that the
+    # fine-tune does not depend on what this process ran before it (a training, or nothing: a build
+    # process of its own, bench.pipeline.builds).
+    keras.utils.set_random_seed(seed)
     set_bn_momentum(model, bn_momentum)
     start_pruning(model)
     optimizer = make_optimizer("adam")

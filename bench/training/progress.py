@@ -11,6 +11,8 @@ import time
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
+from bench.console import stderr_console
+
 _LOG_INTERVAL_S = 30.0  # log-line cadence when stderr is not a terminal
 
 
@@ -42,7 +44,7 @@ class TrainProgress:
         console: Console | None = None,
     ) -> None:
         self.title, self.total, self.max_seconds, self.enabled = title, total_steps, max_seconds, enabled
-        self.console = console or Console(stderr=True, highlight=False)
+        self.console = console or stderr_console(quiet=False)  # log lines unwrapped when not a terminal
         self._progress: Progress | None = None
         self._task = None
         self._start_step = start_step
@@ -93,6 +95,7 @@ class TrainProgress:
             self.console.print(f"{self.title}: step {step}/{self.total}  {status}")
 
     def message(self, text: str) -> None:
-        """One line above the bar (or in the log)."""
-        if self.enabled:
-            self.console.print(text)
+        """One line above the bar, or in the log after the title (variants may train side by side)."""
+        if not self.enabled:
+            return
+        self.console.print(text if self._progress is not None else f"{self.title}: {text}")

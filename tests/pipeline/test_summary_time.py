@@ -45,3 +45,12 @@ def test_nothing_changed_still_names_the_training():
     records = [_record("v", "tflite_fp32", TrainingInfo(steps=6, planned_steps=6, seconds=3.0))]
     lines = time_lines(Outcome("r", RunStatus.NOTHING_CHANGED, records=records))
     assert lines == ["training: v@256x0.5 6 steps in 0.1 min"]
+
+
+def test_stage_minutes_of_builds_side_by_side_say_they_add_up():
+    outcome = Outcome("r", RunStatus.DONE, seconds=600.0, builders=3)
+    outcome.stage_seconds = {"train": 1200.0, "time": 60.0}
+    assert time_lines(outcome) == [
+        "took 10.0 min (train 20.0 min, time 1.0 min; train, export and evaluate summed over up to 3 "
+        "variants built side by side)"
+    ]

@@ -46,3 +46,11 @@ def test_bar_on_a_terminal_and_silence_when_disabled():
         display.update(10, loss=1.0, images_per_s=5.0, batch_size=1, elapsed=3.0)
         display.message("resuming")
     assert buffer.getvalue() == ""
+
+
+def test_log_lines_of_messages_name_the_variant():
+    # Variants may train side by side (bench.pipeline.builds): every log line says whose it is.
+    console, buffer = _console(terminal=False)
+    with TrainProgress("ssdlite_mobiledet_cpu", total_steps=10, console=console) as display:
+        display.message("resuming ckpt-200 at step 200")
+    assert buffer.getvalue().splitlines() == ["ssdlite_mobiledet_cpu: resuming ckpt-200 at step 200"]
