@@ -61,8 +61,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--jobs",
         type=_jobs,
         metavar="N",
-        help="variants to train, export and evaluate at once, each in its own process at the plan's "
-        "training.threads (the weights do not depend on N; default: this machine's cores / threads)",
+        help="build processes at once: each trains a variant or runs one of its fine-tunes, at the plan's "
+        "training.threads (the files do not depend on N; default: 2 per core, 1 per 4 GB of memory; "
+        "1: everything in this process)",
     )
     parser.add_argument(
         "--cluster",

@@ -1,11 +1,14 @@
-"""Variants built side by side: each variant's train -> export -> evaluate in a process of its own.
+"""Variants built side by side: train -> export -> evaluate in processes of their own, several at once.
 
 Why: training is most of a run, and one training process uses a small machine's cores poorly. On this
 2-core machine a MobileDet-CPU step took 0.43 s of wall time for 0.77 CPU seconds at 2 intra-op threads,
-and 0.54 s for 0.56 at 1: two variants training at one thread each finish well before the same two one
-after the other at two, and one variant's single-threaded conversions overlap the other's training. The
-weights do not depend on how many variants run at once: each process runs TensorFlow on the variant's
-``training.threads`` (set before its runtime starts, :func:`bench.training.steps.make_deterministic`).
+and 0.54 s for 0.56 at 1: variants training at one thread each, side by side, finish well before the same
+variants one after the other at two, and one variant's single-threaded conversions overlap another's
+training. A variant's first job trains it and exports its recipes without a fine-tune; each of its
+fine-tunes (QAT, pruning) is a job of its own that starts once the training is cached (:func:`split`).
+The files do not depend on how many jobs run at once: each process runs TensorFlow on the variant's
+``training.threads`` (set before its runtime starts, :func:`bench.training.steps.make_deterministic`), and
+a fine-tune seeds itself.
 
 A build process writes only to the stage cache (content-keyed, atomic writes), never to the store. The
 parent then walks the plan as usual, finds every build cached, and times and stores. Progress comes to the
@@ -36,8 +39,8 @@ from common.errors import InputError
 
 POLL_SECS = 0.5  # how often the parent looks at the queue and at its children
 STOP_SECS = 60.0  # after Ctrl-C: how long a child may take to write its checkpoint before it is killed
-# A build process's peak resident memory, with margin: a 256 px width-0.5 variant's training, QAT and
-# pruning fine-tunes and conversions peaked at about 2.5 GB each here.
+# A build process's peak resident memory: in the quick plan's run (256 px, width 0.5) the training jobs
+# peaked at 1.7-2.7 GB, MobileDet-CPU's QAT and pruning jobs at 3.2 and 3.8 GB.
 MEMORY_PER_BUILD = 4 << 30
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
@@ -63,12 +66,12 @@ class BuildJob:
 
 
 def default_jobs(plan: Plan) -> int:
-    """Variants to build at once when the user does not say: two per core that one build's training
-    threads fill, and one per ``MEMORY_PER_BUILD`` of the machine's memory (at least 1).
+    """Build processes at once when the user does not say: two per core that one build's training threads
+    fill, and one per ``MEMORY_PER_BUILD`` of the machine's memory (at least 1).
 
-    Two per core, because builds are few and of unequal length: with three variants on two cores, one at
-    a time per core leaves a core idle while the longest finishes alone; all three at once keep both busy
-    to the end. Their wall times (the summary's training minutes) then include the sharing.
+    Two per core, because the jobs are few and of unequal length: with one per core, a core idles while
+    the longest job finishes alone; with two, both stay busy nearly to the end. Their wall times (the
+    summary's training minutes) then include the sharing.
     """
     from bench.training.steps import machine_cores
 

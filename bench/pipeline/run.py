@@ -45,7 +45,7 @@ class Options:
     retime: bool = False  # measure again instead of reusing cached timings (a new run id)
     quiet: bool = False  # no progress lines
     cluster: str | None = None  # Ray address ("auto" or HOST:PORT): run there (overrides the plan's)
-    jobs: int | None = 1  # variants built at once, each in its own process; None: bench.pipeline.builds'
+    jobs: int | None = 1  # build processes at once (1: in this process); None: builds.default_jobs
 
 
 @dataclass
