@@ -1,7 +1,8 @@
 """``edgebench train``: train or fine-tune a zoo variant on the synthetic set or a COCO-format dataset.
 
     edgebench train --variant V --data synthetic|PATH --out DIR [--steps N] [--minutes M] [--batch-size B]
-                    [--input-size N] [--width W] [--lr LR] [--seed S] [--evaluate] [--no-progress] [--json]
+                    [--input-size N] [--width W] [--lr LR] [--seed S] [--threads T] [--evaluate]
+                    [--no-progress] [--json]
                     [--init scratch|imagenet|imagenet:FILE.h5|checkpoint:PATH] [--freeze-backbone-steps N]
 
 ``--init`` starts the weights at step 0 (a resumed run keeps its own): ``imagenet`` takes Keras
@@ -63,6 +64,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--lr", type=float, metavar="LR", help="peak learning rate (default 5e-3)")
     parser.add_argument("--seed", type=int, metavar="S", help="seed (default 0)")
     parser.add_argument(
+        "--threads",
+        type=int,
+        metavar="T",
+        help="TensorFlow intra-op threads (default 1): the weights' last bits follow them, so the same "
+        "count gives the same weights on any machine",
+    )
+    parser.add_argument(
         "--init",
         metavar="scratch|imagenet|imagenet:FILE|checkpoint:PATH",
         help="starting weights (default scratch): Keras Applications ImageNet backbone (download or a local "
@@ -123,7 +131,7 @@ def _check_args(args: argparse.Namespace) -> None:
     if args.variant not in list_models():
         raise choice_error("--variant", args.variant, list_models())
     pretrained = args.init not in (None, "scratch")
-    for flag in ("steps", "batch_size", "input_size"):
+    for flag in ("steps", "batch_size", "input_size", "threads"):
         value = getattr(args, flag)
         if value == 0 and flag == "steps" and pretrained:
             continue  # --steps 0 keeps a pretrained init as it is (with --evaluate: score a checkpoint)
@@ -150,7 +158,7 @@ def _check_args(args: argparse.Namespace) -> None:
 
 def _train_config(args: argparse.Namespace, preset):
     """The preset with the flags given on the command line."""
-    changes = {"batch_size": args.batch_size, "peak_lr": args.lr, "seed": args.seed}
+    changes = {"batch_size": args.batch_size, "peak_lr": args.lr, "seed": args.seed, "threads": args.threads}
     changes["freeze_backbone_steps"] = args.freeze_backbone_steps
     changes["init"] = None if args.init is None else parse_init(args.init, "--init")
     changes = {k: v for k, v in changes.items() if v is not None}

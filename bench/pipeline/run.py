@@ -60,7 +60,7 @@ class Outcome:
     resumed: bool = False
     seconds: float = 0.0  # wall time of this invocation's execute pass
     stage_seconds: dict[str, float] = field(default_factory=dict)  # stage -> seconds of its items' work here
-    builders: int = 1  # the most variants built side by side in this invocation (their stage seconds add up)
+    builders: int = 1  # the most build processes at once in this invocation (their stage seconds add up)
     store_url: str = ""
 
 
@@ -182,9 +182,9 @@ def cluster_section(plan: Plan, options: Options):
 
 
 def walk(ctx: Context, works: list[VariantWork], data: Data, jobs: int = 1) -> None:
-    """Every stage of every selected variant and recipe: train, export and evaluate variant by variant
-    (with ``jobs`` > 1 in that many processes at once, :mod:`bench.pipeline.builds`), then every timing,
-    each target's artifacts in one interleaved batch (``measure_batches``)."""
+    """Every stage of every selected variant and recipe: train, export and evaluate (with ``jobs`` > 1 in
+    up to that many build processes at once, :mod:`bench.pipeline.builds`; else here, variant by variant),
+    then every timing, each target's artifacts in one interleaved batch (``measure_batches``)."""
     built = []
     if ctx.execute and jobs > 1:
         from bench.pipeline.builds import build_side_by_side

@@ -174,7 +174,7 @@ def time_lines(outcome) -> list[str]:
         parts = ", ".join(f"{stage} {_minutes(seconds)}" for stage, seconds in stages.items())
         builders = getattr(outcome, "builders", 1)
         if parts and builders > 1:
-            parts += f"; train, export and evaluate summed over up to {builders} variants built side by side"
+            parts += f"; train, export and evaluate summed over up to {builders} build processes side by side"
         lines.append(f"took {_minutes(outcome.seconds)}" + (f" ({parts})" if parts else ""))
     seen, early = {}, []
     for record in outcome.records:

@@ -52,5 +52,5 @@ def test_stage_minutes_of_builds_side_by_side_say_they_add_up():
     outcome.stage_seconds = {"train": 1200.0, "time": 60.0}
     assert time_lines(outcome) == [
         "took 10.0 min (train 20.0 min, time 1.0 min; train, export and evaluate summed over up to 3 "
-        "variants built side by side)"
+        "build processes side by side)"
     ]

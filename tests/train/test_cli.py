@@ -28,6 +28,7 @@ def _run(capsys, argv):
         (["--input-size", "16"], "--input-size: expected at least 32; got 16"),
         (["--lr", "0"], "--lr: expected a positive number"),
         (["--seed", "-3"], "--seed: expected an integer >= 0"),
+        (["--threads", "0"], "--threads: expected a positive integer; got 0"),
         (["--steps", "ten"], "argument --steps: invalid int value"),
     ],
 )
