@@ -208,6 +208,11 @@ class Plan(_Strict):
             return self.training
         return validated(TrainConfig, {**self.training.to_dict(), **variant.train}, "train")
 
+    @property
+    def threads(self) -> int:
+        """TensorFlow threads of the plan's training and fine-tunes (1, the default, without a section)."""
+        return self.training.threads if self.training is not None else 1
+
     def canonical(self) -> dict:
         """Plain JSON values of the whole plan (hashing and the run manifest).
 

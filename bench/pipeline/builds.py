@@ -75,8 +75,7 @@ def default_jobs(plan: Plan) -> int:
     """
     from bench.training.steps import machine_cores
 
-    threads = plan.training.threads if plan.training is not None else 1
-    by_cores = 2 * machine_cores() // threads
+    by_cores = 2 * machine_cores() // plan.threads
     by_memory = _memory_bytes() // MEMORY_PER_BUILD
     return max(min(by_cores, by_memory), 1)
 
@@ -120,9 +119,7 @@ def build_side_by_side(ctx: Context, works: list[VariantWork], data: Data, jobs:
         BuildError: a build raised or died; the others are stopped (their work so far is cached).
     """
     builds = _Builds(ctx)
-    for work in works:
-        if not needs_build(ctx, data, work):
-            continue
+    for work in works:  # each job's cache lookups once: a cached variant makes no job at all
         first, rest = split(work)
         rest = [job for job in rest if needs_build(ctx, data, job)]
         if needs_build(ctx, data, first):

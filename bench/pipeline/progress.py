@@ -48,7 +48,7 @@ class Progress:
         self.done = 0
         self._left = {stage: list(estimates) for stage, estimates in pending.items()}
         self._spent: dict[str, list[float]] = defaultdict(list)
-        self.builders = 1  # variants being built side by side now (bench.pipeline.builds sets it)
+        self.builders = 1  # build processes running side by side now (bench.pipeline.builds sets it)
         self.peak_builders = 1  # the most at any time in this invocation
 
     @property

@@ -36,8 +36,7 @@ def conversion_inputs(ctx: Context, data: Data, spec: UserModelSpec, kind: Sourc
         model, config = user_sources.load_keras(spec.path, spec.architecture)
         labels = _labels(names, data, config.num_classes)
         name = f"user-{spec.name}"
-        threads = ctx.plan.training.threads if ctx.plan.training is not None else 1
-        finetune = ctx.plan.finetune
+        finetune, threads = ctx.plan.finetune, ctx.plan.threads
         inputs = zoo.conversion_inputs(config, model, data.train, export, finetune, name, threads=threads)
         # The artifact's metadata names the model's classes (its label map's), not the dataset's.
         inputs = dataclasses.replace(inputs, labels=labels)
