@@ -79,6 +79,9 @@ class VariantSpec(_Strict):
     input_size: int | None = Field(default=None, ge=32)  # square input side; None = the variant's
     width: float | None = Field(default=None, gt=0, le=4)  # width multiplier; None = the variant's
     train: dict[str, Any] = {}  # TrainConfig fields overriding the plan's `training` for this variant
+    # Recipe fields for this variant only, over the plan's recipe list: {recipe name: {field: value}},
+    # e.g. {tflite_int8_pruned: {finetune_steps: 600}} (a small model that needs a longer recovery).
+    recipes: dict[str, dict[str, Any]] = {}
 
     @field_validator("train")
     @classmethod
@@ -208,6 +211,25 @@ class Plan(_Strict):
             return self.training
         return validated(TrainConfig, {**self.training.to_dict(), **variant.train}, "train")
 
+    def recipe(self, spec: RecipeSpec, variant: VariantSpec | None = None):
+        """The registered recipe with the plan's overrides, then the variant's (``variant.recipes``).
+
+        The plan's ``finetune.steps`` is QAT's budget (a QAT entry's own ``finetune_steps`` wins); pruned
+        recipes keep their own, longer schedule.
+
+        Raises:
+            InputError: unknown recipe, or overrides that make an invalid recipe.
+        """
+        from converters.recipes import Training, get_recipe
+
+        recipe = get_recipe(spec.name)
+        overrides = dict(spec.overrides)
+        if recipe.training is Training.QAT and self.finetune.steps is not None:
+            overrides.setdefault("finetune_steps", self.finetune.steps)
+        if variant is not None:
+            overrides.update(variant.recipes.get(spec.name, {}))
+        return recipe.with_overrides(**overrides) if overrides else recipe
+
     @property
     def threads(self) -> int:
         """TensorFlow threads of the plan's training and fine-tunes (1, the default, without a section)."""
@@ -271,7 +293,7 @@ def check_names(plan: Plan) -> None:
     """
     from bench.models.registry import get_config, list_models
     from bench.training.init_spec import check_applies
-    from converters.recipes import get_recipe, recipe_names
+    from converters.recipes import recipe_names
 
     models = list_models()
     for index, variant in enumerate(plan.variants):
@@ -294,10 +316,19 @@ def check_names(plan: Plan) -> None:
         if spec.name not in recipe_names():
             raise choice_error(f"recipes[{index}].name", spec.name, recipe_names())
         try:
-            get_recipe(spec.name).with_overrides(**spec.overrides)
+            plan.recipe(spec)
         except InputError as error:
             raise InputError(f"recipes[{index}]: {error}") from None
     _unique([r.name for r in plan.recipes], "recipes", "name")
+    listed = [spec.name for spec in plan.recipes]
+    for index, variant in enumerate(plan.variants):
+        for name in variant.recipes:
+            if name not in listed:
+                raise choice_error(f"variants[{index}].recipes", name, listed)
+            try:
+                plan.recipe(plan.recipes[listed.index(name)], variant)
+            except InputError as error:
+                raise InputError(f"variants[{index}].recipes.{name}: {error}") from None
     _unique([t.label for t in plan.targets], "targets", "name (or runner and device)")
 
 

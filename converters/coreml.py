@@ -89,7 +89,8 @@ def _ml_program(inputs: ConversionInputs, recipe: Recipe, model: Any = None) -> 
     image = ct.ImageType(
         name=IMAGE, shape=(1, size, size, 3), scale=scale, bias=[bias] * 3, color_layout=ct.colorlayout.RGB
     )
-    concrete = decoder_function(inputs, model).get_concrete_function()
+    with inputs.tracing_for(recipe):
+        concrete = decoder_function(inputs, model).get_concrete_function()
     # float32 outputs: the NonMaximumSuppression stage reads Double or Float32 arrays, not Float16.
     graph_outputs = [tensor.name.split(":")[0] for tensor in concrete.outputs]
     mlmodel = ct.convert(

@@ -33,6 +33,7 @@ import numpy as np
 from common.detection import PostprocessSettings, Preprocessing
 from common.errors import InputError
 from common.sidecar import FinetuneSettings
+from converters.recipes import HardSwishOps, Recipe
 
 # keras.Model -> its raw outputs (box encodings [1, A, 4], class logits [1, A, C + 1]).
 RawOutputs = Callable[[Any], tuple[Any, Any]]
@@ -82,6 +83,9 @@ class ConversionInputs:
             that knows the zoo's quantize configs; ``None`` = tfmot's default scope plus custom_objects.
         box_scales: Box coder scales (y, x, h, w) of the encodings, (10, 10, 5, 5) in the SSD papers.
         raw_outputs: Picks (box encodings, class logits) from the model's outputs.
+        hard_swish_layout: ``layout(fused) -> context manager`` inside which tracing the model writes each
+            hard-swish as one HARD_SWISH op (``fused``) or as ADD, MUL, MUL; the converters trace within
+            the recipe's ``hard_swish``. None (a model of the user's): traced as it is.
         variant: The zoo variant, for the sidecar.
         width_multiplier: The variant's width multiplier, for the sidecar.
         finetuned: Filled by the converters: fine-tuned models by their settings, so the recipes that
@@ -104,6 +108,7 @@ class ConversionInputs:
     quantize_scope: Callable[[], contextlib.AbstractContextManager] | None = None
     box_scales: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
     raw_outputs: RawOutputs = default_raw_outputs
+    hard_swish_layout: Callable[[bool], contextlib.AbstractContextManager] | None = None
     variant: str | None = None
     width_multiplier: float | None = None
     # Fine-tuned models by fine-tune settings: the pruned TFLite and Core ML recipes share one fine-tune.
@@ -127,6 +132,12 @@ class ConversionInputs:
             )
         if not callable(data) and isinstance(data, Iterator):
             object.__setattr__(self, "representative_data", tuple(data))  # reused by several recipes
+
+    def tracing_for(self, recipe: Recipe) -> contextlib.AbstractContextManager:
+        """The context to trace the model in for ``recipe``: its hard-swish layout, if the model has one."""
+        if self.hard_swish_layout is None:
+            return contextlib.nullcontext()
+        return self.hard_swish_layout(recipe.hard_swish is HardSwishOps.FUSED)
 
     @property
     def num_classes(self) -> int:

@@ -2,11 +2,12 @@
 
 Naming grammar (every registered name must parse, and its parts must agree with the config)::
 
-    tflite_<precision>[_<training>]      coreml_<precision>      coreml_pruned[_palettized<bits>]
+    tflite_<precision>[_<training>][_xnnpack]      coreml_<precision>      coreml_pruned[_palettized<bits>]
 
     precision  fp32 | fp16 | dynamic_int8 | int8              (tflite)
                fp16 | w8 | palettized<bits>                   (coreml; bits 1, 2, 3, 4, 6 or 8)
     training   qat | pruned                                   (tflite int8 only; absent = post-training)
+    _xnnpack   hard-swish split into ADD, MUL, MUL            (tflite int8 only; absent = one HARD_SWISH op)
 
 ``tflite_int8`` is full-integer post-training quantization (uint8 input, float outputs), ``tflite_int8_qat``
 fine-tunes with quantization-aware training first, ``tflite_int8_pruned`` prunes by magnitude while
@@ -14,6 +15,12 @@ fine-tuning, then quantizes as ``tflite_int8``. Core ML recipes produce an ML Pr
 8-bit linear (``w8``) or k-means palettized; ``coreml_pruned`` takes the same pruning fine-tune and stores
 its zeros in Core ML's sparse format (fp16 values), ``coreml_pruned_palettized<bits>`` also palettizes the
 non-zero values (joint compression, iOS18).
+
+Hard-swish (MobileNetV3, MobileDet-CPU): every recipe exports it as one HARD_SWISH op, whose int8 kernel
+rounds once. LiteRT's XNNPack delegate runs HARD_SWISH in float only, so in int8 files it leaves every one
+to the builtin kernels. ``tflite_int8_xnnpack`` and ``tflite_int8_qat_xnnpack`` split it into ADD, MUL,
+MUL, which XNNPack runs in int8, for two more roundings per activation (``hard_swish``; the trade-off in
+numbers: :mod:`bench.models.layers`). Models without hard-swish (MobileNetV2) give the same file either way.
 
 Fine-tuning: a qat or pruned recipe trains ``finetune_steps`` steps in bench's loop at peak learning rate
 ``finetune_lr`` (None: the plan's ``finetune.lr``). A plan's ``finetune.steps`` overrides the qat recipes'
@@ -34,8 +41,9 @@ from common.errors import InputError, choice_error
 from results.schema import ArtifactFormat
 
 NAME_PATTERN = re.compile(
-    r"^(tflite|coreml)_(fp32|fp16|dynamic_int8|int8|w8|palettized[1-8])(?:_(qat|pruned))?$"
+    r"^(tflite|coreml)_(fp32|fp16|dynamic_int8|int8|w8|palettized[1-8])(?:_(qat|pruned))?(_xnnpack)?$"
 )
+XNNPACK_SUFFIX = "_xnnpack"
 # Core ML's pruned recipes: the compression comes first in the name (coreml_pruned = fp16 values).
 COREML_PRUNED_PATTERN = re.compile(r"^(coreml)_(pruned)(?:_(palettized[1-8]))?$")
 
@@ -57,6 +65,13 @@ class Training(StrEnum):
     NONE = "none"
     QAT = "qat"  # tfmot quantization-aware training
     PRUNED = "pruned"  # tfmot magnitude pruning
+
+
+class HardSwishOps(StrEnum):
+    """The TFLite ops a hard-swish activation becomes (:func:`bench.models.layers.hard_swish_layout`)."""
+
+    FUSED = "fused"  # one HARD_SWISH op: rounds once in int8; XNNPack runs it in float only
+    SPLIT = "split"  # ADD (fused ReLU6), MUL, MUL: XNNPack runs them in int8; three roundings in int8
 
 
 class PruningSchedule(StrEnum):
@@ -106,6 +121,7 @@ class Recipe(BaseModel):
     pruning_frequency: int = Field(default=100, ge=1)  # pruned: steps between mask updates (tfmot default)
     # TFLite pruned: write the converter's sparse weight encoding (Optimize.EXPERIMENTAL_SPARSITY).
     sparse_encoding: bool = False
+    hard_swish: HardSwishOps = HardSwishOps.FUSED  # split for the _xnnpack recipes (module docstring)
     palette_bits: int | None = None  # palettized: bits per weight index
     minimum_deployment_target: str = "iOS16"  # Core ML: oldest OS the ML Program must load on
     # Core ML: weights with fewer elements stay fp16 (coremltools' default threshold).
@@ -145,10 +161,18 @@ def _problems(recipe: Recipe) -> list[str]:
     parts = name_parts(recipe.name)
     if parts is None:
         return [
-            "name does not follow <format>_<precision>[_<training>] or coreml_pruned[_palettized<bits>] "
+            "name does not follow <format>_<precision>[_<training>][_xnnpack] or "
+            "coreml_pruned[_palettized<bits>] "
             f"({NAME_PATTERN.pattern})"
         ]
     fmt, precision, training = parts
+    split = recipe.name.endswith(XNNPACK_SUFFIX)
+    if split != (recipe.hard_swish is HardSwishOps.SPLIT):
+        problems.append(f"hard_swish must be {'split' if split else 'fused'} for this name")
+    if split and (recipe.format is not ArtifactFormat.TFLITE or recipe.precision is not Precision.INT8):
+        problems.append(
+            "the _xnnpack layout is for int8 TFLite recipes (XNNPack runs float HARD_SWISH itself)"
+        )
     bits = None
     if precision.startswith("palettized"):
         precision, bits = "palettized", int(precision.removeprefix("palettized"))
@@ -275,6 +299,8 @@ def _builtin(name: str, description: str, **fields: object) -> None:
     parts = name_parts(name)
     assert parts is not None, name
     fmt, precision, training = parts
+    if name.endswith(XNNPACK_SUFFIX):
+        fields["hard_swish"] = HardSwishOps.SPLIT
     if precision.startswith("palettized"):
         fields["palette_bits"] = int(precision.removeprefix("palettized"))
         precision = "palettized"
@@ -291,7 +317,17 @@ _builtin("tflite_fp16", "TFLite with float16 weights (dequantized to float32 at 
 _builtin("tflite_dynamic_int8", "TFLite with int8 weights and float activations (dynamic range)")
 _builtin("tflite_int8", "TFLite full-integer post-training quantization: uint8 input, float outputs")
 _builtin(
+    "tflite_int8_xnnpack",
+    "tflite_int8 with hard-swish split into ADD, MUL, MUL: XNNPack runs the whole int8 graph, at some "
+    'accuracy (README "Compression"); the same file as tflite_int8 without hard-swish',
+)
+_builtin(
     "tflite_int8_qat", "tfmot quantization-aware fine-tuning, then full-integer TFLite", finetune_steps=2000
+)
+_builtin(
+    "tflite_int8_qat_xnnpack",
+    "tflite_int8_qat with hard-swish split into ADD, MUL, MUL for XNNPack (as tflite_int8_xnnpack)",
+    finetune_steps=2000,
 )
 # The pruning fine-tune shared by the pruned recipes (docs/pruning.md): from the trained model, sparsity
 # 0 -> 50% over the first 70% of the steps, a mask update every 10 steps, then the final mask held, at a

@@ -60,7 +60,8 @@ def convert_tflite(inputs: ConversionInputs, recipe: Recipe, model: Any = None) 
         ConversionError: the TFLite converter failed or the outputs are not the four named ones.
     """
     model = inputs.keras_model if model is None else model
-    concrete = _concrete_function(inputs, model)
+    with inputs.tracing_for(recipe):
+        concrete = _concrete_function(inputs, model)
     missing = set(OUTPUT_NAMES) - set(concrete.structured_outputs)
     if missing:
         raise ConversionError(f"{recipe.name}: the export function lacks outputs {sorted(missing)}")

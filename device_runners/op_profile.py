@@ -36,8 +36,8 @@ except ImportError:
     from device_runners import worker
 
 # Named groups across op types, by the name of each node's first output tensor (the Keras layer names the
-# edgebench zoo gives: bench/models/layers.py). MobileNetV3's hard-swish is no HARD_SWISH op after
-# conversion but ADD+RELU6, MUL, MUL; squeeze-excite is MEAN, two CONV_2D, activations and a MUL.
+# edgebench zoo gives: bench/models/layers.py). Hard-swish is one HARD_SWISH op, or ADD+RELU6, MUL, MUL in
+# the _xnnpack recipes; squeeze-excite is MEAN, two CONV_2D, activations and a MUL.
 GROUPS = {"hard-swish": "hswish", "squeeze-excite": "_se_"}
 METHOD = (
     "each op type timed alone: all its nodes in a one-type model, fed the values they get in the full "

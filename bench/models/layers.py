@@ -4,16 +4,27 @@ Hard-swish and hard-sigmoid are Keras layers here, not lambdas: Keras' own Mobil
 TFOpLambda layers, which tfmot's ``quantize_model`` rejects (reference/detectors.md, Layouts). They are
 wrapped in ``QuantizeAnnotate`` at build time (see :mod:`bench.models.quantization`).
 
-Their arithmetic is written for XNNPack. LiteRT's XNNPack delegate runs HARD_SWISH in float only, so
-an int8 HARD_SWISH op falls back to the builtin kernel and splits the graph into one delegate
-partition per activation. Hard-swish is therefore written ``(x / 6) * relu6(x + 3)``, an order the
-converter does not fuse into HARD_SWISH: it becomes ADD (fused ReLU6), MUL, MUL, which XNNPack runs in
-float and int8. (``x * relu6(x + 3) / 6`` would fuse.) In hard-sigmoid ``relu6(z + 3) / 6`` after a
-convolution, the ``+ 3`` folds into the conv bias and ReLU6 into the conv.
+How hard-swish reaches TFLite is the export's choice (:func:`hard_swish_layout`), made per recipe
+(``converters.recipes.HardSwishOps``), because no one form is best everywhere (README "Compression"):
+
+- fused: ``x * relu6(x + 3) / 6``, which the converter fuses into one HARD_SWISH op. Its int8 kernel
+  rounds once, at the output. LiteRT's XNNPack delegate runs HARD_SWISH in float only, so in an int8
+  file every HARD_SWISH falls back to the builtin kernels and splits the graph into one delegate
+  partition per activation (MobileDet-CPU int8 on XNNPack: 13.8 ms against 4.2 split).
+- split: ``(x / 6) * relu6(x + 3)``, an order the converter does not fuse: ADD (fused ReLU6), MUL, MUL,
+  which XNNPack runs in int8 too. In int8 each of the three rounds, and the extra roundings cost
+  MobileDet-CPU's post-training int8 file 4 points of mAP (98.5% of fp32 fused, 94.7% split).
+
+Training traces the split form (the weights of every run so far were trained through it; both forms
+are the same function). In hard-sigmoid ``relu6(z + 3) / 6`` after a convolution, the ``+ 3`` folds into
+the conv bias and ReLU6 into the conv.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -31,11 +42,27 @@ LINEAR = "linear"
 ACTIVATIONS = (RELU, RELU6, HARD_SWISH, HARD_SIGMOID, SIGMOID, LINEAR)
 
 
+_FUSED_HARD_SWISH = contextvars.ContextVar("fused_hard_swish", default=False)
+
+
+@contextlib.contextmanager
+def hard_swish_layout(fused: bool) -> Iterator[None]:
+    """Trace :class:`HardSwish` layers as one HARD_SWISH op (``fused``) or as ADD, MUL, MUL inside this
+    block (see the module docstring). Only tracing sees it: a ``tf.function`` traced before keeps its form."""
+    token = _FUSED_HARD_SWISH.set(fused)
+    try:
+        yield
+    finally:
+        _FUSED_HARD_SWISH.reset(token)
+
+
 @keras.utils.register_keras_serializable(package="edgebench")
 class HardSwish(keras.layers.Layer):
     """Hard-swish ``x * ReLU6(x + 3) / 6`` (MobileNetV3 paper, Section 5.2)."""
 
     def call(self, inputs):
+        if _FUSED_HARD_SWISH.get():
+            return inputs * tf.nn.relu6(inputs + 3.0) / 6.0  # the converter's HARD_SWISH pattern
         # This operand order keeps the converter from fusing a HARD_SWISH op (see the module docstring).
         return (inputs * (1.0 / 6.0)) * tf.nn.relu6(inputs + 3.0)
 

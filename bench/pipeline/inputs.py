@@ -115,6 +115,7 @@ def zoo_inputs(
         finetune_settings: Its ``common.sidecar.FinetuneSettings``.
     """
     from bench.models.export import make_export_function
+    from bench.models.layers import hard_swish_layout
     from bench.models.saving import custom_objects, quantize_scope
     from converters import ConversionInputs
 
@@ -134,6 +135,7 @@ def zoo_inputs(
         custom_objects=custom_objects(),
         quantize_scope=quantize_scope,
         box_scales=tuple(model_config.matcher.box_scales),
+        hard_swish_layout=hard_swish_layout,
         variant=model_config.name,
         width_multiplier=model_config.width_multiplier,
     )

@@ -24,7 +24,7 @@ class VariantWork:
 
     spec: VariantSpec
     label: str  # the variant's name, with @SIZExWIDTH when resized
-    recipes: tuple  # converters.recipes.Recipe, with the plan's overrides applied
+    recipes: tuple  # converters.recipes.Recipe, with the plan's and the variant's overrides applied
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,13 @@ def select(plan: Plan, only: str | None) -> list[VariantWork]:
     Raises:
         InputError: a pattern matches nothing (the message lists the names it could match).
     """
-    recipes = [_recipe(plan, spec) for spec in plan.recipes]
     patterns = [p.strip() for p in (only or "").split(",") if p.strip()]
     works = []
     used: set[str] = set()
     for spec in plan.variants:
         label = variant_label(spec)
         kept = []
-        for recipe in recipes:
+        for recipe in (plan.recipe(recipe_spec, spec) for recipe_spec in plan.recipes):
             names = (spec.name, label, recipe.name, f"{spec.name}/{recipe.name}", f"{label}/{recipe.name}")
             hits = [p for p in patterns if any(fnmatch.fnmatchcase(n, p) for n in names)]
             used.update(hits)
@@ -73,7 +72,7 @@ def select(plan: Plan, only: str | None) -> list[VariantWork]:
             works.append(VariantWork(spec, label, tuple(kept)))
     unused = [p for p in patterns if p not in used]
     if unused:
-        allowed = [variant_label(v) for v in plan.variants] + [r.name for r in recipes]
+        allowed = [variant_label(v) for v in plan.variants] + [r.name for r in plan.recipes]
         raise InputError(
             f"--only: {unused[0]!r} matches no variant or recipe of plan {plan.name!r}; "
             f"allowed: wildcards over {', '.join(allowed)} (or variant/recipe)"
@@ -84,17 +83,6 @@ def select(plan: Plan, only: str | None) -> list[VariantWork]:
 def selection_names(works: list[VariantWork]) -> list[str]:
     """``variant/recipe`` of every selected pair (part of the run's content key)."""
     return [f"{w.label}/{r.name}" for w in works for r in w.recipes]
-
-
-def _recipe(plan: Plan, spec):
-    from converters.recipes import Training, get_recipe
-
-    recipe = get_recipe(spec.name)
-    overrides = dict(spec.overrides)
-    # The plan's finetune.steps is QAT's budget; pruned recipes keep their own (a longer schedule).
-    if recipe.training is Training.QAT and plan.finetune.steps is not None:
-        overrides.setdefault("finetune_steps", plan.finetune.steps)
-    return recipe.with_overrides(**overrides) if overrides else recipe
 
 
 def slots(plan: Plan, artifact_format: ArtifactFormat) -> list[Slot]:

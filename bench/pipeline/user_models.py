@@ -84,9 +84,7 @@ def _walk_as_given(ctx: Context, data: Data, spec, kind, work: VariantWork, load
 
 def plan_recipes(ctx: Context) -> list:
     """The plan's recipes with their overrides (``--only`` selects among the zoo's variants only)."""
-    from converters.recipes import get_recipe
-
-    return [get_recipe(r.name).with_overrides(**r.overrides) for r in ctx.plan.recipes]
+    return [ctx.plan.recipe(spec) for spec in ctx.plan.recipes]
 
 
 def recipe_reason(kind: SourceKind, recipe, spec: UserModelSpec) -> str | None:

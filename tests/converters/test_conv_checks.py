@@ -56,7 +56,9 @@ def test_resized_models_report_the_full_size_ratios_without_a_budget():
 
 def test_accuracy_budgets():
     maps = {"tflite_fp32": 0.300, "tflite_int8": 0.2941, "tflite_int8_qat": 0.2960, "tflite_fp16": 0.2968}
+    maps["tflite_int8_pruned"] = 0.2840
     checks = {c.name: c for c in check_accuracy(maps)}
+    assert not checks["accuracy tflite_int8_pruned"].passed  # 94.67% < 95%
     assert checks["accuracy tflite_int8"].passed  # 98.03% of fp32
     assert not checks["accuracy tflite_int8_qat"].passed  # 98.67% < 99%
     assert not checks["accuracy tflite_fp16"].passed  # 0.32 points lost

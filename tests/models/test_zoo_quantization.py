@@ -28,7 +28,7 @@ VARIANTS = [n if n in FAST else pytest.param(n, marks=pytest.mark.slow) for n in
 
 def _check_int8(path, config, rng) -> None:
     """int8 convolutions; XNNPack (as the timing worker sees it) takes all but the uint8 input's QUANTIZE
-    and the post-processing op; the file detects."""
+    and the post-processing op (the _xnnpack recipes: hard-swish split); the file detects."""
     report = inspect(path)
     assert report.non_int8_convs() == []
     assert sum(op in ("CONV_2D", "DEPTHWISE_CONV_2D") for op, _ in report.ops) > 10
@@ -44,7 +44,7 @@ def test_qat_recipe_exports_to_int8_fully_delegated(name, rng, tiny_split, tmp_p
     """The qat recipe (tfmot wrapping with the zoo's quantize scope, bench's fine-tuning loop)."""
     config, model = realistic_tiny(name, rng, num_classes=tiny_split.num_classes)
     inputs = pipeline_inputs(config, model, tiny_split)
-    artifact = convert(inputs, fast_recipe("tflite_int8_qat"), tmp_path, tflite_metadata=False)
+    artifact = convert(inputs, fast_recipe("tflite_int8_qat_xnnpack"), tmp_path, tflite_metadata=False)
     _check_int8(artifact.path, config, rng)
 
 
@@ -53,7 +53,7 @@ def test_qat_recipe_exports_to_int8_fully_delegated(name, rng, tiny_split, tmp_p
 )
 def test_float_model_post_training_int8_with_uint8_input(name, rng, tmp_path):
     config, model = realistic_tiny(name, rng)
-    _check_int8(tflite_file(config, model, tmp_path, "tflite_int8", rng=rng), config, rng)
+    _check_int8(tflite_file(config, model, tmp_path, "tflite_int8_xnnpack", rng=rng), config, rng)
 
 
 def test_float_model_saves_and_loads_with_the_custom_objects(tmp_path, rng):

@@ -51,7 +51,7 @@ def test_unknown_top_level_key_lists_the_sections():
 
 def test_unknown_nested_key_names_its_path_and_allowed_keys():
     message = _bad(lambda d: d["variants"][1].update(widht=0.5))
-    assert "variants[1].widht: unknown key; allowed: input_size, name, train, width" in message
+    assert "variants[1].widht: unknown key; allowed: input_size, name, recipes, train, width" in message
     message = _bad(lambda d: d["dataset"]["synthetic"].update(colour="red"))
     assert "dataset.synthetic.colour: unknown key; allowed: image_format, max_objects" in message
 
@@ -84,6 +84,22 @@ def test_quick_trains_mobiledet_at_its_own_learning_rate_and_the_mobilenets_at_t
     rates = {v.name: plan.train_config(v).peak_lr for v in plan.variants}
     assert rates["ssdlite_mobiledet_cpu"] == 1e-2
     assert rates["ssdlite_mobilenet_v2"] == rates["ssdlite_mobilenet_v3_small"] == plan.training.peak_lr
+
+
+def test_a_variant_overrides_a_recipe_for_itself_only():
+    from bench.pipeline.jobs import select
+
+    plan = load_plan("quick")
+    steps = {w.spec.name: {r.name: r.finetune_steps for r in w.recipes} for w in select(plan, None)}
+    assert steps["ssdlite_mobilenet_v3_small"]["tflite_int8_pruned"] == 600  # its longer recovery
+    assert steps["ssdlite_mobilenet_v2"]["tflite_int8_pruned"] == 300  # the recipe line's
+    assert {s["tflite_int8_qat"] for s in steps.values()} == {plan.finetune.steps}
+
+    message = _bad(lambda d: d["variants"][1].update(recipes={"tflite_int8_qat": {"finetune_steps": 5}}))
+    allowed = "allowed: tflite_fp32, tflite_int8, coreml_fp16"
+    assert f"variants[1].recipes: got 'tflite_int8_qat'; {allowed}" in message
+    message = _bad(lambda d: d["variants"][0].update(recipes={"tflite_int8": {"finetune_steps": -1}}))
+    assert "variants[0].recipes.tflite_int8: recipe 'tflite_int8': finetune_steps" in message
 
 
 def test_wrong_type_names_the_key_and_what_was_received():
