@@ -2,11 +2,17 @@
 
     edgebench evaluate --annotations GT.json --detections DT.json [--json] [--max-images N]
     edgebench evaluate --annotations GT.json [--images DIR] --model FILE.tflite [--labelmap FILE] [--json]
+    edgebench evaluate --annotations GT.json --model INT8.tflite --reference FP32.tflite [--resamples N]
 
 ``--labelmap`` maps the model's class indices to the dataset's categories by name: a ``labelmap.txt``, an
 OD API ``.pbtxt``, or a ``.tflite`` whose metadata holds a label file (``--labelmap model.tflite``: the
 model's own MediaPipe metadata). It prints which model classes have no category in the data (ignored)
 and which categories the model cannot predict (see :mod:`bench.evaluation.labelmap`).
+
+``--reference`` also runs a second model (e.g. the fp32 file the compressed one was made from) on the same
+images and reports the share of its mAP the model keeps, with a 90% paired bootstrap interval over the
+images (:mod:`bench.evaluation.share`): whether "98.5% of fp32" clears a 98% budget, or is within what
+another draw of images would give. The label map applies to both models.
 
 A table by default, ``--json`` for scripts (the keys of ``CocoMetrics.to_dict()``). A Core ML model off
 macOS prints the reason it cannot run (status ``unsupported``) and exits 0, as a timing run would record it.
@@ -21,8 +27,17 @@ import sys
 
 from bench.data.coco import load_coco
 from bench.evaluation.labelmap import load_mapping
-from bench.evaluation.metrics import METRIC_KEYS, METRIC_LABELS, CocoMetrics
-from bench.evaluation.runner import Unsupported, evaluate_artifact, evaluate_detections_file
+from bench.evaluation.metrics import METRIC_KEYS, METRIC_LABELS, CocoMetrics, ground_truth
+from bench.evaluation.runner import (
+    Unsupported,
+    artifact_detector,
+    detect,
+    evaluate_artifact,
+    evaluate_detections_file,
+    evaluate_results,
+    write_results,
+)
+from bench.evaluation.share import RESAMPLES, ShareInterval, map_share
 from common.errors import InputError
 
 
@@ -47,6 +62,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     )
     parser.add_argument("--threads", type=int, metavar="N", help="LiteRT threads (default: every core)")
     parser.add_argument("--save-detections", metavar="FILE", help="also write the model's detections here")
+    parser.add_argument(
+        "--reference",
+        metavar="FILE",
+        help="a second model run on the same images (e.g. the fp32 file): the share of its mAP the model "
+        "keeps, with a paired bootstrap interval over the images",
+    )
+    parser.add_argument(
+        "--resamples", type=int, default=RESAMPLES, metavar="N", help=f"bootstrap resamples ({RESAMPLES})"
+    )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
     return parser
 
@@ -55,8 +79,11 @@ def run(args: argparse.Namespace) -> int:
     """Evaluate and print; bad input raises InputError (exit code 2 through the CLI)."""
     if args.max_images is not None and args.max_images < 1:
         raise InputError(f"--max-images: expected a positive integer; got {args.max_images}")
+    if args.resamples < 1:
+        raise InputError(f"--resamples: expected a positive integer; got {args.resamples}")
+    share: ShareInterval | None = None
     if args.detections is not None:
-        for flag in ("images", "threads", "save_detections", "labelmap"):
+        for flag in ("images", "threads", "save_detections", "labelmap", "reference"):
             if getattr(args, flag) is not None:
                 raise InputError(f"--{flag.replace('_', '-')}: only applies with --model, not --detections")
         result: CocoMetrics | Unsupported = evaluate_detections_file(
@@ -70,19 +97,46 @@ def run(args: argparse.Namespace) -> int:
         if args.labelmap is not None:
             mapping = load_mapping(args.labelmap, list(dataset.class_names))
             sys.stderr.write(mapping.describe() + "\n")
-        result = evaluate_artifact(
-            args.model,
-            dataset,
-            max_images=args.max_images,
-            num_threads=args.threads,
-            detections_out=args.save_detections,
-            labelmap=mapping,
-        )
+        if args.reference is None:
+            result = evaluate_artifact(
+                args.model,
+                dataset,
+                max_images=args.max_images,
+                num_threads=args.threads,
+                detections_out=args.save_detections,
+                labelmap=mapping,
+            )
+        else:
+            result, share = _against_reference(args, dataset, mapping)
     if args.json:
-        sys.stdout.write(json.dumps(result.to_dict(), indent=2) + "\n")
+        payload = result.to_dict()
+        if share is not None:
+            payload["reference"] = {"model": args.reference, **share.to_dict()}
+        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
     else:
         sys.stdout.write(format_result(result))
+        if share is not None:
+            sys.stdout.write(f"share: {share.describe()}\n")
     return 0
+
+
+def _against_reference(args, dataset, mapping) -> tuple[CocoMetrics | Unsupported, ShareInterval | None]:
+    """The model's metrics and its share of the reference's mAP, both run on the same images."""
+    models = [
+        artifact_detector(path, num_threads=args.threads, labelmap=mapping)
+        for path in (args.model, args.reference)
+    ]
+    for detector in models:
+        if isinstance(detector, Unsupported):
+            return detector, None
+    found, base = (detect(detector, dataset, max_images=args.max_images) for detector in models)
+    if args.save_detections:
+        write_results(found.results, args.save_detections)
+    metrics = evaluate_results(
+        dataset, found.results, image_ids=found.image_ids, inference_s=found.inference_s
+    )
+    gt = ground_truth(dataset.annotations_path)
+    return metrics, map_share(gt, base.results, found.results, found.image_ids, resamples=args.resamples)
 
 
 def format_result(result: CocoMetrics | Unsupported) -> str:

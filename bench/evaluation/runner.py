@@ -105,6 +105,34 @@ def read_image(path: Path) -> np.ndarray:
         raise InputError(f"{path}: cannot read image: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class Detections:
+    """A detector's output on a split, in COCO results form.
+
+    Attributes:
+        results: COCO results entries (category ids, absolute x, y, w, h boxes, scores).
+        image_ids: The images run, in the split's order.
+        inference_s: Seconds spent inside the detector.
+    """
+
+    results: list[dict]
+    image_ids: list[int]
+    inference_s: float
+
+
+def detect(detector: Detector, dataset: CocoDataset, *, max_images: int | None = None) -> Detections:
+    """Run ``detector`` on every image of the split (or the first ``max_images``)."""
+    records = _first(dataset.records, max_images)
+    results, inference_s = [], 0.0
+    for record in records:
+        image = read_image(record.path)
+        start = time.perf_counter()
+        detections = detector(image)
+        inference_s += time.perf_counter() - start
+        results += to_coco_results(record, detections, dataset.category_ids, MAX_DETECTIONS_PER_IMAGE)
+    return Detections(results, [r.image_id for r in records], inference_s)
+
+
 def evaluate_detector(
     detector: Detector,
     dataset: CocoDataset,
@@ -123,19 +151,10 @@ def evaluate_detector(
     Returns:
         The twelve COCO metrics with inference and COCOeval times.
     """
-    records = _first(dataset.records, max_images)
-    results, inference_s = [], 0.0
-    for record in records:
-        image = read_image(record.path)
-        start = time.perf_counter()
-        detections = detector(image)
-        inference_s += time.perf_counter() - start
-        results += to_coco_results(record, detections, dataset.category_ids, MAX_DETECTIONS_PER_IMAGE)
+    found = detect(detector, dataset, max_images=max_images)
     if detections_out is not None:
-        write_results(results, detections_out)
-    return evaluate_results(
-        dataset, results, image_ids=[r.image_id for r in records], inference_s=inference_s
-    )
+        write_results(found.results, detections_out)
+    return evaluate_results(dataset, found.results, image_ids=found.image_ids, inference_s=found.inference_s)
 
 
 def evaluate_results(
@@ -181,24 +200,15 @@ def evaluate_detections_file(
     return evaluate_results(dataset, results, image_ids=ids, gt=gt)
 
 
-def evaluate_artifact(
-    path: str | Path,
-    dataset: CocoDataset,
-    *,
-    max_images: int | None = None,
-    num_threads: int | None = None,
-    detections_out: str | Path | None = None,
-    labelmap: LabelMapping | None = None,
-) -> CocoMetrics | Unsupported:
-    """Evaluate an exported model file: ``.tflite`` through LiteRT, ``.mlpackage`` / ``.mlmodel`` through
-    Core ML (macOS only; elsewhere an :class:`Unsupported` with the reason).
+def artifact_detector(
+    path: str | Path, *, num_threads: int | None = None, labelmap: LabelMapping | None = None
+) -> Detector | Unsupported:
+    """The detector of an exported model file: ``.tflite`` through LiteRT, ``.mlpackage`` / ``.mlmodel``
+    through Core ML (macOS only; elsewhere an :class:`Unsupported` with the reason).
 
     Args:
         path: The artifact.
-        dataset: The split to evaluate on.
-        max_images: Evaluate only the first N images.
         num_threads: LiteRT interpreter threads (default: every core).
-        detections_out: Also write the detections as a COCO results JSON here.
         labelmap: Maps the model's class indices to the dataset's (default: the same order).
     """
     path = Path(path)
@@ -212,8 +222,31 @@ def evaluate_artifact(
         if not support.ok:
             return Unsupported(support.reason)
         detector = CoreMLDetector(path)
-    if labelmap is not None:
-        detector = MappedDetector(detector, labelmap)
+    return detector if labelmap is None else MappedDetector(detector, labelmap)
+
+
+def evaluate_artifact(
+    path: str | Path,
+    dataset: CocoDataset,
+    *,
+    max_images: int | None = None,
+    num_threads: int | None = None,
+    detections_out: str | Path | None = None,
+    labelmap: LabelMapping | None = None,
+) -> CocoMetrics | Unsupported:
+    """Evaluate an exported model file (see :func:`artifact_detector`).
+
+    Args:
+        path: The artifact.
+        dataset: The split to evaluate on.
+        max_images: Evaluate only the first N images.
+        num_threads: LiteRT interpreter threads (default: every core).
+        detections_out: Also write the detections as a COCO results JSON here.
+        labelmap: Maps the model's class indices to the dataset's (default: the same order).
+    """
+    detector = artifact_detector(path, num_threads=num_threads, labelmap=labelmap)
+    if isinstance(detector, Unsupported):
+        return detector
     return evaluate_detector(detector, dataset, max_images=max_images, detections_out=detections_out)
 
 

@@ -124,6 +124,23 @@ def test_max_images_and_table(tflite_models, cells, cli):
     assert ", 2 images" in result.out.splitlines()[0] and "ms/image" in result.out
 
 
+def test_share_of_a_reference_model_on_the_same_images(tflite_models, cells, cli):
+    argv = ["evaluate", "--annotations", cells, "--model", tflite_models["uint8"]]
+    result = cli(*argv, "--reference", tflite_models["named"], "--resamples", 50, "--json")
+    assert result.code == 0, result.err
+    payload = json.loads(result.out)
+    reference = payload["reference"]
+    assert reference["model"] == str(tflite_models["named"]) and reference["resamples"] == 50
+    assert reference["map"] == payload["map"] == reference["reference_map"] == 1.0  # both find every cell
+    assert (reference["share"], reference["low"], reference["high"]) == (1.0, 1.0, 1.0)
+    table = cli(*argv, "--reference", tflite_models["named"], "--resamples", 50).out
+    assert "share: 100.0% of the reference's mAP 1.0000 (90% interval over images 100.0-100.0%" in table
+    result = cli("evaluate", "--annotations", cells, "--detections", cells, "--reference", cells)
+    assert result.code == 2 and "--reference: only applies with --model" in result.err
+    result = cli(*argv, "--reference", tflite_models["named"], "--resamples", 0)
+    assert result.code == 2 and "--resamples: expected a positive integer; got 0" in result.err
+
+
 def test_bad_model_files_fail_with_one_line(tmp_path, cells, cli):
     junk = tmp_path / "junk.tflite"
     junk.write_bytes(b"not a flatbuffer" * 8)
