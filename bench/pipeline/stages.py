@@ -69,7 +69,8 @@ def train_stage(ctx: Context, data: Data, work: VariantWork) -> Trained | Failur
     from bench.training import TrainingError, train
 
     config = ctx.plan.train_config(work.spec)
-    spec = work.spec.model_dump(mode="json", exclude={"train"})
+    # The variant's recipe overrides change its artifacts, not its training.
+    spec = work.spec.model_dump(mode="json", exclude={"train", "recipes"})
     # A checkpoint or weights file replaced under the same path must retrain: its bytes are in the key.
     files = [config.init.cache_token()] if config.init.path is not None else []
     key = stage_key("train", data.key, spec, config.to_dict(), *files)

@@ -120,6 +120,18 @@ def test_changed_timing_settings_reuse_training_and_conversion(fakes, options):
     assert fakes.calls == {"time": 8}
 
 
+def test_a_variant_recipe_override_converts_again_without_training_again(fakes, options):
+    from pl_fakes import TINY_PLAN
+
+    run_benchmark(tiny_plan(), options)
+    fakes.calls.clear()
+    variants = [dict(v) for v in TINY_PLAN["variants"]]
+    variants[0]["recipes"] = {"tflite_int8": {"representative_samples": 3}}
+    run_benchmark(tiny_plan(variants=variants), options)
+    assert fakes.calls["train"] == 0
+    assert fakes.calls["convert"] == 1  # that variant's tflite_int8 only
+
+
 def test_only_filters_variants_and_recipes(fakes, options):
     only = "tiny_ssdlite_mobilenet_v2/tflite_*"
     outcome = run_benchmark(tiny_plan(), dataclasses.replace(options, only=only))
