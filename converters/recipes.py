@@ -16,11 +16,11 @@ fine-tuning, then quantizes as ``tflite_int8``. Core ML recipes produce an ML Pr
 its zeros in Core ML's sparse format (fp16 values), ``coreml_pruned_palettized<bits>`` also palettizes the
 non-zero values (joint compression, iOS18).
 
-Hard-swish (MobileNetV3, MobileDet-CPU): every recipe exports it as one HARD_SWISH op, whose int8 kernel
-rounds once. LiteRT's XNNPack delegate runs HARD_SWISH in float only, so in int8 files it leaves every one
+Hard-swish (MobileNetV3, MobileDet-CPU): every recipe exports it as one HARD_SWISH op, the more accurate
+form in int8. LiteRT's XNNPack delegate runs HARD_SWISH in float only, so in int8 files it leaves every one
 to the builtin kernels. ``tflite_int8_xnnpack`` and ``tflite_int8_qat_xnnpack`` split it into ADD, MUL,
-MUL, which XNNPack runs in int8, for two more roundings per activation (``hard_swish``; the trade-off in
-numbers: :mod:`bench.models.layers`). Models without hard-swish (MobileNetV2) give the same file either way.
+MUL, which XNNPack runs in int8, at some accuracy (``hard_swish``; the trade-off in numbers:
+:mod:`bench.models.layers`). Models without hard-swish (MobileNetV2) give the same file either way.
 
 Fine-tuning: a qat or pruned recipe trains ``finetune_steps`` steps in bench's loop at peak learning rate
 ``finetune_lr`` (None: the plan's ``finetune.lr``). A plan's ``finetune.steps`` overrides the qat recipes'
@@ -70,8 +70,8 @@ class Training(StrEnum):
 class HardSwishOps(StrEnum):
     """The TFLite ops a hard-swish activation becomes (:func:`bench.models.layers.hard_swish_layout`)."""
 
-    FUSED = "fused"  # one HARD_SWISH op: rounds once in int8; XNNPack runs it in float only
-    SPLIT = "split"  # ADD (fused ReLU6), MUL, MUL: XNNPack runs them in int8; three roundings in int8
+    FUSED = "fused"  # one HARD_SWISH op: closer to float in int8; XNNPack runs it in float only
+    SPLIT = "split"  # ADD (fused ReLU6), MUL, MUL: XNNPack runs them in int8 too; less accurate in int8
 
 
 class PruningSchedule(StrEnum):

@@ -7,13 +7,15 @@ wrapped in ``QuantizeAnnotate`` at build time (see :mod:`bench.models.quantizati
 How hard-swish reaches TFLite is the export's choice (:func:`hard_swish_layout`), made per recipe
 (``converters.recipes.HardSwishOps``), because no one form is best everywhere (README "Compression"):
 
-- fused: ``x * relu6(x + 3) / 6``, which the converter fuses into one HARD_SWISH op. Its int8 kernel
-  rounds once, at the output. LiteRT's XNNPack delegate runs HARD_SWISH in float only, so in an int8
-  file every HARD_SWISH falls back to the builtin kernels and splits the graph into one delegate
-  partition per activation (MobileDet-CPU int8 on XNNPack: 13.8 ms against 4.2 split).
+- fused: ``x * relu6(x + 3) / 6``, which the converter fuses into one HARD_SWISH op. LiteRT's XNNPack
+  delegate runs HARD_SWISH in float only, so in an int8 file every HARD_SWISH falls back to the builtin
+  kernels and splits the graph into one delegate partition per activation (MobileDet-CPU int8 on
+  XNNPack: 13.9 ms against 4.1 split). In float, XNNPack runs it, faster than the split form.
 - split: ``(x / 6) * relu6(x + 3)``, an order the converter does not fuse: ADD (fused ReLU6), MUL, MUL,
-  which XNNPack runs in int8 too. In int8 each of the three rounds, and the extra roundings cost
-  MobileDet-CPU's post-training int8 file 4 points of mAP (98.5% of fp32 fused, 94.7% split).
+  which XNNPack runs in int8 too. In int8 the network drifts further from float this way: MobileDet-CPU's
+  post-training int8 file keeps 94.7% of the fp32 mAP split, 98.5% fused, with twice the error in the
+  post-processing's inputs. (One activation alone errs alike both ways; a stack of them does not:
+  tests/converters/test_conv_hard_swish.py.)
 
 Training traces the split form (the weights of every run so far were trained through it; both forms
 are the same function). In hard-sigmoid ``relu6(z + 3) / 6`` after a convolution, the ``+ 3`` folds into
