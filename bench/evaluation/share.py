@@ -9,8 +9,8 @@ interval (the same draw for both keeps the images' own difficulty out of the spr
 COCOeval matches detections to ground truth per image and category (``evaluate``), once per model. A
 resample then weighs each image by how often it was drawn and re-accumulates the matched detections as
 COCOeval's ``accumulate`` does (COCO's mAP settings: IoU 0.50:0.95, every area, 100 detections per image,
-101-point interpolated precision), vectorised: a thousand resamples of 200 images with 20,000 detections
-each took 15 s on this 2-core machine while it ran other jobs. An image drawn twice
+101-point interpolated precision), vectorised: a thousand resamples of 200 images, 20,000 detections per
+model, took 15 s on this 2-core machine while it ran other jobs. An image drawn twice
 counts its detections and boxes twice, as one block in the ranking (COCOeval, given the image twice,
 would interleave the copies; the curve's end points are the same).
 """
