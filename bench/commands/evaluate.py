@@ -132,10 +132,10 @@ def _against_reference(args, dataset, mapping) -> tuple[CocoMetrics | Unsupporte
     found, base = (detect(detector, dataset, max_images=args.max_images) for detector in models)
     if args.save_detections:
         write_results(found.results, args.save_detections)
+    gt = ground_truth(dataset.annotations_path)  # read once, for the metrics and for the share
     metrics = evaluate_results(
-        dataset, found.results, image_ids=found.image_ids, inference_s=found.inference_s
+        dataset, found.results, image_ids=found.image_ids, inference_s=found.inference_s, gt=gt
     )
-    gt = ground_truth(dataset.annotations_path)
     return metrics, map_share(gt, base.results, found.results, found.image_ids, resamples=args.resamples)
 
 

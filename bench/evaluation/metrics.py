@@ -168,9 +168,7 @@ def run_cocoeval(
     """
     start = time.perf_counter()
     with contextlib.redirect_stdout(io.StringIO()):
-        # loadRes writes ids, areas and polygons into the entries it gets: hand it copies.
-        dt = gt.loadRes([dict(r) for r in results]) if results else empty_results(gt)
-        evaluator = COCOeval(gt, dt, iouType="bbox")
+        evaluator = COCOeval(gt, detections_of(gt, results), iouType="bbox")
         if image_ids is not None:
             evaluator.params.imgIds = sorted(image_ids)
         evaluator.evaluate()
@@ -179,7 +177,14 @@ def run_cocoeval(
     return np.asarray(evaluator.stats, np.float64), time.perf_counter() - start
 
 
-def empty_results(gt: COCO) -> COCO:
+def detections_of(gt: COCO, results: list[dict]) -> COCO:
+    """COCO results entries as pycocotools' results object (entries not modified), quietly."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        # loadRes writes ids, areas and polygons into the entries it gets: hand it copies.
+        return gt.loadRes([dict(r) for r in results]) if results else _empty_results(gt)
+
+
+def _empty_results(gt: COCO) -> COCO:
     """A results object with no detections (pycocotools' loadRes cannot take an empty list)."""
     dt = COCO()
     dt.dataset = {

@@ -25,7 +25,7 @@ import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
-from bench.evaluation.metrics import empty_results
+from bench.evaluation.metrics import detections_of
 from common.errors import InputError
 
 RESAMPLES = 1000
@@ -82,8 +82,7 @@ class _Category:
 def _matched(gt: COCO, results: list[dict], image_ids: list[int]) -> tuple[list[_Category], np.ndarray]:
     """COCOeval's per-image matches at mAP's settings, per category; and the recall thresholds."""
     with contextlib.redirect_stdout(io.StringIO()):
-        dt = gt.loadRes([dict(r) for r in results]) if results else empty_results(gt)
-        evaluator = COCOeval(gt, dt, iouType="bbox")
+        evaluator = COCOeval(gt, detections_of(gt, results), iouType="bbox")
         evaluator.params.imgIds = list(image_ids)
         evaluator.params.areaRng = [evaluator.params.areaRng[0]]  # "all"
         evaluator.params.areaRngLbl = ["all"]
@@ -180,8 +179,9 @@ def map_share(
     shares = []
     for _ in range(resamples):
         draw = np.bincount(rng.integers(0, len(image_ids), len(image_ids)), minlength=len(image_ids))
-        base = _map_of(reference, draw.astype(np.float64))
-        shares.append(_map_of(compared, draw.astype(np.float64)) / base if base > 0 else np.nan)
+        weights = draw.astype(np.float64)
+        base = _map_of(reference, weights)
+        shares.append(_map_of(compared, weights) / base if base > 0 else np.nan)
     tail = 100 * (1 - level) / 2
     low, high = np.nanpercentile(shares, [tail, 100 - tail])
     return ShareInterval(
