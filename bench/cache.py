@@ -38,6 +38,7 @@ STAGE_SOURCES: dict[str, tuple[str, ...]] = {
     ),
     "export": ("converters", "bench/models", "bench/training", "bench/pipeline/inputs.py"),
     "evaluate": ("bench/evaluation", "bench/data/coco.py"),
+    "share": ("bench/evaluation/share.py", "bench/evaluation/metrics.py"),
     "time": ("device_runners",),
 }
 # The distributions whose versions are part of each stage's salt.
@@ -45,6 +46,7 @@ STAGE_TOOLS: dict[str, tuple[str, ...]] = {
     "train": ("tensorflow", "tf_keras"),
     "export": ("tensorflow", "tf_keras", "tensorflow-model-optimization", "coremltools", "ai-edge-litert"),
     "evaluate": ("ai-edge-litert", "pycocotools", "pillow"),
+    "share": ("pycocotools", "numpy"),
     "time": ("ai-edge-litert",),
 }
 

@@ -137,6 +137,9 @@ class EvaluationSection(_Strict):
     """Accuracy on the validation split, measured on each artifact file."""
 
     max_images: int | None = Field(default=None, ge=1)  # first N validation images; None = all
+    # Paired bootstrap resamples of each file's share of its variant's fp32 mAP (its interval over the
+    # images, ``bench.evaluation.share``); 0: no shares. Each costs two scorings of the images' matches.
+    share_resamples: int = Field(default=1000, ge=0)
 
 
 class ClusterSection(_Strict):

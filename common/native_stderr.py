@@ -18,7 +18,8 @@ from collections.abc import Iterator
 
 # Lines TensorFlow, XLA and the TFLite converter print on a machine without a usable GPU; nothing a user
 # acts on. The last two come from every TFLite conversion of a tf.function (a graph attribute newer than
-# the op registry, ignored) and every post-training quantization (a debug print of its settings).
+# the op registry, ignored) and every post-training quantization (a debug print of its settings); LiteRT
+# prints the XNNPack line whenever an interpreter applies its default delegate (every evaluation).
 NOISE = re.compile(
     "|".join(
         (
@@ -35,6 +36,7 @@ NOISE = re.compile(
             r"Attempting to register factory for plugin",
             r"NodeDef mentions attribute \w+ which is not in the op definition",
             r"^fully_quantize: \d+, inference_type: \d+",
+            r"^INFO: Created TensorFlow Lite XNNPACK delegate for CPU",
         )
     )
 )

@@ -55,10 +55,23 @@ def _numbers(record: RunRecord) -> None:
         ("init", f"{timing.init_ms:.1f} ms" if timing and timing.init_ms is not None else "n/a"),
         ("peak memory", f"{timing.peak_memory_mb:.1f} MB" if timing and timing.peak_memory_mb else "n/a"),
         ("mAP", f"{accuracy.map * 100:.1f}" if accuracy else "n/a"),
+        ("of fp32 mAP", f"{accuracy.share.share * 100:.1f}%" if accuracy and accuracy.share else "n/a"),
         ("size", f"{record.artifact.size_bytes / 1e6:.2f} MB"),
     ]
     for column, (label, value) in zip(st.columns(len(cells)), cells, strict=True):
         column.metric(label, value)
+    if accuracy is not None and accuracy.share is not None:
+        st.caption(share_caption(accuracy.share, accuracy.num_images))
+
+
+def share_caption(share, images: int | None) -> str:
+    """What the share of the fp32 mAP means, with its interval over the images (``ShareInfo``)."""
+    over = f"{images} images" if images else "the images"
+    return (
+        f"Keeps {100 * share.share:.1f}% of the mAP of its {share.reference_recipe} file "
+        f"({share.reference_map:.3f}): {100 * share.level:.0f}% interval {100 * share.low:.1f}-"
+        f"{100 * share.high:.1f}% over {share.resamples} paired resamples of {over}."
+    )
 
 
 def _energy(record: RunRecord) -> None:

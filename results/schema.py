@@ -21,8 +21,9 @@ from results.energy import EnergyInfo
 # migration in results.migrations brings older majors forward). Minor: fields were only added, all optional;
 # an older reader of the same major drops what it does not know and reads the rest.
 SCHEMA_VERSION = 1
-SCHEMA_MINOR = 2  # 1.1: ArtifactInfo.settings_hash, RunRecord.energy, TargetInfo.simulated;
-# 1.2: TimingSettings.rounds, Timing.round_sizes, Timing.op_profile and ModelInfo.training (issue 19)
+SCHEMA_MINOR = 3  # 1.1: ArtifactInfo.settings_hash, RunRecord.energy, TargetInfo.simulated;
+# 1.2: TimingSettings.rounds, Timing.round_sizes, Timing.op_profile and ModelInfo.training (issue 19);
+# 1.3: AccuracyInfo.share
 
 
 class Status(StrEnum):
@@ -234,6 +235,20 @@ class Timing(_Strict):
         return out
 
 
+class ShareInfo(_Strict):
+    """How much of a reference file's mAP the artifact keeps, on the same images, with a paired bootstrap
+    interval over the images (``bench.evaluation.share``)."""
+
+    reference_recipe: str  # the file it is compared with: its variant's ``tflite_fp32``
+    reference_sha256: str
+    reference_map: float
+    share: float  # map / reference_map
+    low: float  # the interval's ends, as shares
+    high: float
+    level: float  # the interval's coverage, e.g. 0.9
+    resamples: int
+
+
 class AccuracyInfo(_Strict):
     """COCO box metrics measured on the artifact file itself (fractions in [0, 1], -1 when undefined)."""
 
@@ -251,6 +266,7 @@ class AccuracyInfo(_Strict):
     ar_small: float | None = None
     ar_medium: float | None = None
     ar_large: float | None = None
+    share: ShareInfo | None = None  # 1.3: against the variant's fp32 file (None for that file itself)
 
 
 class ToolVersions(_Strict):

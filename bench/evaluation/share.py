@@ -117,29 +117,103 @@ def _matched(gt: COCO, results: list[dict], image_ids: list[int]) -> tuple[list[
 
 
 def _map_of(matched: tuple[list[_Category], np.ndarray], weights: np.ndarray) -> float:
-    """mAP with each image weighed by ``weights`` (a resample's draw counts; all ones: COCOeval's mAP)."""
+    """mAP with each image weighed by ``weights`` (a resample's draw counts; all ones: COCOeval's mAP).
+
+    COCOeval's ``accumulate``, each category's IoU thresholds at once: the weighted running sums of true
+    and false positives, precision's envelope from the right, and the precision at the first detection
+    reaching each recall point. The thresholds' recall rows (each ascending, in [0, 1]) are searched as one
+    ascending sequence by adding 2 x the row's number to each.
+    """
     categories, recall_thresholds = matched
-    precisions = []
+    total, rows = 0.0, 0
     for category in categories:
         boxes = float(weights @ category.boxes)
         if boxes == 0:
             continue  # no ground truth drawn: COCOeval's -1, left out of the mean
+        thresholds, count = category.true_positive.shape
+        rows += thresholds
+        if count == 0:
+            continue  # no detections: precision 0 at every recall point
         weight = weights[category.image]
         true_positives = np.cumsum(category.true_positive * weight, axis=1)
         false_positives = np.cumsum(category.false_positive * weight, axis=1)
-        for tp, fp in zip(true_positives, false_positives, strict=True):
-            if tp.size == 0:
-                precisions.append(np.zeros(len(recall_thresholds)))
-                continue
-            recall = tp / boxes
-            precision = tp / np.maximum(tp + fp, np.spacing(1))
-            precision = np.maximum.accumulate(precision[::-1])[::-1]  # the envelope, as accumulate
-            at = np.searchsorted(recall, recall_thresholds, side="left")
-            found = at < len(recall)
-            sampled = np.zeros(len(recall_thresholds))
-            sampled[found] = precision[at[found]]
-            precisions.append(sampled)
-    return float(np.mean(precisions)) if precisions else 0.0
+        precision = true_positives / np.maximum(true_positives + false_positives, np.spacing(1))
+        envelope = np.maximum.accumulate(precision[:, ::-1], axis=1)[:, ::-1].ravel()  # as accumulate
+        offsets = 2.0 * np.arange(thresholds)[:, None]
+        at = np.searchsorted(
+            (true_positives / boxes + offsets).ravel(), recall_thresholds + offsets, side="left"
+        )
+        found = at < count * np.arange(1, thresholds + 1)[:, None]  # inside its own row
+        total += float(envelope[np.minimum(at, envelope.size - 1)][found].sum())
+    return total / (rows * len(recall_thresholds)) if rows else 0.0
+
+
+class PairedBootstrap:
+    """A reference model scored on the resamples of its images, once, for comparing several models with it
+    (a variant's fp32 file against each of its compressed files): each comparison then scores only the
+    compared model on the same draws."""
+
+    def __init__(
+        self,
+        gt: COCO,
+        reference_results: list[dict],
+        image_ids: list[int],
+        *,
+        resamples: int = RESAMPLES,
+        level: float = LEVEL,
+        seed: int = 0,
+    ) -> None:
+        """Draw the resamples and score the reference on each.
+
+        Args:
+            gt: The ground truth.
+            reference_results: COCO results entries of the reference model (e.g. the fp32 file).
+            image_ids: The images the models were run on.
+            resamples: Bootstrap resamples (1000: the interval's ends move by about 0.1 point between
+                seeds).
+            level: Coverage of the interval.
+            seed: The resampling's seed (the same seed, the same draws and interval).
+
+        Raises:
+            InputError: no images, an image twice, or a reference without a single correct detection
+                (no share to take).
+        """
+        if not image_ids:
+            raise InputError("no images to compare the models on")
+        if len(set(image_ids)) != len(image_ids):
+            raise InputError("the images to compare the models on must be distinct; got an image id twice")
+        if not isinstance(resamples, int) or resamples < 1:
+            raise InputError(f"resamples: got {resamples!r}; allowed: an integer >= 1")
+        self.gt, self.image_ids, self.level = gt, list(image_ids), level
+        reference = _matched(gt, reference_results, self.image_ids)
+        self.reference_map = _map_of(reference, np.ones(len(self.image_ids)))
+        if self.reference_map <= 0:
+            raise InputError("the reference model's mAP is 0 on these images: there is no share to take")
+        rng = np.random.default_rng(seed)
+        draws = rng.integers(0, len(self.image_ids), (resamples, len(self.image_ids)))
+        # A draw's weights: how often each image was drawn (float32 halves the arrays; counts stay exact).
+        self.weights = [np.bincount(d, minlength=len(self.image_ids)).astype(np.float32) for d in draws]
+        self.reference_maps = np.array([_map_of(reference, w) for w in self.weights])
+
+    def share(self, results: list[dict]) -> ShareInterval:
+        """The share of the reference's mAP that ``results`` (on the same images) keep, with its interval."""
+        compared = _matched(self.gt, results, self.image_ids)
+        model_map = _map_of(compared, np.ones(len(self.image_ids)))
+        maps = np.array([_map_of(compared, w) for w in self.weights])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shares = np.where(self.reference_maps > 0, maps / self.reference_maps, np.nan)
+        tail = 100 * (1 - self.level) / 2
+        low, high = np.nanpercentile(shares, [tail, 100 - tail])
+        return ShareInterval(
+            map=model_map,
+            reference_map=self.reference_map,
+            share=model_map / self.reference_map,
+            low=float(low),
+            high=float(high),
+            level=self.level,
+            resamples=len(self.weights),
+            num_images=len(self.image_ids),
+        )
 
 
 def map_share(
@@ -152,45 +226,11 @@ def map_share(
     level: float = LEVEL,
     seed: int = 0,
 ) -> ShareInterval:
-    """The share of the reference's mAP that ``results`` keep, with a paired bootstrap interval.
-
-    Args:
-        gt: The ground truth.
-        reference_results: COCO results entries of the reference model (e.g. the fp32 file).
-        results: COCO results entries of the model compared with it, on the same images.
-        image_ids: The images both were run on.
-        resamples: Bootstrap resamples (1000: the interval's ends move by about 0.1 point between seeds).
-        level: Coverage of the interval.
-        seed: The resampling's seed (the same seed, the same interval).
+    """The share of the reference's mAP that ``results`` keep, with a paired bootstrap interval (one
+    comparison; :class:`PairedBootstrap` for several against one reference).
 
     Raises:
-        InputError: no images, or a reference without a single correct detection (no share to take).
+        InputError: see :class:`PairedBootstrap`.
     """
-    if not image_ids:
-        raise InputError("no images to compare the models on")
-    if len(set(image_ids)) != len(image_ids):
-        raise InputError("the images to compare the models on must be distinct; got an image id twice")
-    reference, compared = _matched(gt, reference_results, image_ids), _matched(gt, results, image_ids)
-    every = np.ones(len(image_ids))
-    reference_map, model_map = _map_of(reference, every), _map_of(compared, every)
-    if reference_map <= 0:
-        raise InputError("the reference model's mAP is 0 on these images: there is no share to take")
-    rng = np.random.default_rng(seed)
-    shares = []
-    for _ in range(resamples):
-        draw = np.bincount(rng.integers(0, len(image_ids), len(image_ids)), minlength=len(image_ids))
-        weights = draw.astype(np.float64)
-        base = _map_of(reference, weights)
-        shares.append(_map_of(compared, weights) / base if base > 0 else np.nan)
-    tail = 100 * (1 - level) / 2
-    low, high = np.nanpercentile(shares, [tail, 100 - tail])
-    return ShareInterval(
-        map=model_map,
-        reference_map=reference_map,
-        share=model_map / reference_map,
-        low=float(low),
-        high=float(high),
-        level=level,
-        resamples=resamples,
-        num_images=len(image_ids),
-    )
+    bootstrap = PairedBootstrap(gt, reference_results, image_ids, resamples=resamples, level=level, seed=seed)
+    return bootstrap.share(results)

@@ -21,6 +21,7 @@ import numpy as np
 
 from bench.evaluation.detectors import Detections, from_postprocess_outputs, resize_image, to_model_range
 from common.errors import InputError
+from common.native_stderr import filtered_stderr, tensorflow_verbose
 
 # TFLite_Detection_PostProcess' outputs, in the op's own order.
 POSTPROCESS_OUTPUTS = ("boxes", "classes", "scores", "num_detections")
@@ -82,10 +83,12 @@ class TFLiteDetector:
         if not self.path.is_file():
             raise InputError(f"{self.path}: model file not found")
         try:
-            self._interpreter = Interpreter(
-                model_path=str(self.path), num_threads=num_threads or os.cpu_count()
-            )
-            self._interpreter.allocate_tensors()
+            # LiteRT prints an INFO line when its default XNNPack delegate applies (native_stderr.NOISE).
+            with filtered_stderr(enabled=not tensorflow_verbose()):
+                self._interpreter = Interpreter(
+                    model_path=str(self.path), num_threads=num_threads or os.cpu_count()
+                )
+                self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise InputError(f"{self.path}: not a loadable TFLite model: {exc}") from exc
         details = self._interpreter.get_input_details()

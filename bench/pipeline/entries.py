@@ -76,6 +76,7 @@ class Evaluated(_Entry):
     kind: Literal["evaluated"] = "evaluated"
     accuracy: AccuracyInfo  # merged into every record of the artifact
     inference_s: float  # wall-clock seconds the evaluation's inference took
+    detections: str | None = None  # its COCO results JSON, for the share of the fp32 file's mAP
 
 
 class NotEvaluated(_Entry):

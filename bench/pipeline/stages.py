@@ -9,6 +9,7 @@ dataset) raises InputError before anything is written.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from pathlib import Path
 
@@ -18,7 +19,11 @@ from bench.pipeline.context import ItemStatus as S
 from bench.pipeline.entries import Evaluated, Exported, Failure, NotEvaluated, Trained
 from bench.pipeline.jobs import VariantWork
 from common.errors import InputError
-from results.schema import ModelInfo, TrainingInfo
+from results.schema import ModelInfo, ShareInfo, TrainingInfo
+
+# The file every other recipe of a variant is compared with: its accuracy share here, its speed in the
+# summary's "vs fp32" column.
+REFERENCE_RECIPE = "tflite_fp32"
 
 
 def dataset_stage(ctx: Context) -> Data:
@@ -236,7 +241,7 @@ def build_variant(ctx: Context, data: Data, work: VariantWork, on_trained=None) 
         evaluated = evaluate_stage(ctx, data, exported, f"{work.label} {recipe.name}")
         built.append((recipe, (trained, exported, evaluated)))
     release_inputs(ctx)
-    return built
+    return with_shares(ctx, data, work, trained, built)
 
 
 def release_inputs(ctx: Context) -> None:
@@ -253,7 +258,8 @@ def release_inputs(ctx: Context) -> None:
 def evaluate_stage(
     ctx: Context, data: Data, exported: Exported | Failure | None, label: str
 ) -> Evaluated | NotEvaluated | Failure | None:
-    """COCO metrics of the artifact file on the validation split (``unsupported`` for Core ML off macOS)."""
+    """COCO metrics of the artifact file on the validation split (``unsupported`` for Core ML off macOS);
+    its detections are kept beside the cached entry, for the shares of :func:`with_shares`."""
     from bench.evaluation import Unsupported, evaluate_artifact
 
     if exported is None:
@@ -261,15 +267,18 @@ def evaluate_stage(
         return None
     if isinstance(exported, Failure):
         return NotEvaluated(reason="no artifact")
-    evaluation = ctx.plan.evaluation.model_dump()
+    evaluation = ctx.plan.evaluation.model_dump(exclude={"share_resamples"})  # the share stage's alone
     artifact = exported.artifact
     key = stage_key("evaluate", artifact.sha256, artifact.format.value, data.key, evaluation)
-    hit, compute = ctx.lookup("evaluate", label, key, data.ready)
+    hit, compute = ctx.lookup("evaluate", label, key, data.ready, valid=_detections_present)
     if not compute:
         return hit
+    detections = ctx.cache.output_dir("evaluate", label.replace(" ", ".").replace("@", "-"), key) / DETECTIONS
     with ctx.progress.item("evaluate", label):
         try:
-            metrics = evaluate_artifact(artifact.path, data.val, max_images=evaluation["max_images"])
+            metrics = evaluate_artifact(
+                artifact.path, data.val, max_images=evaluation["max_images"], detections_out=detections
+            )
         except (InputError, ValueError, RuntimeError) as error:
             metrics = error
     if isinstance(metrics, Unsupported):
@@ -278,6 +287,121 @@ def evaluate_stage(
         entry = Failure.of("evaluate", metrics)
         ctx.progress.note(f"evaluate {label}: FAILED: {entry.message}")
     else:
-        entry = Evaluated(accuracy=metrics.to_accuracy_info(), inference_s=metrics.inference_s)
+        accuracy = metrics.to_accuracy_info()
+        entry = Evaluated(accuracy=accuracy, inference_s=metrics.inference_s, detections=str(detections))
     ctx.report("evaluate", label, S.FAILED if isinstance(entry, Failure) else S.RUN, key)
     return ctx.keep("evaluate", key, entry)
+
+
+DETECTIONS = "detections.json"  # an evaluated artifact's COCO results, beside its cached entry
+
+
+def _detections_present(entry: Evaluated | NotEvaluated | Failure) -> bool:
+    """A cached evaluation still holds: it found no accuracy, or its detections file is still there (an
+    entry from before they were kept is evaluated again: a few seconds)."""
+    return not isinstance(entry, Evaluated) or (
+        entry.detections is not None and Path(entry.detections).is_file()
+    )
+
+
+def with_shares(ctx: Context, data: Data, work: VariantWork, trained, built: list[tuple]) -> list[tuple]:
+    """``built`` with each evaluated recipe's share of its variant's fp32 mAP in its accuracy.
+
+    The reference is the variant's ``REFERENCE_RECIPE`` among ``built``; a build job without it (a
+    variant's fine-tune, :func:`bench.pipeline.builds.split`) looks it up in the cache, and where it is not
+    there yet, the parent's walk, which has every recipe, takes the share later.
+    """
+    if not ctx.plan.evaluation.share_resamples:
+        return built
+    reference = next((up[1:] for recipe, up in built if recipe.name == REFERENCE_RECIPE), None)
+    if reference is None:
+        reference = _cached_reference(ctx, data, work, trained)
+    if reference is None:
+        return built
+    shares = _Shares(ctx, data, reference)
+    shared = []
+    for recipe, (trained_, exported, evaluated) in built:
+        share = None
+        if recipe.name != REFERENCE_RECIPE:
+            share = shares.of(exported, evaluated, f"{work.label} {recipe.name}")
+        if share is not None:
+            accuracy = evaluated.accuracy.model_copy(update={"share": share})
+            evaluated = evaluated.model_copy(update={"accuracy": accuracy})
+        shared.append((recipe, (trained_, exported, evaluated)))
+    return shared
+
+
+def _cached_reference(ctx: Context, data: Data, work: VariantWork, trained) -> tuple | None:
+    """The variant's reference file and its evaluation if both are cached (a lookup, nothing runs)."""
+    spec = next((spec for spec in ctx.plan.recipes if spec.name == REFERENCE_RECIPE), None)
+    if spec is None or trained is None:
+        return None
+    probe = dataclasses.replace(ctx, execute=False, progress=None, items=[], models={}, fresh={})
+    recipe = ctx.plan.recipe(spec, work.spec)
+    exported = export_stage(probe, data, work, trained, recipe)
+    evaluated = evaluate_stage(probe, data, exported, f"{work.label} {recipe.name}")
+    return (exported, evaluated) if isinstance(evaluated, Evaluated) else None
+
+
+class _Shares:
+    """The share stage of one variant: each file's share of the reference's mAP on the same images, with
+    its paired bootstrap interval (``bench.evaluation.share``), cached by the two files, the images and
+    the resamples. The reference is scored on the resamples once, when the first share is computed."""
+
+    def __init__(self, ctx: Context, data: Data, reference: tuple) -> None:
+        self.ctx, self.data = ctx, data
+        self.reference_exported, self.reference_evaluated = reference
+        self.bootstrap = None  # bench.evaluation.share.PairedBootstrap, once needed
+
+    def of(self, exported, evaluated, label: str) -> ShareInfo | None:
+        """The share of one evaluated file; None where either file has no evaluation (or, in a planning
+        pass, when it is not cached)."""
+        ctx, evaluation = self.ctx, self.ctx.plan.evaluation
+        if not isinstance(evaluated, Evaluated) or not isinstance(self.reference_evaluated, Evaluated):
+            return None
+        if evaluated.detections is None or self.reference_evaluated.detections is None:
+            return None
+        shas = (self.reference_exported.artifact.sha256, exported.artifact.sha256)
+        key = stage_key("share", *shas, self.data.key, evaluation.model_dump())
+        cached = ctx.cache.get("share", key)
+        if cached is not None:
+            return ShareInfo.model_validate(cached["share"]) if cached.get("share") else None
+        if not ctx.execute or not self.data.ready:
+            return None
+        try:
+            bootstrap = self._bootstrap()
+            interval = bootstrap.share(_results(evaluated.detections, bootstrap.gt))
+        except InputError as error:  # e.g. a reference that found nothing: no share to take
+            ctx.progress.note(f"share of {label}: none ({error})")
+            ctx.cache.put("share", key, {"share": None, "reason": str(error)})
+            return None
+        share = ShareInfo(
+            reference_recipe=REFERENCE_RECIPE,
+            reference_sha256=self.reference_exported.artifact.sha256,
+            reference_map=interval.reference_map,
+            share=interval.share,
+            low=interval.low,
+            high=interval.high,
+            level=interval.level,
+            resamples=interval.resamples,
+        )
+        ctx.cache.put("share", key, {"share": share.model_dump(mode="json")})
+        return share
+
+    def _bootstrap(self):
+        from bench.evaluation.metrics import ground_truth
+        from bench.evaluation.share import PairedBootstrap
+
+        if self.bootstrap is None:
+            gt = ground_truth(self.data.val.annotations_path)
+            evaluation = self.ctx.plan.evaluation
+            ids = [r.image_id for r in self.data.val.records][: evaluation.max_images]
+            reference = _results(self.reference_evaluated.detections, gt)
+            self.bootstrap = PairedBootstrap(gt, reference, ids, resamples=evaluation.share_resamples)
+        return self.bootstrap
+
+
+def _results(path: str, gt) -> list[dict]:
+    from bench.evaluation.metrics import load_results
+
+    return load_results(path, gt)

@@ -5,7 +5,10 @@ as fast, at least as small and at least as accurate, and strictly better in one 
 Latency is compared through each record's noise band (``results.significance.median_band``: with
 interleaved rounds, the lowest to the highest round median): a difference within noise counts as equal,
 so it neither puts a row on the front nor takes one off. The ``vs fp32`` column says "faster" or
-"slower" only when the two bands do not overlap, else "same within noise".
+"slower" only when the two bands do not overlap, else "same within noise". The ``of fp32 mAP`` column is
+the accuracy's counterpart: the share of the fp32 file's mAP on the same images and its paired bootstrap
+interval over them (``accuracy.share``), so "int8 keeps 98.5%" comes with how far another draw of as many
+images could move it.
 """
 
 from __future__ import annotations
@@ -18,12 +21,12 @@ from rich.table import Table
 
 from bench.console import mb, ms
 from bench.pipeline.context import Item
+from bench.pipeline.stages import REFERENCE_RECIPE
 from results.analysis import BAND_COLUMNS, pareto_front
 from results.schema import RunRecord, Status
 from results.significance import faster_beyond_noise, timing_band
 
 PARETO_GROUPS = ["runner", "device_id", "delegate", "threads"]
-REFERENCE_RECIPE = "tflite_fp32"  # what the "vs fp32" column compares each row with
 
 
 def records_frame(records: list[RunRecord]) -> pd.DataFrame:
@@ -50,6 +53,7 @@ def records_frame(records: list[RunRecord]) -> pd.DataFrame:
                 "reason": r.error.message if r.error else "",
                 "map": r.accuracy.map if r.accuracy else None,
                 "ar100": r.accuracy.ar100 if r.accuracy else None,
+                "share": _share(r.accuracy.share) if r.accuracy and r.accuracy.share else "",
                 "size_bytes": r.artifact.size_bytes if r.artifact.sha256 else None,
                 "median_ms": t.median_ms if t is not None and r.status is Status.OK else None,
                 BAND_COLUMNS[0]: band[0] if band else None,
@@ -107,39 +111,19 @@ def speed_claims(frame: pd.DataFrame) -> pd.Series:
 def summary_table(frame: pd.DataFrame, title: str) -> Table:
     """The rich table of :func:`records_frame`."""
     table = Table(title=title, title_justify="left")
-    for header in (
-        "",
-        "variant",
-        "recipe",
-        "target",
-        "delegate",
-        "thr",
-        "mAP",
-        "AR@100",
-        "size MB",
-        "median ms",
-        "vs fp32",
-    ):
-        table.add_column(
-            header, justify="right" if header in ("thr", "mAP", "AR@100", "size MB", "median ms") else "left"
-        )
-    table.add_column("status")
+    shares = bool(frame["share"].astype(bool).any())  # the column only where a file has a share
+    numbers = ("thr", "mAP", "AR@100", "of fp32 mAP", "size MB", "median ms")
+    headers = ["", "variant", "recipe", "target", "delegate", "thr", "mAP", "AR@100"]
+    headers += ["of fp32 mAP"] * shares + ["size MB", "median ms", "vs fp32", "status"]
+    for header in headers:
+        table.add_column(header, justify="right" if header in numbers else "left")
     for row in frame.itertuples(index=False):
         status = row.status if row.status == "ok" else f"{row.status}: {_short(row.reason)}"
-        table.add_row(
-            "*" if row.pareto else "",
-            row.variant,
-            row.recipe or "-",
-            row.target,
-            row.delegate,
-            str(row.threads),
-            _metric(row.map),
-            _metric(row.ar100),
-            mb(None if pd.isna(row.size_bytes) else row.size_bytes / 1e6),
-            _median(row.median_ms, row.median_lo_ms, row.median_hi_ms),
-            row.vs_fp32,
-            status,
-        )
+        cells = ["*" if row.pareto else "", row.variant, row.recipe or "-", row.target, row.delegate]
+        cells += [str(row.threads), _metric(row.map), _metric(row.ar100)] + [row.share] * shares
+        cells += [mb(None if pd.isna(row.size_bytes) else row.size_bytes / 1e6)]
+        cells += [_median(row.median_ms, row.median_lo_ms, row.median_hi_ms), row.vs_fp32, status]
+        table.add_row(*cells)
     return table
 
 
@@ -155,6 +139,10 @@ def print_summary(console: Console, outcome, elapsed_note: str = "") -> None:
             "* = Pareto-optimal (median ms, size, mAP) among the rows of the same target, delegate, threads;"
             " latencies whose noise bands overlap count as equal (±: the band, lowest to highest round)"
         )
+        if frame["share"].astype(bool).any():
+            console.print(
+                "of fp32 mAP: the share of its fp32 file's mAP on the same images [90% interval over them]"
+            )
     statuses = Counter(r.status.value for r in outcome.records)
     console.print("records: " + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
     for line in time_lines(outcome):
@@ -236,6 +224,11 @@ def _median(median, low, high) -> str:
         return ms(median)
     reach = max(high - median, median - low) / median
     return f"{ms(median)} ±{100 * reach:.0f}%"
+
+
+def _share(share) -> str:
+    """``98.5% [96.0, 100.6]``: the share of the fp32 mAP and its interval (``ShareInfo``)."""
+    return f"{100 * share.share:.1f}% [{100 * share.low:.1f}, {100 * share.high:.1f}]"
 
 
 def _metric(value) -> str:

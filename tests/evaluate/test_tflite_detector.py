@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -175,3 +176,19 @@ def test_tflite_evaluation_never_imports_tensorflow(tflite_models, cells):
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.split() == ["False", "False"]
+
+
+@pytest.mark.parametrize(("level", "shown"), [("2", False), ("0", True)])
+def test_loading_a_model_prints_litert_s_xnnpack_line_only_when_verbose(tflite_models, level, shown):
+    # A process of its own: LiteRT prints the line once per process, so an earlier test could hide it.
+    code = "import sys; from bench.evaluation import TFLiteDetector; TFLiteDetector(sys.argv[1])"
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(tflite_models["named"])],
+        cwd=Path(__file__).parents[2],
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": level},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    assert ("Created TensorFlow Lite XNNPACK delegate" in run.stderr) is shown, run.stderr

@@ -35,6 +35,43 @@ def test_first_run_stores_every_record_with_accuracy_and_reasons(fakes, options)
     assert manifest(options.workdir)["complete"] is True
 
 
+def test_each_file_gets_its_share_of_the_fp32_mAP_with_an_interval(fakes, options):
+    import shutil
+
+    from bench.cache import StageCache
+    from bench.pipeline.context import Context
+    from bench.pipeline.jobs import select
+    from bench.pipeline.stages import build_variant, dataset_stage
+    from bench.pipeline.summary import records_frame
+
+    outcome = run_benchmark(tiny_plan(), options)
+    by_recipe = {}
+    for record in outcome.records:
+        by_recipe.setdefault(record.artifact.recipe, []).append(record)
+    fp32 = {r.model.variant: r.artifact.sha256 for r in by_recipe["tflite_fp32"]}
+    for record in by_recipe["tflite_int8"]:  # the fake int8 misses one of the ground-truth boxes
+        share = record.accuracy.share
+        assert share.reference_recipe == "tflite_fp32"
+        assert share.reference_sha256 == fp32[record.model.variant]
+        assert 0 < share.share < 1 and share.low <= share.share <= share.high <= 1
+        assert share.reference_map == pytest.approx(1.0) and share.level == 0.9
+    assert all(r.accuracy.share is None for r in by_recipe["tflite_fp32"])
+    assert all(r.accuracy is None for r in by_recipe["coreml_fp16"])  # not evaluated off macOS
+    frame = records_frame(outcome.records)
+    int8 = frame[frame["recipe"] == "tflite_int8"]["share"]
+    assert int8.str.match(r"^\d+\.\d% \[\d+\.\d, \d+\.\d\]$").all()
+    # A build job of the int8 recipe alone (a variant's fine-tune job, bench.pipeline.builds.split)
+    # finds the fp32 file's evaluation in the cache and takes the same share again.
+    shutil.rmtree(options.workdir / "cache" / "share")
+    plan = tiny_plan()
+    ctx = Context(plan, StageCache(options.workdir), True, outcome.run_id, None)
+    work = select(plan, None)[0]
+    alone = dataclasses.replace(work, recipes=tuple(r for r in work.recipes if r.name == "tflite_int8"))
+    ((_, (_, _, evaluated)),) = build_variant(ctx, dataset_stage(ctx), alone)
+    record = next(r for r in by_recipe["tflite_int8"] if r.model.variant == work.spec.name)
+    assert evaluated.accuracy.share == record.accuracy.share
+
+
 def test_second_run_with_nothing_changed_does_nothing(fakes, options):
     first = run_benchmark(tiny_plan(), options)
     fakes.calls.clear()

@@ -27,6 +27,7 @@ def _record(
         "dataset_id": "d",
         "num_images": 2,
         "map": map_,
+        "share": None,
     }
     return RunRecord(
         run_id="r",
