@@ -351,7 +351,7 @@ class _Shares:
     def __init__(self, ctx: Context, data: Data, reference: tuple) -> None:
         self.ctx, self.data = ctx, data
         self.reference_exported, self.reference_evaluated = reference
-        self.bootstrap = None  # bench.evaluation.share.PairedBootstrap, once needed
+        self.bootstrap = None  # bench.evaluation.share.PairedBootstrap once needed (or why there is none)
 
     def of(self, exported, evaluated, label: str) -> ShareInfo | None:
         """The share of one evaluated file; None where either file has no evaluation (or, in a planning
@@ -397,7 +397,12 @@ class _Shares:
             evaluation = self.ctx.plan.evaluation
             ids = [r.image_id for r in self.data.val.records][: evaluation.max_images]
             reference = _results(self.reference_evaluated.detections, gt)
-            self.bootstrap = PairedBootstrap(gt, reference, ids, resamples=evaluation.share_resamples)
+            try:
+                self.bootstrap = PairedBootstrap(gt, reference, ids, resamples=evaluation.share_resamples)
+            except InputError as error:  # kept: the variant's other files meet the same reference
+                self.bootstrap = error
+        if isinstance(self.bootstrap, InputError):
+            raise self.bootstrap
         return self.bootstrap
 
 

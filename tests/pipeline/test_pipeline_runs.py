@@ -72,6 +72,16 @@ def test_each_file_gets_its_share_of_the_fp32_mAP_with_an_interval(fakes, option
     assert evaluated.accuracy.share == record.accuracy.share
 
 
+def test_a_reference_that_detects_nothing_gives_no_share_and_says_so(fakes, options, capsys):
+    fakes.blind_recipe = "tflite_fp32"
+    outcome = run_benchmark(tiny_plan(), dataclasses.replace(options, quiet=False))
+    assert outcome.status == RunStatus.DONE
+    assert all(r.accuracy.share is None for r in outcome.records if r.accuracy is not None)
+    assert "share of tiny_ssdlite_mobilenet_v2 tflite_int8: none (the reference model's mAP is 0" in (
+        capsys.readouterr().err
+    )
+
+
 def test_second_run_with_nothing_changed_does_nothing(fakes, options):
     first = run_benchmark(tiny_plan(), options)
     fakes.calls.clear()
