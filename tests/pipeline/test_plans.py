@@ -91,7 +91,7 @@ def test_a_variant_overrides_a_recipe_for_itself_only():
 
     plan = load_plan("quick")
     steps = {w.spec.name: {r.name: r.finetune_steps for r in w.recipes} for w in select(plan, None)}
-    assert steps["ssdlite_mobilenet_v3_small"]["tflite_int8_pruned"] == 900  # its longer recovery
+    assert steps["ssdlite_mobilenet_v3_small"]["tflite_int8_pruned"] == 600  # its longer recovery
     assert steps["ssdlite_mobilenet_v2"]["tflite_int8_pruned"] == 300  # the recipe line's
     assert {s["tflite_int8_qat"] for s in steps.values()} == {plan.finetune.steps}
 
