@@ -43,10 +43,6 @@ STOP_SECS = 60.0  # after Ctrl-C: how long a child may take to write its checkpo
 # peaked at 1.7-2.7 GB, MobileDet-CPU's QAT and pruning jobs at 3.2 and 3.8 GB.
 MEMORY_PER_BUILD = 4 << 30
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
-# A fine-tune job's CPU priority below the trainings' (os.nice increment; Linux weighs a process at nice 10
-# about a tenth of one at 0). While any variant still trains, the run's end waits on that training, not on
-# the fine-tunes of the variants trained before it: they then take what the trainings leave.
-FINETUNE_NICENESS = 10
 
 
 class BuildError(RuntimeError):
@@ -264,7 +260,6 @@ def _build(job: BuildJob, events) -> None:
     from bench import quiet
 
     _stop_with(job.parent)
-    _set_priority(job.first)
     os.environ["TTY_COMPATIBLE"] = "0"  # the training display prints lines: the parent owns the terminal
     quiet.install(verbose=os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0")
     label = job.work.label
@@ -289,12 +284,6 @@ def _build(job: BuildJob, events) -> None:
         pass  # the parent is stopping the run; what is done is cached and checkpointed
     except Exception as error:  # the parent raises it, with this traceback shown
         events.put(("raised", job.name, f"{type(error).__name__}: {error}", traceback.format_exc()))
-
-
-def _set_priority(trains: bool) -> None:
-    """Lower this build process's CPU priority unless it trains (``FINETUNE_NICENESS``)."""
-    if not trains and hasattr(os, "nice"):
-        os.nice(FINETUNE_NICENESS)
 
 
 def _stop_with(parent: int) -> None:

@@ -197,12 +197,3 @@ def test_a_variants_fine_tunes_are_jobs_of_their_own():
     names = [[r.name for r in job.recipes] for job in rest]
     assert names == [["tflite_int8_qat"], ["tflite_int8_pruned", "coreml_pruned"]]
     assert {job.label for job in rest} == {work.label}
-
-
-def test_fine_tune_jobs_yield_the_cpu_to_trainings(monkeypatch):
-    increments: list[int] = []
-    monkeypatch.setattr(builds.os, "nice", increments.append)
-    builds._set_priority(True)
-    assert increments == []
-    builds._set_priority(False)
-    assert increments == [builds.FINETUNE_NICENESS] and builds.FINETUNE_NICENESS > 0
