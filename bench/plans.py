@@ -138,7 +138,8 @@ class EvaluationSection(_Strict):
 
     max_images: int | None = Field(default=None, ge=1)  # first N validation images; None = all
     # Paired bootstrap resamples of each file's share of its variant's fp32 mAP (its interval over the
-    # images, ``bench.evaluation.share``); 0: no shares. Each costs two scorings of the images' matches.
+    # images, ``bench.evaluation.share``); 0: no shares. Each resample scores each file once (the reference
+    # once per variant and build job): 1.35 s per file at 300 for 200 images on this machine.
     share_resamples: int = Field(default=1000, ge=0)
 
 

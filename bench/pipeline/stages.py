@@ -356,6 +356,8 @@ class _Shares:
     def of(self, exported, evaluated, label: str) -> ShareInfo | None:
         """The share of one evaluated file; None where either file has no evaluation (or, in a planning
         pass, when it is not cached)."""
+        from bench.evaluation.metrics import load_results
+
         ctx, evaluation = self.ctx, self.ctx.plan.evaluation
         if not isinstance(evaluated, Evaluated) or not isinstance(self.reference_evaluated, Evaluated):
             return None
@@ -370,33 +372,29 @@ class _Shares:
             return None
         try:
             bootstrap = self._bootstrap()
-            interval = bootstrap.share(_results(evaluated.detections, bootstrap.gt))
+            interval = bootstrap.share(load_results(evaluated.detections, bootstrap.gt))
         except InputError as error:  # e.g. a reference that found nothing: no share to take
             ctx.progress.note(f"share of {label}: none ({error})")
             ctx.cache.put("share", key, {"share": None, "reason": str(error)})
             return None
+        figures = {k: v for k, v in interval.to_dict().items() if k in ShareInfo.model_fields}
         share = ShareInfo(
             reference_recipe=REFERENCE_RECIPE,
             reference_sha256=self.reference_exported.artifact.sha256,
-            reference_map=interval.reference_map,
-            share=interval.share,
-            low=interval.low,
-            high=interval.high,
-            level=interval.level,
-            resamples=interval.resamples,
+            **figures,
         )
         ctx.cache.put("share", key, {"share": share.model_dump(mode="json")})
         return share
 
     def _bootstrap(self):
-        from bench.evaluation.metrics import ground_truth
+        from bench.evaluation.metrics import ground_truth, load_results
         from bench.evaluation.share import PairedBootstrap
 
         if self.bootstrap is None:
             gt = ground_truth(self.data.val.annotations_path)
             evaluation = self.ctx.plan.evaluation
             ids = [r.image_id for r in self.data.val.records][: evaluation.max_images]
-            reference = _results(self.reference_evaluated.detections, gt)
+            reference = load_results(self.reference_evaluated.detections, gt)
             try:
                 self.bootstrap = PairedBootstrap(gt, reference, ids, resamples=evaluation.share_resamples)
             except InputError as error:  # kept: the variant's other files meet the same reference
@@ -404,9 +402,3 @@ class _Shares:
         if isinstance(self.bootstrap, InputError):
             raise self.bootstrap
         return self.bootstrap
-
-
-def _results(path: str, gt) -> list[dict]:
-    from bench.evaluation.metrics import load_results
-
-    return load_results(path, gt)

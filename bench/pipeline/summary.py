@@ -111,7 +111,7 @@ def speed_claims(frame: pd.DataFrame) -> pd.Series:
 def summary_table(frame: pd.DataFrame, title: str) -> Table:
     """The rich table of :func:`records_frame`."""
     table = Table(title=title, title_justify="left")
-    shares = bool(frame["share"].astype(bool).any())  # the column only where a file has a share
+    shares = has_shares(frame)  # the column only where a file has a share
     numbers = ("thr", "mAP", "AR@100", "of fp32 mAP", "size MB", "median ms")
     headers = ["", "variant", "recipe", "target", "delegate", "thr", "mAP", "AR@100"]
     headers += ["of fp32 mAP"] * shares + ["size MB", "median ms", "vs fp32", "status"]
@@ -139,7 +139,7 @@ def print_summary(console: Console, outcome, elapsed_note: str = "") -> None:
             "* = Pareto-optimal (median ms, size, mAP) among the rows of the same target, delegate, threads;"
             " latencies whose noise bands overlap count as equal (±: the band, lowest to highest round)"
         )
-        if frame["share"].astype(bool).any():
+        if has_shares(frame):
             console.print(
                 "of fp32 mAP: the share of its fp32 file's mAP on the same images [90% interval over them]"
             )
@@ -224,6 +224,11 @@ def _median(median, low, high) -> str:
         return ms(median)
     reach = max(high - median, median - low) / median
     return f"{ms(median)} ±{100 * reach:.0f}%"
+
+
+def has_shares(frame: pd.DataFrame) -> bool:
+    """Whether any row of :func:`records_frame` has a share of its fp32 file's mAP."""
+    return bool(frame["share"].astype(bool).any())
 
 
 def _share(share) -> str:
