@@ -108,6 +108,8 @@ class Store:
             raise _cannot_open(self.url, error) from None
 
     def _open(self, upgrade: bool) -> None:
+        if self.engine.dialect.name == "sqlite":
+            self._check_intact()
         if store_schema.is_current(self.engine):
             return
         found = store_schema.status(self.engine)
@@ -122,6 +124,20 @@ class Store:
             f"--store: {shown(self.url)} has the tables of an older edgebench (revision {revision}, "
             f"this one writes {found.head}); run `edgebench store upgrade --store URL` once for the team"
         )
+
+    def _check_intact(self) -> None:
+        """Stop before reading a SQLite file whose pages are damaged (a disk fault, a copy cut short, an
+        edit as text): otherwise the first query that meets the damage fails mid-command with a traceback.
+        SQLite's quick check reads every page once (milliseconds for thousands of records)."""
+        with self.engine.connect() as connection:
+            verdict = connection.execute(sa.text("PRAGMA quick_check(1)")).scalar()
+        if verdict != "ok":
+            first = str(verdict).replace("*** in database main ***", "").strip().splitlines()[0]
+            path = self.engine.url.database
+            raise InputError(
+                f"--store: {path} is damaged ({first}); restore a copy, or salvage what SQLite can read "
+                f"with `sqlite3 {path} .recover | sqlite3 NEW.sqlite` and pass --store NEW.sqlite"
+            )
 
     def status(self) -> store_schema.Status:
         """Where the tables stand (revision on disk, this edgebench's head)."""

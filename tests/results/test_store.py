@@ -146,6 +146,26 @@ def test_unreachable_store_is_one_clear_input_error(url):
         Store(url)
 
 
+def test_a_damaged_sqlite_file_stops_at_open_with_one_line_and_is_not_written(tmp_path, capsys):
+    from bench.cli import main
+
+    path = tmp_path / "s.sqlite"
+    store = Store(str(path))
+    for run in range(40):
+        store.add(make_record(run_id=f"run-{run}"))
+    store.close()  # the last connection folds the WAL into the file
+    damaged = bytearray(path.read_bytes())
+    for page in range(1, len(damaged) // 4096):  # every page header after the first: not a page type
+        damaged[page * 4096 : page * 4096 + 8] = b"\x55" * 8
+    path.write_bytes(bytes(damaged))
+
+    with pytest.raises(InputError, match=r"s\.sqlite is damaged \(.+\); restore a copy, or salvage"):
+        Store(str(path))
+    assert main(["records", "--store", str(path)]) == 2
+    assert "is damaged" in capsys.readouterr().err
+    assert path.read_bytes() == bytes(damaged)
+
+
 @pytest.mark.parametrize("url", ["mysql+pymysql://u@127.0.0.1:1/x", "notadialect://x"])
 def test_other_backends_are_refused_by_name(url):
     with pytest.raises(InputError, match=r"--store: '\w+' is not a supported backend; allowed: a SQLite"):
