@@ -35,7 +35,7 @@ FINETUNE = FinetuneSection(batch_size=4)
 # Fewer calibration batches and fine-tuning steps than the registered recipes: tests stay fast.
 FAST = {"representative_samples": 4}
 FAST_FINETUNE = {"representative_samples": 4, "finetune_steps": 3}
-FAST_PRUNING = {**FAST_FINETUNE, "finetune_steps": 4, "pruning_frequency": 1}  # the ramp ends at step 3
+FAST_PRUNING = {**FAST_FINETUNE, "finetune_steps": 4, "pruning_frequency": 1}  # the ramp ends at step 2
 
 
 def fast_recipe(name: str):

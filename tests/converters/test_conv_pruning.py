@@ -33,7 +33,7 @@ def test_polynomial_schedule_ramps_to_the_target_on_a_mask_update_then_holds():
 def test_ramp_end_is_a_multiple_of_the_frequency():
     recipe = get_recipe("tflite_int8_pruned").with_overrides(finetune_steps=30, pruning_frequency=7)
     end = pruning_schedule(recipe).get_config()["config"]["end_step"]
-    assert end % 7 == 0 and 0 < end <= 30  # round(0.7 x 30 / 7) = 3 updates after the first
+    assert end % 7 == 0 and 0 < end <= 30  # round(0.5 x 30 / 7) = 2 updates after the first
 
 
 def test_constant_schedule_prunes_to_the_target_from_the_first_step():
