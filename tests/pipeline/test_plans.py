@@ -90,10 +90,19 @@ def test_a_variant_overrides_a_recipe_for_itself_only():
     from bench.pipeline.jobs import select
 
     plan = load_plan("quick")
-    steps = {w.spec.name: {r.name: r.finetune_steps for r in w.recipes} for w in select(plan, None)}
+    recipes = {w.spec.name: {r.name: r for r in w.recipes} for w in select(plan, None)}
+    steps = {name: {recipe: r.finetune_steps for recipe, r in by.items()} for name, by in recipes.items()}
     assert steps["ssdlite_mobilenet_v3_small"]["tflite_int8_pruned"] == 600  # its longer recovery
-    assert steps["ssdlite_mobilenet_v2"]["tflite_int8_pruned"] == 300  # the recipe line's
-    assert {s["tflite_int8_qat"] for s in steps.values()} == {plan.finetune.steps}
+    assert steps["ssdlite_mobilenet_v2"]["tflite_int8_pruned"] == 200  # the recipe line's
+    assert steps["ssdlite_mobiledet_cpu"]["tflite_int8_pruned"] == 200
+    # MobileDet-CPU's QAT trains longer and faster; the others keep the plan's `finetune:` (lr None: its lr)
+    qat = {name: by["tflite_int8_qat"] for name, by in recipes.items()}
+    qat = {name: (recipe.finetune_steps, recipe.finetune_lr) for name, recipe in qat.items()}
+    assert qat == {
+        "ssdlite_mobilenet_v2": (plan.finetune.steps, None),
+        "ssdlite_mobilenet_v3_small": (plan.finetune.steps, None),
+        "ssdlite_mobiledet_cpu": (100, 1e-3),
+    }
 
     message = _bad(lambda d: d["variants"][1].update(recipes={"tflite_int8_qat": {"finetune_steps": 5}}))
     allowed = "allowed: tflite_fp32, tflite_int8, coreml_fp16"
