@@ -332,9 +332,9 @@ _builtin(
 # The pruning fine-tune shared by the pruned recipes (docs/pruning.md): from the trained model, sparsity
 # 0 -> 50% over the first half of the steps, a mask update every 10 steps, then the final mask held for
 # the other half, at a peak lr of 1e-3 (a fifth of training's; QAT's 1e-4 cannot recover what pruning
-# removes). A ramp over 70% of the steps left too little recovery: on the quick plan's weights it kept
-# 104.0 / 94.0 / 98.1% of the fp32 mAP (MobileNetV2 300 steps / V3-Small 600 / MobileDet-CPU 300), half
-# of them 107.1 / 97.2 / 100.0%. ConstantSparsity for 30 steps at 1e-4 kept 25%.
+# removes). A ramp over 70% of the steps left too little recovery: on the quick plan's weights V3-Small's
+# 600 steps kept 94.0% of the fp32 mAP in a whole run, 97.3% with half (docs/pruning.md has every variant,
+# each figure labelled whole run or one process). ConstantSparsity for 30 steps at 1e-4 kept 25%.
 PRUNING_FINETUNE: dict[str, object] = {
     "finetune_steps": 200,
     "finetune_lr": 1e-3,

@@ -42,10 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     from bench.data.coco import load_coco
     from bench.evaluation.runner import artifact_detector, detect, ground_truth
     from bench.evaluation.share import map_share
-    from bench.models.pretrained.initialize import config_for_init
-    from bench.models.registry import get_config
     from bench.pipeline.inputs import conversion_inputs
     from bench.pipeline.jobs import select
+    from bench.pipeline.stages import variant_config
     from bench.plans import load_plan
     from bench.training.detector import load_trained
     from converters import convert
@@ -67,18 +66,13 @@ def main(argv: list[str] | None = None) -> int:
     quantized = newest(f"export/{label}.tflite_int8_qat-*/*.tflite", args.workdir)
     print(f"weights {weights}\nfp32 {fp32}\nqat {quantized}\nfine-tune: {steps} steps at {lr}", flush=True)
 
-    spec = work.spec  # the variant as the pipeline's train stage configures it
-    config = get_config(
-        spec.name, input_size=spec.input_size, width_multiplier=spec.width, num_classes=train.num_classes
-    )
-    config = config_for_init(config, plan.train_config(spec).init)
-    threads = plan.train_config(spec).threads
+    config = variant_config(plan, work.spec, train.num_classes)  # as the pipeline's train stage built it
+    threads = plan.train_config(work.spec).threads
     model = load_trained(config, weights)
-    tune = conversion_inputs(config, model, train, plan.export, plan.finetune, label, threads=threads)
-    model = tune.finetune(model, steps, lr)
     inputs = conversion_inputs(
         config, model, train, plan.export, plan.finetune, f"{label}.control", threads=threads
     )
+    inputs.finetune(model, steps, lr)  # in place: `inputs` converts the fine-tuned weights
     control = convert(inputs, "tflite_fp32", args.workdir / "qat_control", tflite_metadata=False).path
 
     runs = {

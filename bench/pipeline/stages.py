@@ -59,14 +59,19 @@ def dataset_stage(ctx: Context) -> Data:
 def model_config(ctx: Context, work: VariantWork, data: Data):
     """The variant's ModelConfig, resized, with the dataset's classes and its init checkpoint's layout
     (the same config trains, exports and is recorded)."""
+    return variant_config(ctx.plan, work.spec, data.train.num_classes)
+
+
+def variant_config(plan, spec, num_classes: int):
+    """:func:`model_config` from the plan, the variant's spec and the training split's class count (for
+    scripts that read a finished run's work folder without a pipeline context)."""
     from bench.models.pretrained.initialize import config_for_init
     from bench.models.registry import get_config
 
-    spec = work.spec
     cfg = get_config(
-        spec.name, input_size=spec.input_size, width_multiplier=spec.width, num_classes=data.train.num_classes
+        spec.name, input_size=spec.input_size, width_multiplier=spec.width, num_classes=num_classes
     )
-    return config_for_init(cfg, ctx.plan.train_config(spec).init)
+    return config_for_init(cfg, plan.train_config(spec).init)
 
 
 def train_stage(ctx: Context, data: Data, work: VariantWork) -> Trained | Failure | None:

@@ -153,10 +153,12 @@ def test_a_damaged_sqlite_file_stops_at_open_with_one_line_and_is_not_written(tm
     store = Store(str(path))
     for run in range(40):
         store.add(make_record(run_id=f"run-{run}"))
+    with store.engine.connect() as connection:
+        size = connection.exec_driver_sql("PRAGMA page_size").scalar()
     store.close()  # the last connection folds the WAL into the file
     damaged = bytearray(path.read_bytes())
-    for page in range(1, len(damaged) // 4096):  # every page header after the first: not a page type
-        damaged[page * 4096 : page * 4096 + 8] = b"\x55" * 8
+    for page in range(1, len(damaged) // size):  # every page header after the first: not a page type
+        damaged[page * size : page * size + 8] = b"\x55" * 8
     path.write_bytes(bytes(damaged))
 
     with pytest.raises(InputError, match=r"s\.sqlite is damaged \(.+\); restore a copy, or salvage"):
